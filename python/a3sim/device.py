@@ -1,0 +1,205 @@
+"""The device layer: one simulated SoC per process, seen from host software.
+
+:class:`Device` wraps the native platform: MMIO reads and writes through the host bridge, the
+DRAM as a numpy array without copies, a first-fit allocator for host buffers in that DRAM, and
+``run()``, which advances the simulation until an interrupt reaches the host. It knows nothing of
+attention: that is the driver's business (:mod:`a3sim.driver`).
+"""
+from __future__ import annotations
+
+import bisect
+import ctypes
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from . import _native
+from .config import ConfigEntry, ConfigLike, normalise, parse_table, to_text
+from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
+from .protocol import MMIO_STRIDE
+
+
+@dataclass
+class Block:
+    """A block of simulated DRAM owned by host software."""
+
+    address: int
+    size: int
+
+
+class DramAllocator:
+    """First-fit allocator with coalescing over ``[base, base + size)``; blocks are aligned."""
+
+    def __init__(self, base: int, size: int, align: int = 256) -> None:
+        self.align = align
+        self._starts: list[int] = [base]  # free blocks, sorted by start
+        self._sizes: dict[int, int] = {base: size}
+        self.used = 0
+
+    def alloc(self, nbytes: int) -> Block:
+        need = max(self.align, -(-int(nbytes) // self.align) * self.align)
+        for start in self._starts:
+            size = self._sizes[start]
+            if size >= need:
+                self._starts.remove(start)
+                del self._sizes[start]
+                if size > need:
+                    rest = start + need
+                    bisect.insort(self._starts, rest)
+                    self._sizes[rest] = size - need
+                self.used += need
+                return Block(start, need)
+        raise OutOfDeviceMemory(
+            f"simulated DRAM has no free block of {need} bytes ({self.used} bytes in use); "
+            "free contexts you no longer need, or raise the dram_mb parameter"
+        )
+
+    def free(self, block: Block) -> None:
+        start, size = block.address, block.size
+        i = bisect.bisect_left(self._starts, start)
+        # merge with the next free block
+        if i < len(self._starts) and self._starts[i] == start + size:
+            nxt = self._starts.pop(i)
+            size += self._sizes.pop(nxt)
+        # merge with the previous free block
+        if i > 0 and self._starts[i - 1] + self._sizes[self._starts[i - 1]] == start:
+            prev = self._starts[i - 1]
+            self._sizes[prev] += size
+        else:
+            self._starts.insert(i, start)
+            self._sizes[start] = size
+        self.used -= block.size
+
+
+@dataclass
+class UnitState:
+    """What host software knows of one A3 unit's banks (shared by every driver of the unit)."""
+
+    resident: Any = None          # key of the K/V tile in the banks, or None
+    sorted_resident: bool = False  # the tile's sorted-key table is in the sorted bank
+    owner: Any = None             # the driver that programmed the queues
+    extra: dict = field(default_factory=dict)
+
+
+class Device:
+    """The simulated SoC of this process. Build it with :meth:`open`; there is one per process."""
+
+    _instance: "Device | None" = None
+
+    def __init__(self, overrides: Mapping[str, float]) -> None:
+        self.api = _native.api()
+        if self.api.create(to_text(overrides)) != 0:
+            raise ConfigError(str(self.api.last_error()))
+        self.overrides = dict(overrides)
+        self.config: dict[str, ConfigEntry] = parse_table(str(self.api.config_table()))
+        self.units = int(self.config["units"].value)
+        self.dram_base = int(self.api.dram_base())
+        self.dram_size = int(self.api.dram_size())
+        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.api.dram_ptr()))
+        self.dram = np.frombuffer(buf, dtype=np.uint8)
+        # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
+        self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
+        self.unit_state = [UnitState() for _ in range(self.units)]
+        self.errors = self._parse_errors(str(self.api.error_table()))
+        self.initiators = [s for s in str(self.api.initiator_names()).split(";") if s]
+        self.targets = [s for s in str(self.api.target_names()).split(";") if s]
+        self._mmio_read = self.api.mmio_read
+        self._mmio_write = self.api.mmio_write
+        self._run = self.api.run_until_irq
+
+    @staticmethod
+    def _parse_errors(text: str) -> dict[int, tuple[str, str]]:
+        table = {}
+        for line in text.splitlines():
+            code, name, msg = line.split("|", 2)
+            table[int(code)] = (name, msg)
+        return table
+
+    @classmethod
+    def open(cls, config: ConfigLike = None) -> "Device":
+        """The process's device, built on first use with ``config`` overrides.
+
+        A later call with a different configuration raises :class:`ConfigError`: SystemC elaborates
+        once per process (run such studies in separate processes).
+        """
+        if cls._instance is None:
+            defaults = parse_table(str(_native.api().config_table()))
+            cls._instance = Device(normalise(config, defaults))
+            return cls._instance
+        dev = cls._instance
+        if config is not None:
+            wanted = normalise(config, dev.config)
+            clash = {k: v for k, v in wanted.items() if dev.config[k].value != v}
+            if clash:
+                raise ConfigError(
+                    "the platform of this process is already built with another configuration "
+                    f"({', '.join(f'{k}={dev.config[k].value:g}' for k in clash)}); "
+                    "one platform per process: use a new process for a different configuration"
+                )
+        return dev
+
+    @classmethod
+    def exists(cls) -> bool:
+        return cls._instance is not None
+
+    # ---- configuration ----
+    def cfg(self, key: str) -> float:
+        """Value in force of a hardware parameter."""
+        return self.config[key].value
+
+    # ---- MMIO ----
+    def reg_address(self, unit: int, offset: int) -> int:
+        return int(self.api.mmio_base(unit)) + int(offset)
+
+    def mmio_read(self, address: int) -> int:
+        """Read a 32-bit register at a bus address; :class:`MmioError` on an error response."""
+        v = self._mmio_read(address)
+        if v < 0:
+            raise MmioError(f"MMIO read of {address:#x} failed (TLM status {v})", address, int(v))
+        return int(v)
+
+    def mmio_write(self, address: int, value: int) -> None:
+        """Write a 32-bit register at a bus address; :class:`MmioError` on an error response."""
+        st = self._mmio_write(address, int(value) & 0xFFFFFFFF)
+        if st != 1:
+            raise MmioError(f"MMIO write of {address:#x} failed (TLM status {st})", address, int(st))
+
+    def read_reg(self, unit: int, offset: int) -> int:
+        return self.mmio_read(int(self.api.mmio_base(unit)) + int(offset))
+
+    def write_reg(self, unit: int, offset: int, value: int) -> None:
+        self.mmio_write(int(self.api.mmio_base(unit)) + int(offset), value)
+
+    # ---- simulation ----
+    def run(self, max_ns: float = 1e12) -> bool:
+        """Simulate until an interrupt reaches the host (True), or idle / ``max_ns`` (False)."""
+        return bool(self._run(float(max_ns)))
+
+    def now_ns(self) -> float:
+        return float(self.api.now_ns())
+
+    def host_now_ns(self) -> float:
+        return float(self.api.host_now_ns())
+
+    def last_irq_ns(self) -> float:
+        return float(self.api.last_irq_ns())
+
+    # ---- host memory ----
+    def alloc(self, nbytes: int) -> Block:
+        return self.allocator.alloc(nbytes)
+
+    def free(self, block: Block) -> None:
+        self.allocator.free(block)
+
+    def view(self, address: int, dtype: Any, count: int) -> np.ndarray:
+        """A numpy view (no copy) of ``count`` items of ``dtype`` at a DRAM bus address."""
+        dt = np.dtype(dtype)
+        off = address - self.dram_base
+        if off < 0 or off + count * dt.itemsize > self.dram_size:
+            raise PlatformError(f"view [{address:#x}, +{count * dt.itemsize}) is outside DRAM")
+        return self.dram[off: off + count * dt.itemsize].view(dt)
+
+    def unit_window(self, unit: int) -> tuple[int, int]:
+        base = int(self.api.mmio_base(unit))
+        return base, base + MMIO_STRIDE

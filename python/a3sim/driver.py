@@ -1,0 +1,648 @@
+"""The host driver: offloads attention to the simulated A3 the way real software would.
+
+It programs the descriptor and completion queues through MMIO, writes K/V, queries and descriptors
+into host memory (the simulated DRAM), rings the doorbell, lets the simulation run until the
+interrupt, reads the completion records and outputs, and acknowledges the interrupt. K/V that do
+not fit the SRAM banks are cut into tiles; the partial softmax results of the tiles are merged on
+the host with the log-sum-exp rule, which gives exact attention.
+
+    drv = A3Driver()
+    out, rec = drv.attention(q, K, V)          # q: (d,) or (m, d)
+    ctx = drv.load(K, V)                       # K/V resident across calls
+    out, rec = drv.attention(q, ctx, mode="approx", preset="conservative")
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import errors as E
+from .config import ConfigLike
+from .device import Block, Device
+from .protocol import (
+    COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, FLAG_IRQ, FLAG_ROW_STATS, FLAG_SETS,
+    IRQ_DONE, IRQ_ERROR, MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode, Reg, set_words,
+)
+from .trace import Trace
+
+#: Presets of the approximation: M as a fraction of n, and T. PROVISIONAL values chosen before
+#: calibration; the workloads calibration (docs/calibration.md) replaces them.
+PRESETS: dict[str, dict[str, float]] = {
+    "conservative": {"M_frac": 0.5, "T": 1e-3},
+    "aggressive": {"M_frac": 0.125, "T": 2e-2},
+}
+
+_ctx_ids = itertools.count(1)
+
+
+# ---- input checking ---------------------------------------------------------------------------------
+def _as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
+    """Check an array argument and return it as C-contiguous float32."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # e.g. ragged lists
+            raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
+    if x.dtype not in (np.float32, np.float64):
+        raise E.DTypeError(
+            f"{name} has dtype {x.dtype}; the device takes float32 or float64 "
+            f"(convert with {name}.astype(np.float32))"
+        )
+    if x.ndim not in ndim:
+        want = " or ".join(f"{k}-D" for k in ndim)
+        raise E.ShapeError(f"{name} must be {want}, got shape {x.shape}")
+    if x.size == 0:
+        raise E.EmptyInputError(f"{name} is empty (shape {x.shape}); n, d and m must be at least 1")
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise E.NonFiniteError(
+            f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
+            "the device computes on finite float32 data"
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _check_M(M: Any) -> int:
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer, float, np.floating)):
+        raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    if isinstance(M, (float, np.floating)):
+        if not math.isfinite(M) or M != int(M):
+            raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    if M < 0:
+        raise E.ParameterError(f"M must be a non-negative integer (iterations of candidate selection), got {M}")
+    if M >= 2**63:
+        raise E.ParameterError(f"M = {M} is too large")
+    return int(M)
+
+
+def _check_T(T: Any) -> float:
+    try:
+        t = float(T)
+    except (TypeError, ValueError):
+        raise E.ParameterError(f"T must be a number in [0, 1], got {T!r}") from None
+    if not (0.0 <= t <= 1.0):  # also rejects NaN
+        raise E.ParameterError(f"T must be in [0, 1] (the post-scoring threshold on exp(s - s_max)), got {T!r}")
+    return t
+
+
+# ---- records -----------------------------------------------------------------------------------------
+@dataclass
+class CallRecord:
+    """What one ``attention`` call cost on the simulated device.
+
+    Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
+    delivery to the host (summed over the call's doorbells when the queue had to be filled more
+    than once). ``phases`` sums each phase's duration over the call's jobs; compute stages of one
+    job overlap (they are pipelined), so their sum may exceed the latency.
+    """
+
+    mode: str
+    m: int
+    n: int
+    d: int
+    tiles: int
+    M: int | None
+    T: float | None
+    latency_ns: float
+    compute_ns: float
+    phases: dict[str, float]
+    bytes_read: int
+    bytes_written: int
+    jobs: np.ndarray
+    compute_cycles: int
+    stage_cycles: dict[str, int]
+    n_candidates: np.ndarray
+    n_selected: np.ndarray
+    _bitmaps: list[tuple[int, np.ndarray]] = field(default_factory=list, repr=False)
+    _sets: tuple[list[np.ndarray], list[np.ndarray]] | None = field(default=None, repr=False)
+
+    @property
+    def throughput_qps(self) -> float:
+        """Queries per simulated second while computing (the pipeline's throughput)."""
+        return self.m / (self.compute_ns * 1e-9) if self.compute_ns > 0 else float("inf")
+
+    def _decode(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if self._sets is None:
+            if not self._bitmaps:
+                raise AttributeError("this call did not collect candidate sets (pass sets=True)")
+            cands: list[list[np.ndarray]] = [[] for _ in range(self.m)]
+            sels: list[list[np.ndarray]] = [[] for _ in range(self.m)]
+            for row0, words in self._bitmaps:
+                m, _, w = words.shape
+                bits = np.unpackbits(words.view(np.uint8).reshape(m, 2, w * 4), axis=2, bitorder="little")
+                for i in range(m):
+                    cands[i].append(np.flatnonzero(bits[i, 0]) + row0)
+                    sels[i].append(np.flatnonzero(bits[i, 1]) + row0)
+            self._sets = ([np.concatenate(c) for c in cands], [np.concatenate(s) for s in sels])
+        return self._sets
+
+    @property
+    def candidates(self) -> list[np.ndarray]:
+        """Per query, the candidate rows C (ascending), as the device produced them."""
+        return self._decode()[0]
+
+    @property
+    def selected(self) -> list[np.ndarray]:
+        """Per query, the selected rows SEL (ascending), as the device produced them."""
+        return self._decode()[1]
+
+
+def _tiles(n: int, n_max: int) -> list[tuple[int, int]]:
+    """Balanced row ranges of at most n_max rows covering [0, n)."""
+    count = -(-n // n_max)
+    size = -(-n // count)
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _write_sorted(dev: Device, address: int, Kt: np.ndarray) -> None:
+    """Sort K on the host (A3-SPEC 3.1: each column descending, ties to the lower row) and write the
+    device's table layout at ``address``: d x n float32 values, then d x n uint32 rows."""
+    rows, d = Kt.shape
+    order = np.argsort(-Kt, axis=0, kind="stable")  # stable: equal values keep the lower row first
+    values = np.take_along_axis(Kt, order, axis=0)
+    dev.view(address, np.float32, rows * d)[:] = values.T.ravel()
+    dev.view(address + rows * d * 4, np.uint32, rows * d)[:] = order.T.ravel()
+
+
+class KVContext:
+    """K/V held in device memory (and in the SRAM banks while resident) across calls.
+
+    Created by :meth:`A3Driver.load`. ``close()`` (or the context manager, or garbage collection)
+    frees its device memory.
+    """
+
+    def __init__(self, driver: "A3Driver", K: np.ndarray, V: np.ndarray) -> None:
+        self.id = next(_ctx_ids)
+        self.n, self.d = K.shape
+        dev = driver.device
+        self.tiles = _tiles(self.n, int(dev.cfg("n_max")))
+        self._device = dev
+        self._blocks: list[Block] = []
+        self._kv_addr: list[tuple[int, int]] = []
+        self._sorted_addr: list[int | None] = [None] * len(self.tiles)
+        self._K = K  # kept for the host sorter; a float32 contiguous copy or the caller's array
+        for r0, r1 in self.tiles:
+            rows = r1 - r0
+            blk = dev.alloc(2 * rows * self.d * 4)
+            self._blocks.append(blk)
+            ka, va = blk.address, blk.address + rows * self.d * 4
+            dev.view(ka, np.float32, rows * self.d)[:] = K[r0:r1].ravel()
+            dev.view(va, np.float32, rows * self.d)[:] = V[r0:r1].ravel()
+            self._kv_addr.append((ka, va))
+        self._finalizer = weakref.finalize(self, KVContext._release, dev, list(self._blocks))
+
+    @staticmethod
+    def _release(dev: Device, blocks: list[Block]) -> None:
+        for b in blocks:
+            dev.free(b)
+
+    def sorted_table(self, t: int) -> int:
+        """Device address of tile t's sorted-key table, sorting on the host on first use
+        (A3-SPEC 3.1: each column descending, ties to the lower row)."""
+        addr = self._sorted_addr[t]
+        if addr is None:
+            r0, r1 = self.tiles[t]
+            Kt = self._K[r0:r1]
+            rows = r1 - r0
+            blk = self._device.alloc(rows * self.d * 8)
+            self._blocks.append(blk)
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, KVContext._release, self._device, list(self._blocks))
+            _write_sorted(self._device, blk.address, Kt)
+            self._sorted_addr[t] = addr = blk.address
+        return addr
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def close(self) -> None:
+        """Free the context's device memory."""
+        self._finalizer()
+
+    def __enter__(self) -> "KVContext":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"KVContext(id={self.id}, n={self.n}, d={self.d}, tiles={len(self.tiles)})"
+
+
+class _Arena:
+    """A grow-only block of device memory reused by every call for queries and results."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.block: Block | None = None
+        self.top = 0
+
+    def reserve(self, nbytes: int) -> None:
+        if self.block is None or self.block.size < nbytes:
+            old = self.block.size if self.block is not None else 0
+            if self.block is not None:
+                self.device.free(self.block)
+                self.block = None
+            self.block = self.device.alloc(max(nbytes, 1 << 20, 2 * old))
+        self.top = 0
+
+    def take(self, nbytes: int) -> int:
+        assert self.block is not None
+        addr = self.block.address + self.top
+        self.top += -(-nbytes // 256) * 256
+        return addr
+
+
+class A3Driver:
+    """Host driver of one A3 unit of the process's simulated SoC.
+
+    ``A3Driver()`` builds the default platform on first use (once per process);
+    ``A3Driver(config={...})`` overrides hardware parameters (docs/configuration.md).
+    """
+
+    def __init__(self, config: ConfigLike = None, *, unit: int = 0, queue_entries: int = 256,
+                 timeout_ns: float = 1e13) -> None:
+        self.device = Device.open(config)
+        if not 0 <= unit < self.device.units:
+            raise E.ConfigError(f"unit {unit} does not exist: the platform has {self.device.units} unit(s)")
+        if not 2 <= queue_entries <= 65536:
+            raise E.ConfigError(f"queue_entries must be in [2, 65536], got {queue_entries}")
+        self.unit = unit
+        self.timeout_ns = float(timeout_ns)
+        self.trace = Trace(self.device)
+        dev = self.device
+        self.n_max = int(dev.cfg("n_max"))
+        self.d_max = int(dev.cfg("d_max"))
+        self.q_rows = int(dev.cfg("q_rows"))
+        self._state = dev.unit_state[unit]
+        self._base = dev.reg_address(unit, 0)
+        self._device_sorter = dev.cfg("device_sorter") != 0
+        self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
+        self._snap = np.zeros(8, np.uint64)
+        self._snap_addr = int(self._snap.ctypes.data)
+        self._snap_fn = dev.api.snapshot
+        self._write_and_wait = dev.api.write_and_wait
+        self._arena = _Arena(dev)
+        # Queues: descriptors and completions in host memory.
+        self.sq_size = self.cq_size = queue_entries
+        self._sq_block = dev.alloc(64 * self.sq_size)
+        self._cq_block = dev.alloc(32 * self.cq_size)
+        self._sq = dev.view(self._sq_block.address, DESCRIPTOR_DTYPE, self.sq_size)
+        self._cq = dev.view(self._cq_block.address, COMPLETION_DTYPE, self.cq_size)
+        self._sq[:] = np.zeros(1, DESCRIPTOR_DTYPE)
+        self._cq[:] = np.zeros(1, COMPLETION_DTYPE)
+        self._reset_queues()
+        self._finalizer = weakref.finalize(self, A3Driver._release, dev, [self._sq_block, self._cq_block],
+                                           self._arena)
+
+    @staticmethod
+    def _release(dev: Device, blocks: list[Block], arena: _Arena) -> None:
+        for b in blocks:
+            dev.free(b)
+        if arena.block is not None:
+            dev.free(arena.block)
+            arena.block = None
+
+    # ---- registers ----
+    def read_reg(self, reg: int) -> int:
+        """Read a register of this driver's unit."""
+        return self.device.mmio_read(self._base + int(reg))
+
+    def write_reg(self, reg: int, value: int) -> None:
+        """Write a register of this driver's unit."""
+        self.device.mmio_write(self._base + int(reg), value)
+
+    def _reset_queues(self) -> None:
+        """Soft-reset the unit and program its queues (the driver's probe sequence)."""
+        w = self.write_reg
+        # Let any work in flight finish, so that the soft reset applies at once.
+        while self.read_reg(Reg.STATUS) & 1:
+            self.device.run(self.timeout_ns)
+        w(Reg.CTRL, CTRL_SOFT_RESET)
+        w(Reg.SQ_BASE_LO, self._sq_block.address & 0xFFFFFFFF)
+        w(Reg.SQ_BASE_HI, self._sq_block.address >> 32)
+        w(Reg.SQ_SIZE, self.sq_size)
+        w(Reg.CQ_BASE_LO, self._cq_block.address & 0xFFFFFFFF)
+        w(Reg.CQ_BASE_HI, self._cq_block.address >> 32)
+        w(Reg.CQ_SIZE, self.cq_size)
+        w(Reg.IRQ_ENABLE, IRQ_DONE | IRQ_ERROR)
+        w(Reg.CTRL, CTRL_ENABLE)
+        self._sq_tail = 0
+        self._cq_head = 0
+        self._cq_phase = 1
+        self._tag = 0
+        self._state.resident = None
+        self._state.sorted_resident = False
+        self._state.owner = self
+
+    def _ensure_owner(self) -> None:
+        if self._state.owner is not self:
+            # Another driver reprogrammed the unit since: take it back.
+            self._reset_queues()
+
+    # ---- public API ----
+    def load(self, K: Any, V: Any) -> KVContext:
+        """Copy K and V (n x d) into device memory, to stay there across calls."""
+        K = _as_f32("K", K, (2,))
+        V = _as_f32("V", V, (2,))
+        self._check_kv(K, V)
+        return KVContext(self, K, V)
+
+    def _check_kv(self, K: np.ndarray, V: np.ndarray) -> None:
+        if K.shape != V.shape:
+            raise E.ShapeError(f"K and V must have the same shape (n, d); got K {K.shape} and V {V.shape}")
+        if K.shape[1] > self.d_max:
+            raise E.ShapeError(
+                f"d = {K.shape[1]} exceeds the datapath width d_max = {self.d_max}; "
+                "project K/V/q to at most d_max columns, or build the platform with a larger d_max"
+            )
+
+    def attention(self, q: Any, K: Any, V: Any = None, *, mode: str = "exact", M: Any = None, T: Any = None,
+                  preset: str | None = None, sets: bool | None = None) -> tuple[np.ndarray, CallRecord]:
+        """Attention of q against K/V (arrays, or a :class:`KVContext` from :meth:`load`).
+
+        ``q`` is (d,) or (m, d); the result has the same shape and dtype. No scale is applied: fold
+        any 1/sqrt(d) into q. ``mode`` is "exact", "approx" or "post_only" (A3-SPEC 3.4); in the
+        approximate modes ``preset`` ("conservative", "aggressive") gives M and T, and explicit
+        ``M`` / ``T`` override it. ``sets`` asks the device for each query's candidate and selected
+        rows (default: on in the approximate modes).
+        """
+        self._ensure_owner()
+        mode_id, M_val, T_val, M_frac = self._check_mode(mode, M, T, preset)
+        q_in = q
+        q = _as_f32("q", q, (1, 2))
+        single = q.ndim == 1
+        Q = q.reshape(1, -1) if single else q
+        if isinstance(K, KVContext):
+            if V is not None:
+                raise E.ShapeError("pass V only with a K array, not with a KVContext")
+            ctx, Ka, Va = K, None, None
+            if ctx.closed:
+                raise E.A3InputError("the KVContext is closed")
+            kd = ctx.d
+        else:
+            if V is None:
+                raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
+            ctx = None
+            Ka = _as_f32("K", K, (2,))
+            Va = _as_f32("V", V, (2,))
+            self._check_kv(Ka, Va)
+            kd = Ka.shape[1]
+        if Q.shape[1] != kd:
+            raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
+        out, rec = self._run_call(Q, ctx, Ka, Va, mode_id, M_val, M_frac, T_val,
+                                  sets if sets is not None else mode_id != Mode.EXACT)
+        out_dtype = np.asarray(q_in).dtype if isinstance(q_in, np.ndarray) else np.float32
+        if out_dtype != np.float32:
+            out = out.astype(out_dtype)
+        return (out[0] if single else out), rec
+
+    def _check_mode(self, mode: str, M: Any, T: Any, preset: str | None):
+        if mode not in MODES:
+            raise E.ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        mode_id = Mode(MODES.index(mode))
+        if preset is not None and preset not in PRESETS:
+            raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+        M_val = _check_M(M) if M is not None else None
+        T_val = _check_T(T) if T is not None else None
+        if mode_id == Mode.EXACT:
+            if preset is not None or M is not None or T is not None:
+                raise E.ParameterError("M, T and preset apply to the approx and post_only modes, not to exact")
+            return mode_id, 0, 0.0, None
+        p = PRESETS[preset or "conservative"]
+        M_frac = p["M_frac"] if M_val is None else None
+        if T_val is None:
+            T_val = p["T"]
+        return mode_id, (M_val or 0), T_val, M_frac
+
+    # ---- the call ----
+    def _run_call(self, Q: np.ndarray, ctx: "KVContext | None", K: np.ndarray | None, V: np.ndarray | None,
+                  mode: Mode, M: int, M_frac: float | None, T: float,
+                  want_sets: bool) -> tuple[np.ndarray, CallRecord]:
+        dev = self.device
+        m, d = Q.shape
+        q_rows = self.q_rows
+        approx = mode == Mode.APPROX
+        if ctx is not None:
+            tiles = ctx.tiles
+            n = ctx.n
+        else:
+            n = K.shape[0]
+            tiles = _tiles(n, self.n_max)
+        ntiles = len(tiles)
+        # Buffers in the arena: queries, per tile outputs, stats and set bitmaps, and the K/V (and
+        # sorted tables) of a call that passed arrays rather than a context.
+        words = [set_words(r1 - r0) for r0, r1 in tiles]
+        need = m * d * 4 + ntiles * (m * d * 4 + m * 16 + 768)
+        if want_sets:
+            need += sum(2 * m * w * 4 for w in words)
+        if ctx is None:
+            need += n * d * (16 if approx else 8) + 768 * ntiles
+        arena = self._arena
+        arena.reserve(need + 256)
+        qa = arena.take(m * d * 4)
+        dev.view(qa, np.float32, m * d)[:] = Q.ravel()
+        if ctx is None:
+            kv = []
+            for r0, r1 in tiles:
+                rows = r1 - r0
+                ka = arena.take(rows * d * 4)
+                va = arena.take(rows * d * 4)
+                dev.view(ka, np.float32, rows * d)[:] = K[r0:r1].ravel()
+                dev.view(va, np.float32, rows * d)[:] = V[r0:r1].ravel()
+                kv.append((ka, va))
+        outs, stats, setsa = [], [], []
+        for t in range(ntiles):
+            outs.append(arena.take(m * d * 4))
+            stats.append(arena.take(m * 16))
+            setsa.append(arena.take(2 * m * words[t] * 4) if want_sets else 0)
+
+        # Descriptors: (opcode, mode, flags, tag, n, d, m, T, M, addr_a, addr_b, addr_c, addr_d)
+        descs: list[tuple] = []
+        st = self._state
+        device_sorter = self._device_sorter
+        flags = FLAG_ROW_STATS | (FLAG_SETS if want_sets else 0)
+        for t, (r0, r1) in enumerate(tiles):
+            rows = r1 - r0
+            key = (ctx.id, t) if ctx is not None else None
+            if key is None or st.resident != key:
+                ka, va = ctx._kv_addr[t] if ctx is not None else kv[t]
+                descs.append((1, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+                st.resident, st.sorted_resident = key, False
+            if approx and not st.sorted_resident:
+                if not device_sorter:
+                    if ctx is not None:
+                        sa = ctx.sorted_table(t)
+                    else:
+                        sa = arena.take(rows * d * 8)
+                        _write_sorted(dev, sa, K[r0:r1])
+                    descs.append((3, 0, 0, 0, rows, d, 0, 0.0, 0, sa, 0, 0, 0))
+                st.sorted_resident = True
+            Mt = M if M_frac is None else int(math.ceil(M_frac * rows))
+            for c0 in range(0, m, q_rows):
+                mc = min(q_rows, m - c0)
+                descs.append((2, int(mode), flags, 0, rows, d, mc, T, Mt, qa + c0 * d * 4, outs[t] + c0 * d * 4,
+                              stats[t] + c0 * 16, (setsa[t] + c0 * 2 * words[t] * 4) if want_sets else 0))
+        # Submit in batches that fit the queue.
+        snap = self._snapshot()
+        job0, phase0 = int(snap[0] + snap[1]), int(snap[2])
+        latency = 0.0
+        failures: list[np.void] = []
+        cap = self.sq_size - 1
+        for b0 in range(0, len(descs), cap):
+            lat, fails = self._submit(descs[b0: b0 + cap])
+            latency += lat
+            failures.extend(fails)
+        if failures:
+            self._raise(failures)
+
+        # Results.
+        if ntiles == 1:
+            out = dev.view(outs[0], np.float32, m * d).reshape(m, d).copy()
+            s = dev.view(stats[0], ROW_STATS_DTYPE, m)
+            n_cand = s["n_cand"].astype(np.int64)
+            n_sel = s["n_sel"].astype(np.int64)
+        else:
+            mx = np.empty((ntiles, m))
+            se = np.empty((ntiles, m))
+            n_cand = np.zeros(m, np.int64)
+            n_sel = np.zeros(m, np.int64)
+            for t in range(ntiles):
+                s = dev.view(stats[t], ROW_STATS_DTYPE, m)
+                mx[t], se[t] = s["s_max"], s["sum_exp"]
+                n_cand += s["n_cand"]
+                n_sel += s["n_sel"]
+            # log-sum-exp merge: tile t weighs sum_exp_t * exp(s_max_t - max over tiles of s_max)
+            w = se * np.exp(mx - mx.max(axis=0))
+            acc = np.zeros((m, d))
+            for t in range(ntiles):
+                acc += w[t][:, None] * dev.view(outs[t], np.float32, m * d).reshape(m, d)
+            out = (acc / w.sum(axis=0)[:, None]).astype(np.float32)
+        rec = self._record(job0, phase0, mode, m, n, d, ntiles, M if M_frac is None else None, T, latency,
+                           n_cand, n_sel)
+        if want_sets:
+            for t, (r0, r1) in enumerate(tiles):
+                bm = dev.view(setsa[t], np.uint32, 2 * m * words[t]).reshape(m, 2, words[t]).copy()
+                rec._bitmaps.append((r0, bm))
+        return out, rec
+
+    def _snapshot(self) -> np.ndarray:
+        self._snap_fn(self._snap_addr)
+        return self._snap
+
+    def _submit(self, descs: list[tuple]) -> tuple[float, list[np.void]]:
+        """Write descriptors to the queue, ring the doorbell once, run until they all complete."""
+        dev = self.device
+        k = len(descs)
+        sq = self._sq
+        tail = self._sq_tail
+        size = self.sq_size
+        tag = self._tag
+        last = k - 1
+        for i, dsc in enumerate(descs):
+            tag = (tag + 1) & 0xFFFFFFFF
+            flags = dsc[2] | (FLAG_IRQ if i == last else 0)
+            sq[tail] = (dsc[0], dsc[1], flags, tag) + dsc[4:]
+            tail = tail + 1 if tail + 1 < size else 0
+        self._tag = tag
+        self._sq_tail = tail
+        t_bell = float(self._snapshot()[4]) / 1000.0
+        irq = self._write_and_wait(self._base + Reg.SQ_TAIL, tail, self.timeout_ns)
+        if irq < 0:
+            raise E.MmioError("doorbell write failed", self._base + Reg.SQ_TAIL, irq)
+        # Collect k completions.
+        got: list[np.void] = []
+        while True:
+            got.extend(self._drain(k - len(got)))
+            if len(got) >= k:
+                break
+            if not irq:
+                raise E.PlatformError(
+                    f"the device went idle with {k - len(got)} of {k} descriptors incomplete "
+                    f"(SQ_HEAD={self.read_reg(Reg.SQ_HEAD)}, STATUS={self.read_reg(Reg.STATUS):#x})"
+                )
+            self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
+            irq = dev.run(self.timeout_ns)
+        latency = float(self._snapshot()[5]) / 1000.0 - t_bell
+        self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
+        self.write_reg(Reg.CQ_HEAD, self._cq_head)
+        failures = [c for c in got if c["status"] != 0]
+        return latency, failures
+
+    def _drain(self, limit: int) -> list[np.void]:
+        out = []
+        cq = self._cq
+        while len(out) < limit:
+            c = cq[self._cq_head]
+            if int(c["phase"]) != self._cq_phase:
+                break
+            out.append(c.copy())
+            self._cq_head += 1
+            if self._cq_head == self.cq_size:
+                self._cq_head = 0
+                self._cq_phase ^= 1
+        return out
+
+    def _raise(self, failures: list[np.void]) -> None:
+        c = failures[0]
+        code = int(c["status"])
+        name, msg = self.device.errors.get(code, ("UNKNOWN", "unknown status"))
+        # What the banks hold is no longer known.
+        self._state.resident = None
+        self._state.sorted_resident = False
+        cls = E.ERROR_CLASSES.get(name, E.DeviceError)
+        more = f" ({len(failures) - 1} more descriptor(s) of this call failed)" if len(failures) > 1 else ""
+        raise cls(f"device error {name} ({code}): {msg}; descriptor tag {int(c['tag'])}, "
+                  f"detail {int(c['detail']):#x}{more}", code=code, name=name, tag=int(c["tag"]),
+                  detail=int(c["detail"]))
+
+    def _record(self, job0: int, phase0: int, mode: Mode, m: int, n: int, d: int, ntiles: int, M: int | None,
+                T: float, latency: float, n_cand: np.ndarray, n_sel: np.ndarray) -> CallRecord:
+        tr = self.trace
+        jobs = tr.rows("job", job0 - int(self._snap[0]))
+        ph = tr.rows("phase", phase0)
+        dur = (ph["t_end_ps"] - ph["t_start_ps"]) / 1000.0
+        sums = np.bincount(ph["phase"], weights=dur, minlength=len(PHASES))
+        phases = {PHASES[i]: float(sums[i]) for i in range(len(PHASES)) if sums[i] > 0}
+        compute_cycles = int(jobs["compute_cycles"].sum())
+        stage_cycles = {
+            "candidate_selection": int(jobs["cyc_cand_sel"].sum()),
+            "dot_product": int(jobs["cyc_dot"].sum()),
+            "exp_output": int(jobs["cyc_exp_out"].sum()),
+            "sort": int(jobs["cyc_sort"].sum()),
+        }
+        return CallRecord(
+            mode=MODES[int(mode)], m=m, n=n, d=d, tiles=ntiles,
+            M=M if mode == Mode.APPROX else None,
+            T=T if mode != Mode.EXACT else None,
+            latency_ns=float(latency), compute_ns=compute_cycles * self._cycle_ns, phases=phases,
+            bytes_read=int(jobs["bytes_rd"].sum()), bytes_written=int(jobs["bytes_wr"].sum()),
+            jobs=jobs["job"].astype(np.int64), compute_cycles=compute_cycles, stage_cycles=stage_cycles,
+            n_candidates=n_cand, n_selected=n_sel,
+        )
+
+    # ---- housekeeping ----
+    def perf_counters(self) -> dict[str, int]:
+        """The unit's 64-bit performance counters (docs/register-map.md)."""
+        from .protocol import PERF_COUNTERS, perf_offset
+
+        out = {}
+        for name in PERF_COUNTERS:
+            lo = self.read_reg(perf_offset(name))
+            hi = self.read_reg(perf_offset(name) + 4)
+            out[name] = (hi << 32) | lo
+        return out
+
+    def close(self) -> None:
+        """Free the driver's queues and buffers (the platform stays)."""
+        if self._state.owner is self:
+            self.write_reg(Reg.CTRL, 0)
+            self._state.owner = None
+            self._state.resident = None
+        self._finalizer()

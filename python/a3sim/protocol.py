@@ -1,0 +1,136 @@
+"""The host side of the device contract: register offsets, descriptor and completion layouts,
+status codes, trace enumerations.
+
+This is the driver's own statement of ``docs/register-map.md`` and ``docs/descriptors.md``,
+written independently of ``systemc/a3_protocol.h``; the host-integration tests check that the two
+agree.
+"""
+from __future__ import annotations
+
+import enum
+
+import numpy as np
+
+DRAM_BASE = 0x0
+MMIO_BASE = 0x10_0000_0000
+MMIO_STRIDE = 0x1000
+DEVICE_ID = 0x41335349
+DEVICE_VERSION = 0x00010000
+
+
+class Reg(enum.IntEnum):
+    """Register offsets within a unit's 4 KiB window (all 32-bit)."""
+
+    ID = 0x000
+    VERSION = 0x004
+    CTRL = 0x008
+    STATUS = 0x00C
+    IRQ_STATUS = 0x010
+    IRQ_ENABLE = 0x014
+    IRQ_ACK = 0x018
+    SCRATCH = 0x01C
+    SQ_BASE_LO = 0x020
+    SQ_BASE_HI = 0x024
+    SQ_SIZE = 0x028
+    SQ_HEAD = 0x02C
+    SQ_TAIL = 0x030
+    CQ_BASE_LO = 0x040
+    CQ_BASE_HI = 0x044
+    CQ_SIZE = 0x048
+    CQ_HEAD = 0x04C
+    CQ_TAIL = 0x050
+    CAP_N_MAX = 0x080
+    CAP_D_MAX = 0x084
+    CAP_Q_ROWS = 0x088
+    CAP_CLOCK_MHZ = 0x08C
+    CAP_BURST_BYTES = 0x090
+    CAP_FEATURES = 0x094
+    PERF_BASE = 0x100
+    PERF_CLEAR = 0x1F0
+
+
+CTRL_ENABLE = 1 << 0
+CTRL_SOFT_RESET = 1 << 1
+STATUS_BUSY = 1 << 0
+STATUS_ERROR = 1 << 1
+STATUS_ENABLED = 1 << 2
+STATUS_LAST_ERROR_SHIFT = 8
+IRQ_DONE = 1 << 0
+IRQ_ERROR = 1 << 1
+
+PERF_COUNTERS = (
+    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_DOT", "CYC_EXP_OUT",
+    "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
+)
+
+
+def perf_offset(name: str) -> int:
+    """Offset of the low word of a 64-bit performance counter."""
+    return Reg.PERF_BASE + 8 * PERF_COUNTERS.index(name)
+
+
+class Opcode(enum.IntEnum):
+    NOP = 0
+    LOAD_KV = 1
+    ATTEND = 2
+    LOAD_SORTED = 3
+
+
+class Mode(enum.IntEnum):
+    EXACT = 0
+    APPROX = 1
+    POST_ONLY = 2
+
+
+FLAG_IRQ = 1 << 0
+FLAG_ROW_STATS = 1 << 1
+FLAG_SETS = 1 << 3
+
+DESCRIPTOR_DTYPE = np.dtype(
+    [
+        ("opcode", "<u1"), ("mode", "<u1"), ("flags", "<u2"), ("tag", "<u4"),
+        ("n", "<u4"), ("d", "<u4"), ("m", "<u4"), ("T", "<f4"), ("M", "<u8"),
+        ("addr_a", "<u8"), ("addr_b", "<u8"), ("addr_c", "<u8"), ("addr_d", "<u8"),
+    ]
+)
+COMPLETION_DTYPE = np.dtype(
+    [
+        ("tag", "<u4"), ("status", "<u2"), ("opcode", "<u1"), ("phase", "<u1"), ("cycles", "<u8"),
+        ("sq_index", "<u4"), ("queries", "<u4"), ("detail", "<u4"), ("reserved", "<u4"),
+    ]
+)
+ROW_STATS_DTYPE = np.dtype([("s_max", "<f4"), ("sum_exp", "<f4"), ("n_cand", "<u4"), ("n_sel", "<u4")])
+assert DESCRIPTOR_DTYPE.itemsize == 64 and COMPLETION_DTYPE.itemsize == 32 and ROW_STATS_DTYPE.itemsize == 16
+
+
+class Status(enum.IntEnum):
+    """Completion status codes (docs/descriptors.md)."""
+
+    OK = 0
+    BAD_OPCODE = 1
+    BAD_MODE = 2
+    BAD_SHAPE = 3
+    N_TOO_LARGE = 4
+    D_TOO_LARGE = 5
+    M_TOO_LARGE = 6
+    BAD_PARAM = 7
+    NO_KV = 8
+    KV_MISMATCH = 9
+    NO_SORTED_TABLE = 10
+    DMA_FAULT = 11
+    NONFINITE = 12
+    QUEUE_CONFIG = 13
+    CQ_OVERFLOW = 14
+    BAD_ALIGN = 15
+
+
+PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output",
+          "dma_out", "completion", "irq")
+STREAMS = ("none", "descriptor", "K", "V", "sorted", "Q", "out", "stats", "sets", "completion", "mmio")
+OPCODES = ("nop", "load_kv", "attend", "load_sorted")
+MODES = ("exact", "approx", "post_only")
+
+
+def set_words(n: int) -> int:
+    """32-bit words of one candidate or selected bitmap of n rows."""
+    return (n + 31) // 32

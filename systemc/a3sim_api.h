@@ -1,0 +1,76 @@
+// a3sim_api.h - the thin interface that Python includes through cppyy. Plain C++ types only, no
+// SystemC headers (including <systemc> from Python costs ~0.6 s). One platform per process:
+// C++ owns it for the life of the process.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace a3sim {
+
+// Build the platform from "key=value;..." overrides of the defaults (a3_config.h). Returns 0, or
+// -1 with last_error() set (unknown key, bad value, or a platform already built).
+int create(const char* config);
+const char* last_error();
+bool exists();
+
+// The configuration in force (or the defaults before create()): one line per entry,
+// "name|value|default|unit|source".
+const char* config_table();
+// Error codes: one line per code, "code|NAME|message". Performance counters: "NAME|doc".
+const char* error_table();
+const char* perf_table();
+// Bus initiator and target names, ';'-separated, in index order.
+const char* initiator_names();
+const char* target_names();
+
+// MMIO through the host bridge. mmio_read returns the value (0..2^32-1), or -(TLM status) on an
+// error response. mmio_write returns 1 (TLM_OK_RESPONSE) or the TLM status.
+int64_t mmio_read(uint64_t address);
+int mmio_write(uint64_t address, uint32_t value);
+uint64_t mmio_base(uint32_t unit);
+
+// DRAM: bus address of byte 0, size, and the host pointer to its backing store.
+uint64_t dram_base();
+uint64_t dram_size();
+uintptr_t dram_ptr();
+
+// Simulate until an interrupt reaches the host (returns 1), or nothing is left to do or max_ns
+// pass (returns 0).
+int run_until_irq(double max_ns);
+// A host MMIO write followed by run_until_irq (a doorbell, then wait for the interrupt): one call
+// instead of two. Returns -1 if the write got an error response.
+int write_and_wait(uint64_t address, uint32_t value, double max_ns);
+// Eight uint64 at dst: job_base, job rows, phase rows, transaction rows, host time (ps), time of
+// the last interrupt delivered (ps), simulation time (ps), interrupts delivered.
+void snapshot(uintptr_t dst);
+double now_ns();
+double host_now_ns();
+double last_irq_ns();
+
+// Trace buffers: counts, row layouts ("name:kind:offset;...;__size__:V:bytes") and bulk copies
+// of rows [start, start + count) to dst (a buffer of count * row size bytes).
+void trace_enable(bool on);
+bool trace_enabled();
+void trace_clear();
+uint64_t txn_count();
+uint64_t phase_count();
+uint64_t job_count();   // rows held
+uint64_t job_base();    // id of the first held job row
+const char* txn_layout();
+const char* phase_layout();
+const char* job_layout();
+uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
+uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
+uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
+
+// SRAM bank counters of a unit: bank 0..5 = key, value, sorted, query, output, score;
+// what 0..4 = capacity, read bytes, write bytes, read accesses, write accesses.
+uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what);
+const char* sram_bank_names();
+
+// Cycle formulas of the timing model in force (for tests and docs): stage = 0 exact_dot(n, d),
+// 1 exact_exp_out(n), 2 cand_sel(M, n), 3 approx_dot(c, d), 4 post(c, s), 5 sort(n, d).
+uint64_t timing_formula(int stage, uint64_t a, uint64_t b);
+
+}  // namespace a3sim

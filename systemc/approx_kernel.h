@@ -1,0 +1,114 @@
+// approx_kernel.h -- the untimed A3 approximation (A3-SPEC 3.1-3.3), plain C++17.
+//
+// No SystemC here: the device's compute core calls these functions for the values
+// and a separate timing model turns the counts (n, M, |C|, |SEL|) into cycles.
+// The Python reference a3sim.reference is the executable statement of the same
+// spec; both follow this numeric contract, so C and SEL agree bit for bit:
+//
+//   1. q, K, V are float32.
+//   2. A product p = q[j] * value is formed in double from the float32 operands.
+//      It is exact (24x24-bit significands fit in 53 bits), so FMA contraction
+//      by the compiler cannot change it nor any sum it feeds.
+//   3. The greedy score G[i] (double, starting at +0.0) accumulates the added
+//      products in iteration order: iteration 1 max side, iteration 1 min side,
+//      iteration 2 max side, ...
+//   4. The exact score s_i = sum_j K[i][j] * q[j] is a double sum of the exact
+//      products, left to right over j = 0 .. d-1, starting at 0.0.
+//   5. Post-scoring keeps row i in C when (s_i - s_max) >= std::log(T), in double
+//      (T = 0 keeps every candidate).
+//   6. Softmax and weighted sum of V rows are done in double; out is rounded to
+//      float32 at the end (compared with the reference to a tolerance only).
+//
+// Project rules of the spec: sorted-table ties go to the lower row; column ties
+// to the lower column; q[j] == 0 columns take no part; a pointer that ran off
+// its list is dead; an empty C becomes {argmax G}, lowest index on ties.
+// Inputs must be finite (NaN/inf are not checked and give unspecified results).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace a3 {
+
+// A3-SPEC 3.1: sort every column of K (row-major, n x d) descending, ties lower
+// row first (-0.0 == +0.0). The table is column-major: column j occupies entries
+// [j*n, (j+1)*n) of out_value (the values) and out_row (their rows in K).
+// Allocates a temporary index buffer (this runs once per K, not per query).
+void sort_keys(const float* K, uint32_t n, uint32_t d, float* out_value, uint32_t* out_row);
+
+namespace detail {
+// The pointer of one column on one side of candidate selection (see approx_kernel.cpp).
+struct ColumnPointer {
+    const float* value;      // current entry in the sorted values
+    const uint32_t* row;     // the same entry in the sorted rows
+    std::ptrdiff_t step;     // +1 or -1
+    double qs;               // q[j] (max side) or -q[j] (min side)
+    uint64_t next;           // key of the entry after the current one (0 if none)
+    uint32_t left;           // entries left under the pointer (0 = dead)
+};
+// Buffers of one side (max or min) of candidate selection.
+struct SideState {
+    std::vector<ColumnPointer> col;  // d
+    std::vector<uint64_t> key;       // winner tree keys, 2 * leaves
+    std::vector<uint32_t> win;       // winner tree columns, 2 * leaves (used when d > 64)
+};
+}  // namespace detail
+
+// Counts of one query. For post_only, n_cand == n.
+struct QueryResult {
+    uint32_t n_cand;   // |C|
+    uint32_t n_sel;    // |SEL|
+    double s_max;      // max exact score over C
+    double sum_exp;    // sum over SEL of exp(s_i - s_max), for log-sum-exp merging of tiles
+};
+
+// Reusable per-query buffers. Size once with reserve(n_max, d_max); approx_query
+// then never allocates. (approx_query grows the buffers itself if a query is
+// larger than reserved -- that allocates once, so reserve up front.)
+class ApproxScratch {
+public:
+    ApproxScratch() = default;
+    ApproxScratch(uint32_t n_max, uint32_t d_max) { reserve(n_max, d_max); }
+
+    void reserve(uint32_t n_max, uint32_t d_max);
+    uint32_t n_max() const { return n_max_; }
+    uint32_t d_max() const { return d_max_; }
+
+    // Greedy scores G (n values) of the last approx_query call in approx mode,
+    // for inspection and tests. Unspecified after a post_only call.
+    const double* greedy_scores() const { return g_.data(); }
+
+private:
+    friend QueryResult approx_query(const float*, const float*, const float*, uint32_t, uint32_t,
+                                    const float*, const uint32_t*, uint64_t, double, bool,
+                                    ApproxScratch&, float*, uint32_t*, uint32_t*);
+
+    uint32_t n_max_ = 0, d_max_ = 0;
+    std::vector<double> g_;      // greedy scores, n
+    std::vector<double> score_;  // exact scores, aligned with cand_
+    std::vector<double> acc_;    // weighted sum of V rows, d
+    std::vector<double> qd_;     // q as double, d
+    std::vector<uint32_t> cand_; // C, ascending
+    detail::SideState max_, min_;
+};
+
+// One query of A3 approximate attention (A3-SPEC 3.2 + 3.3), or post-scoring
+// alone (post_only: C = all rows; sorted_value / sorted_row / M unused and may be
+// null / 0). exact attention = post_only with T = 0.
+//
+//   q: d values; K, V: row-major n x d; sorted_value / sorted_row: the table of
+//   sort_keys(K). M: candidate-selection iterations (any value; the result equals
+//   running all M iterations, though work stops once neither side can add more).
+//   T: 0 <= T <= 1.
+//   out: d floats, softmax over SEL (renormalised) weighted sum of V rows.
+//   cand_out / sel_out: if not null, n-entry buffers that receive C / SEL as
+//   ascending row indices (counts in the result).
+//
+// Throws std::invalid_argument if n == 0, d == 0 or T is outside [0, 1].
+QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
+                         const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
+                         double T, bool post_only, ApproxScratch& s, float* out,
+                         uint32_t* cand_out, uint32_t* sel_out);
+
+}  // namespace a3

@@ -1,0 +1,165 @@
+#include "compute_core.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "exact_kernel.h"
+
+namespace a3 {
+
+using namespace sc_core;
+
+namespace {
+uint64_t u(double v) { return static_cast<uint64_t>(v); }
+}  // namespace
+
+SramBanks::SramBanks(const Config& c)
+    : key("key", u(c.n_max) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      value("value", u(c.n_max) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      sorted("sorted", u(c.n_max) * u(c.d_max) * u(c.sorted_entry_bytes), u(c.sram_width_bytes)),
+      query("query", u(c.q_rows) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      output("output", u(c.q_rows) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      score("score", 2 * u(c.n_max) * u(c.elem_bytes), u(c.sram_width_bytes)) {}
+
+ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& banks)
+    : sc_module(name), cfg_(cfg), banks_(banks), timing_(cfg), cycle_(cfg.cycle_ns(), SC_NS) {
+  approx_.reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
+  cand_.resize(static_cast<size_t>(cfg.n_max));
+  sel_.resize(static_cast<size_t>(cfg.n_max));
+}
+
+void ComputeCore::run_stages(const std::vector<uint64_t>& cycles, uint32_t m, const Phase* phases, uint32_t S,
+                             JobRecord& rec, const PhaseFn& on_phase) {
+  TimingModel::Schedule sched = TimingModel::pipeline(cycles, m, S);
+  const uint64_t t0 = sc_time_stamp().value();
+  const uint64_t cyc = cycle_.value();
+  uint64_t elapsed = 0;
+  for (uint32_t k = 0; k < S; ++k) {
+    // One wait per pipeline stage: until the stage's last query leaves it.
+    const uint64_t end = sched.stage_end[k] * cyc;
+    if (end > elapsed) {
+      wait(sc_time::from_value(end - elapsed));
+      elapsed = end;
+    }
+    on_phase(phases[k], t0 + sched.stage_start[k] * cyc, t0 + end);
+    switch (phases[k]) {
+      case Phase::CAND_SEL: rec.cyc_cand_sel += sched.stage_busy[k]; break;
+      case Phase::DOT: rec.cyc_dot += sched.stage_busy[k]; break;
+      default: rec.cyc_exp_out += sched.stage_busy[k]; break;
+    }
+  }
+  rec.compute_cycles += sched.makespan;
+  rec.first_latency_cycles = sched.first_latency;
+}
+
+Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase) {
+  const uint32_t n = job.n, d = job.d, m = job.m;
+  const float* Q = banks_.query.as<float>();
+  const float* K = banks_.key.as<float>();
+  const float* V = banks_.value.as<float>();
+  float* O = banks_.output.as<float>();
+  stats_.resize(m);
+  const uint32_t words = set_words(n);
+  if (job.want_sets) sets_.assign(static_cast<size_t>(m) * 2 * words, 0u);
+
+  const uint64_t eb = u(cfg_.elem_bytes);
+  const uint64_t row = static_cast<uint64_t>(d) * eb;
+  if (job.mode == Mode::EXACT) {
+    // ---- function: the whole job at once ----
+    exact_attention(Q, m, K, V, n, d, O, stats_.data(), scores_);
+    if (job.want_sets) {
+      for (uint32_t i = 0; i < m; ++i) {
+        uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+        for (uint32_t r = 0; r < n; ++r) {
+          c[r / 32] |= 1u << (r % 32);
+          c[words + r / 32] |= 1u << (r % 32);
+        }
+      }
+    }
+    rec.candidates += static_cast<uint64_t>(m) * n;
+    rec.selected += static_cast<uint64_t>(m) * n;
+    // ---- SRAM traffic of the base pipeline, per query ----
+    banks_.query.count_read(static_cast<uint64_t>(m) * row);
+    banks_.key.count_read(static_cast<uint64_t>(m) * n * row);
+    banks_.value.count_read(static_cast<uint64_t>(m) * n * row);
+    banks_.score.count_write(static_cast<uint64_t>(m) * n * eb);
+    banks_.score.count_read(static_cast<uint64_t>(m) * n * eb);
+    banks_.output.count_write(static_cast<uint64_t>(m) * row);
+    // ---- timing: two stages, constant per query ----
+    cycles_.assign(static_cast<size_t>(m) * 2, 0);
+    for (uint32_t i = 0; i < m; ++i) {
+      cycles_[2 * i] = timing_.exact_dot(n, d);
+      cycles_[2 * i + 1] = timing_.exact_exp_out(n);
+    }
+    static const Phase phases[] = {Phase::DOT, Phase::EXP_OUT};
+    if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
+    for (uint32_t i = 0; i < m; ++i)
+      if (!std::isfinite(stats_[i].s_max) || !std::isfinite(stats_[i].sum_exp)) return Error::NONFINITE;
+    run_stages(cycles_, m, phases, 2, rec, on_phase);
+    return Error::OK;
+  }
+
+  // ---- approx / post_only: per query ----
+  const bool post_only = job.mode == Mode::POST_ONLY;
+  const uint32_t S = post_only ? 2 : 3;
+  cycles_.assign(static_cast<size_t>(m) * S, 0);
+  const float* sv = banks_.sorted.as<float>();
+  const uint32_t* sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  const uint64_t entry = u(cfg_.sorted_entry_bytes);
+  const uint64_t live_cap = 2ull * n * d;
+  for (uint32_t i = 0; i < m; ++i) {
+    const float* q = Q + static_cast<size_t>(i) * d;
+    float* o = O + static_cast<size_t>(i) * d;
+    QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, approx_, o,
+                                 job.want_sets ? cand_.data() : nullptr, job.want_sets ? sel_.data() : nullptr);
+    stats_[i] = RowStats{static_cast<float>(r.s_max), static_cast<float>(r.sum_exp), r.n_cand, r.n_sel};
+    rec.candidates += r.n_cand;
+    rec.selected += r.n_sel;
+    if (job.want_sets) {
+      uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+      for (uint32_t k = 0; k < r.n_cand; ++k) c[cand_[k] / 32] |= 1u << (cand_[k] % 32);
+      for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sel_[k] / 32] |= 1u << (sel_[k] % 32);
+    }
+    uint64_t* cy = &cycles_[static_cast<size_t>(i) * S];
+    if (post_only) {
+      cy[0] = timing_.approx_dot(n, d);
+      cy[1] = timing_.post(n, r.n_sel);
+    } else {
+      cy[0] = timing_.cand_sel(job.M, n);
+      cy[1] = timing_.approx_dot(r.n_cand, d);
+      cy[2] = timing_.post(r.n_cand, r.n_sel);
+      // pointer reads: 2d at fill, then one per side per iteration while entries are live
+      banks_.sorted.count_read((2ull * d + std::min<uint64_t>(2 * job.M, live_cap)) * entry);
+      banks_.query.count_read(row);
+    }
+    banks_.query.count_read(row);
+    banks_.key.count_read(static_cast<uint64_t>(r.n_cand) * row);
+    banks_.value.count_read(static_cast<uint64_t>(r.n_sel) * row);
+    banks_.score.count_write(static_cast<uint64_t>(r.n_cand) * eb);
+    banks_.score.count_read(static_cast<uint64_t>(r.n_cand) * eb);
+    banks_.output.count_write(row);
+  }
+  if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
+  for (uint32_t i = 0; i < m; ++i)
+    if (!std::isfinite(stats_[i].s_max) || !std::isfinite(stats_[i].sum_exp)) return Error::NONFINITE;
+  static const Phase approx_phases[] = {Phase::CAND_SEL, Phase::DOT, Phase::EXP_OUT};
+  static const Phase post_phases[] = {Phase::DOT, Phase::EXP_OUT};
+  run_stages(cycles_, m, post_only ? post_phases : approx_phases, S, rec, on_phase);
+  return Error::OK;
+}
+
+void ComputeCore::sort(uint32_t n, uint32_t d, JobRecord& rec, const PhaseFn& on_phase) {
+  float* sv = banks_.sorted.as<float>();
+  uint32_t* sr = reinterpret_cast<uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  sort_keys(banks_.key.as<float>(), n, d, sv, sr);
+  const uint64_t eb = u(cfg_.elem_bytes);
+  banks_.key.count_read(static_cast<uint64_t>(n) * d * eb);
+  banks_.sorted.count_write(static_cast<uint64_t>(n) * d * u(cfg_.sorted_entry_bytes));
+  const uint64_t cycles = timing_.sort(n, d);
+  const uint64_t t0 = sc_time_stamp().value();
+  wait(cycle_ * static_cast<double>(cycles));
+  rec.cyc_sort += cycles;
+  on_phase(Phase::SORT, t0, sc_time_stamp().value());
+}
+
+}  // namespace a3

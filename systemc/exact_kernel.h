@@ -1,0 +1,24 @@
+// exact_kernel.h - the function of the base A3 pipeline (A3-SPEC section 2) for a whole job at
+// once: scores with a BLAS GEMM, max-subtracted softmax, weighted sum with a second GEMM.
+// Plain C++ (no SystemC), unit-testable alone. Timing lives in timing_model.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "a3_protocol.h"
+
+namespace a3 {
+
+// out[i] = sum_r softmax(Q[i] . K[r]) V[r] for i < m; row-major float32, K and V n x d.
+// stats[i] = {s_max, sum of exp(s - s_max), n, n}. scratch grows to m * n floats once.
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, std::vector<float>& scratch);
+
+// x[i] = exp(x[i] - shift) for x[i] <= shift (vectorised; max relative error ~2e-7); returns the sum.
+float exp_shifted_sum(float* x, uint32_t count, float shift);
+
+// True when every value is finite.
+bool all_finite(const float* x, uint64_t count);
+
+}  // namespace a3

@@ -1,0 +1,111 @@
+// trace_recorder.h - the opt-in observer that keeps every bus transaction and every job phase
+// in row buffers that Python copies out in bulk (one memcpy per table).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace a3 {
+
+#pragma pack(push, 1)
+struct TxnRecord {
+  uint64_t t_start_ps;
+  uint64_t t_end_ps;
+  uint64_t address;
+  uint32_t bytes;
+  uint32_t job;      // device job id, or NO_JOB for host MMIO
+  uint8_t initiator; // bus initiator index (0 = host bridge, 1 + u = DMA of unit u)
+  uint8_t target;    // bus target index (0 = DRAM, 1 + u = registers of unit u, 255 = decode error)
+  uint8_t op;        // 0 read, 1 write
+  uint8_t stream;    // a3::Stream
+  uint8_t status;    // 0 ok, 1 address error
+  uint8_t pad[3];
+};
+
+struct PhaseRecord {
+  uint64_t t_start_ps;
+  uint64_t t_end_ps;
+  uint32_t job;
+  uint8_t phase;  // a3::Phase
+  uint8_t unit;
+  uint8_t pad[2];
+};
+
+struct JobRecord {
+  uint64_t t_doorbell_ps;  // when the host rang the doorbell that made this job visible
+  uint64_t t_start_ps;     // descriptor fetch starts
+  uint64_t t_end_ps;       // completion record written
+  uint64_t M;
+  uint64_t bytes_rd;
+  uint64_t bytes_wr;
+  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries
+  uint64_t cyc_dot;
+  uint64_t cyc_exp_out;
+  uint64_t cyc_sort;
+  uint64_t compute_cycles; // makespan of the pipeline for the job's queries
+  uint64_t first_latency_cycles;  // latency of the first query through all stages
+  uint64_t candidates;
+  uint64_t selected;
+  uint64_t sram_rd;
+  uint64_t sram_wr;
+  uint32_t job;
+  uint32_t tag;
+  uint32_t n;
+  uint32_t d;
+  uint32_t m;
+  float T;
+  uint16_t status;
+  uint8_t unit;
+  uint8_t opcode;
+  uint8_t mode;
+  uint8_t pad[7];
+};
+#pragma pack(pop)
+
+constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
+
+class TraceRecorder {
+ public:
+  bool enabled = true;  // bus transactions; job and phase rows are always kept (a few per job)
+
+  void txn(const TxnRecord& r) {
+    if (enabled) txns_.push_back(r);
+  }
+  void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
+    phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
+  }
+  // Reserve a row for a new job and return its id.
+  uint32_t new_job() {
+    jobs_.emplace_back();
+    jobs_.back().job = static_cast<uint32_t>(job_base_ + jobs_.size() - 1);
+    return jobs_.back().job;
+  }
+  JobRecord& job(uint32_t id) { return jobs_[id - job_base_]; }
+
+  const std::vector<TxnRecord>& txns() const { return txns_; }
+  const std::vector<PhaseRecord>& phases() const { return phases_; }
+  const std::vector<JobRecord>& jobs() const { return jobs_; }
+  uint64_t job_base() const { return job_base_; }
+
+  // Drop what has been recorded; job ids keep counting up.
+  void clear() {
+    job_base_ += jobs_.size();
+    txns_.clear();
+    phases_.clear();
+    jobs_.clear();
+  }
+
+  // "name:kind:offset;..." layouts for building numpy dtypes on the Python side.
+  static std::string txn_layout();
+  static std::string phase_layout();
+  static std::string job_layout();
+
+ private:
+  std::vector<TxnRecord> txns_;
+  std::vector<PhaseRecord> phases_;
+  std::vector<JobRecord> jobs_;
+  uint64_t job_base_ = 0;
+};
+
+}  // namespace a3

@@ -1,0 +1,184 @@
+// test_components.cpp - C++ tests of single components, run by ctest: the timing model's formulas
+// and pipeline recurrence, the DRAM timing policy, and the whole platform's register file,
+// doorbell and an exact ATTEND job against a plain triple loop. Returns nonzero on failure.
+#include <systemc>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "a3_protocol.h"
+#include "dram_timing_simple.h"
+#include "platform.h"
+#include "timing_model.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+      ++failures;                                                          \
+    }                                                                      \
+  } while (0)
+
+static void test_timing_model() {
+  a3::Config cfg;
+  a3::TimingModel t(cfg);
+  // A3-SPEC 3.6 with the defaults: L_dp = ceil(log2 64) + 2 = 8; L_exp + L_mac + L_recip = 13.
+  CHECK(t.exact_dot(320, 64) == 320 + 8);
+  CHECK(t.exact_exp_out(320) == 320 + 13);
+  CHECK(t.exact_dot(10, 1) == 10 + 0 + 2);
+  CHECK(t.exact_dot(10, 3) == 10 + 2 + 2);
+  CHECK(t.cand_sel(100, 320) == 2 + 100 + 10);
+  CHECK(t.cand_sel(0, 33) == 2 + 0 + 2);
+  CHECK(t.approx_dot(7, 64) == 7 + 8);
+  CHECK(t.post(17, 5) == 3 + 5 + 13);
+  // Pipeline: two stages, constant a, b per query: makespan = a + b + (m - 1) * max(a, b).
+  for (uint32_t m : {1u, 2u, 7u}) {
+    std::vector<uint64_t> c;
+    for (uint32_t i = 0; i < m; ++i) {
+      c.push_back(10);
+      c.push_back(4);
+    }
+    auto s = a3::TimingModel::pipeline(c, m, 2);
+    CHECK(s.makespan == 14 + (m - 1) * 10);
+    CHECK(s.first_latency == 14);
+    CHECK(s.stage_busy[0] == 10ull * m && s.stage_busy[1] == 4ull * m);
+  }
+  // Uneven stages: the slow second stage sets the pace.
+  std::vector<uint64_t> c = {1, 5, 1, 5, 1, 5};
+  auto s = a3::TimingModel::pipeline(c, 3, 2);
+  CHECK(s.makespan == 1 + 5 * 3);
+}
+
+static void test_dram_timing() {
+  a3::DramTimingSimple t(45.0, 25.6);
+  // One access: latency + bytes / bandwidth (256 B at 25.6 GB/s = 10 ns).
+  CHECK(t.access(0, 256, false, 0) == 45000 + 10000);
+  // A second one issued at once shares the channel: its data follows the first.
+  CHECK(t.access(256, 256, false, 0) == 45000 + 20000);
+  // Much later: no contention.
+  CHECK(t.access(0, 256, true, 1000000) == 1000000 + 55000);
+}
+
+static a3::Platform* P;
+
+static uint32_t rd(uint32_t off) {
+  uint32_t v = 0;
+  CHECK(P->host.mmio_read32(a3::MMIO_BASE + off, v) == tlm::TLM_OK_RESPONSE);
+  return v;
+}
+static void wr(uint32_t off, uint32_t v) {
+  CHECK(P->host.mmio_write32(a3::MMIO_BASE + off, v) == tlm::TLM_OK_RESPONSE);
+}
+
+static void test_platform() {
+  using namespace a3;
+  CHECK(rd(reg::ID) == DEVICE_ID);
+  CHECK(rd(reg::VERSION) == DEVICE_VERSION);
+  CHECK(rd(reg::CTRL) == 0);
+  CHECK(rd(reg::CAP_N_MAX) == 320);
+  wr(reg::ID, 0x1234);  // read-only: ignored
+  CHECK(rd(reg::ID) == DEVICE_ID);
+  uint32_t v;
+  CHECK(P->host.mmio_read32(MMIO_BASE + 0x7F0, v) == tlm::TLM_ADDRESS_ERROR_RESPONSE);
+
+  // Queues in DRAM, K/V/Q in DRAM.
+  uint8_t* mem = P->dram.host_ptr();
+  const uint64_t SQ = 0x1000, CQ = 0x2000, KA = 0x10000, VA = 0x20000, QA = 0x30000, OA = 0x40000, SA = 0x50000;
+  const uint32_t n = 37, d = 24, m = 5;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd;
+  float* K = reinterpret_cast<float*>(mem + KA);
+  float* V = reinterpret_cast<float*>(mem + VA);
+  float* Q = reinterpret_cast<float*>(mem + QA);
+  for (uint32_t i = 0; i < n * d; ++i) K[i] = nd(rng), V[i] = nd(rng);
+  for (uint32_t i = 0; i < m * d; ++i) Q[i] = nd(rng);
+  wr(reg::SQ_BASE_LO, SQ);
+  wr(reg::SQ_SIZE, 8);
+  wr(reg::CQ_BASE_LO, CQ);
+  wr(reg::CQ_SIZE, 8);
+  wr(reg::IRQ_ENABLE, irq::DONE | irq::ERROR);
+  wr(reg::CTRL, ctrl::ENABLE);
+  Descriptor* sq = reinterpret_cast<Descriptor*>(mem + SQ);
+  sq[0] = Descriptor{};
+  sq[0].opcode = static_cast<uint8_t>(Opcode::LOAD_KV);
+  sq[0].tag = 7;
+  sq[0].n = n;
+  sq[0].d = d;
+  sq[0].addr_a = KA;
+  sq[0].addr_b = VA;
+  sq[1] = Descriptor{};
+  sq[1].opcode = static_cast<uint8_t>(Opcode::ATTEND);
+  sq[1].flags = dflag::IRQ | dflag::ROW_STATS;
+  sq[1].tag = 8;
+  sq[1].n = n;
+  sq[1].d = d;
+  sq[1].m = m;
+  sq[1].addr_a = QA;
+  sq[1].addr_b = OA;
+  sq[1].addr_c = SA;
+  wr(reg::SQ_TAIL, 2);
+  CHECK(P->host.run(1e9));
+  CHECK(rd(reg::IRQ_STATUS) == irq::DONE);
+  CHECK(rd(reg::SQ_HEAD) == 2);
+  CHECK(rd(reg::CQ_TAIL) == 2);
+  const Completion* cq = reinterpret_cast<const Completion*>(mem + CQ);
+  CHECK(cq[0].tag == 7 && cq[0].status == 0 && cq[0].phase == 1);
+  CHECK(cq[1].tag == 8 && cq[1].status == 0 && cq[1].queries == m);
+  // Outputs against a plain double-precision loop.
+  const float* O = reinterpret_cast<const float*>(mem + OA);
+  double worst = 0;
+  for (uint32_t i = 0; i < m; ++i) {
+    std::vector<double> s(n);
+    double mx = -1e300, sum = 0;
+    for (uint32_t r = 0; r < n; ++r) {
+      double acc = 0;
+      for (uint32_t j = 0; j < d; ++j) acc += double(Q[i * d + j]) * K[r * d + j];
+      s[r] = acc;
+      mx = std::max(mx, acc);
+    }
+    for (uint32_t r = 0; r < n; ++r) sum += (s[r] = std::exp(s[r] - mx));
+    for (uint32_t j = 0; j < d; ++j) {
+      double o = 0;
+      for (uint32_t r = 0; r < n; ++r) o += s[r] / sum * V[r * d + j];
+      worst = std::max(worst, std::fabs(o - O[i * d + j]) / (1e-6 + std::fabs(o)));
+    }
+  }
+  CHECK(worst < 1e-4);
+  // Acknowledge; a bad descriptor next raises ERROR and the unit keeps working.
+  wr(reg::IRQ_ACK, irq::DONE);
+  CHECK(rd(reg::IRQ_STATUS) == 0);
+  wr(reg::CQ_HEAD, 2);
+  sq[2] = sq[1];
+  sq[2].n = 1000;
+  sq[2].tag = 9;
+  wr(reg::SQ_TAIL, 3);
+  CHECK(P->host.run(1e9));
+  CHECK(rd(reg::IRQ_STATUS) & irq::ERROR);
+  CHECK(cq[2].tag == 9 && cq[2].status == static_cast<uint16_t>(Error::N_TOO_LARGE));
+  CHECK(((rd(reg::STATUS) >> 8) & 0xFF) == static_cast<uint32_t>(Error::N_TOO_LARGE));
+  wr(reg::IRQ_ACK, irq::ERROR);
+  sq[3] = sq[1];
+  sq[3].tag = 10;
+  wr(reg::SQ_TAIL, 4);
+  CHECK(P->host.run(1e9));
+  CHECK(cq[3].tag == 10 && cq[3].status == 0);
+  CHECK(P->recorder.jobs().size() == 4);
+  CHECK(P->recorder.jobs()[1].compute_cycles == (n + 5 + 2) + (n + 13) + (m - 1) * (n + 13));
+}
+
+int sc_main(int, char**) {
+  sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  test_timing_model();
+  test_dram_timing();
+  a3::Config cfg;
+  cfg.dram_mb = 16;
+  P = new a3::Platform("platform", cfg);
+  sc_core::sc_start(sc_core::SC_ZERO_TIME);
+  test_platform();
+  if (failures == 0) std::printf("components: all checks passed\n");
+  return failures == 0 ? 0 : 1;
+}
