@@ -101,6 +101,7 @@ std::string Config::validate() const {
       {"dram_timing", dram_timing, 0, 0, true},
       {"dram_latency_ns", dram_latency_ns, 0, 1e9, false},
       {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
+      {"blas_threads", blas_threads, 1, 256, true},
   };
   for (const Rule& r : rules) {
     if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {

@@ -3,7 +3,8 @@
 // Each entry: name, default, unit, source. The table below is the single source of the
 // defaults: the C++ model, the Python driver (a3sim.config) and docs/configuration.md all read
 // it. Sources: [paper] Ham et al., HPCA 2020; [spec] A3-SPEC.md of this project (which records
-// the paper's figures and the project's rules); [ours] our own modelling choice, with the reason.
+// the paper's figures and the project's rules); [ours] our own modelling choice, with the reason;
+// [sim] a setting of the simulator itself, not of the modelled hardware.
 #pragma once
 
 #include <cstdint>
@@ -41,7 +42,8 @@ namespace a3 {
   X(dram_mb, 1024.0, "MiB", "[ours] DRAM size (backing store is mapped lazily)")                      \
   X(dram_timing, 0.0, "policy", "[ours] DRAM timing policy: 0 = latency + bandwidth (simple)")       \
   X(dram_latency_ns, 45.0, "ns", "[ours] DRAM access latency, about tRCD + tCL of DDR4-3200 + controller") \
-  X(dram_bandwidth_gbps, 25.6, "GB/s", "[ours] one DDR4-3200 x64 channel peak (3200 MT/s x 8 B)")
+  X(dram_bandwidth_gbps, 25.6, "GB/s", "[ours] one DDR4-3200 x64 channel peak (3200 MT/s x 8 B)")        \
+  X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;

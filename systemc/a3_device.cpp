@@ -20,6 +20,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       unit_(unit),
       recorder_(recorder),
       cycle_(cfg.cycle_ns(), SC_NS) {
+  regs.on_soft_reset = [this] { kv_loaded = sorted_loaded = false; };
   SC_THREAD(control);
 }
 
@@ -37,10 +38,7 @@ void A3Device::control() {
     regs.set_busy(true);
     process_descriptor();
     regs.set_busy(false);
-    if (regs.take_pending_reset()) {
-      regs.soft_reset();
-      kv_loaded = sorted_loaded = false;
-    }
+    if (regs.take_pending_reset()) regs.soft_reset();
   }
 }
 

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include <cblas.h>
+
 #include "a3_protocol.h"
 #include "platform.h"
 
@@ -43,6 +45,9 @@ int create(const char* config) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   // run_until_irq may find nothing to do (e.g. the interrupt was already delivered): not a warning.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
+#ifdef A3SIM_OPENBLAS
+  openblas_set_num_threads(static_cast<int>(cfg.blas_threads));
+#endif
   g_platform = new a3::Platform("a3sim", cfg);
   // Elaborate and let every thread reach its first wait (a notification before the first
   // sc_start could otherwise be lost).

@@ -38,20 +38,16 @@ namespace a3 {
 void sort_keys(const float* K, uint32_t n, uint32_t d, float* out_value, uint32_t* out_row);
 
 namespace detail {
-// The pointer of one column on one side of candidate selection (see approx_kernel.cpp).
-struct ColumnPointer {
-    const float* value;      // current entry in the sorted values
-    const uint32_t* row;     // the same entry in the sorted rows
-    std::ptrdiff_t step;     // +1 or -1
-    double qs;               // q[j] (max side) or -q[j] (min side)
-    uint64_t next;           // key of the entry after the current one (0 if none)
-    uint32_t left;           // entries left under the pointer (0 = dead)
-};
-// Buffers of one side (max or min) of candidate selection.
+// Buffers of one side (max or min) of candidate selection: one entry per slot
+// (a leaf of the selection tree, holding one column), see approx_kernel.cpp.
 struct SideState {
-    std::vector<ColumnPointer> col;  // d
-    std::vector<uint64_t> key;       // winner tree keys, 2 * leaves
-    std::vector<uint32_t> win;       // winner tree columns, 2 * leaves (used when d > 64)
+    std::vector<uint32_t> at;    // index of the pointer's entry in the sorted-key table
+    std::vector<int32_t> step;   // +1 or -1
+    std::vector<uint32_t> left;  // entries left under the pointer (0 = dead)
+    std::vector<double> qs;      // q[j] (max side) or -q[j] (min side)
+    std::vector<uint64_t> next;  // key of the entry after the pointer's (0 if none)
+    std::vector<uint64_t> key;   // winner tree keys, 2 * leaves
+    std::vector<uint32_t> win;   // winner tree columns, 2 * leaves (used when d > 64)
 };
 }  // namespace detail
 

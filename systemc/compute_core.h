@@ -16,6 +16,7 @@
 #include "a3_config.h"
 #include "a3_protocol.h"
 #include "approx_kernel.h"
+#include "exact_kernel.h"
 #include "sram_bank.h"
 #include "timing_model.h"
 #include "trace_recorder.h"
@@ -63,7 +64,7 @@ class ComputeCore : public sc_core::sc_module {
   SramBanks& banks_;
   TimingModel timing_;
   sc_core::sc_time cycle_;
-  std::vector<float> scores_;     // functional scratch for the batched exact scores
+  ExactScratch exact_;            // functional scratch for the batched exact scores
   ApproxScratch approx_;
   std::vector<RowStats> stats_;
   std::vector<uint32_t> sets_;

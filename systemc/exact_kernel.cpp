@@ -54,23 +54,30 @@ bool all_finite(const float* x, uint64_t count) {
 }
 
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, std::vector<float>& scratch) {
-  if (scratch.size() < static_cast<size_t>(m) * n) scratch.resize(static_cast<size_t>(m) * n);
-  float* S = scratch.data();
-  // S = Q K^T  (m x n)
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(d), 1.0f, Q, static_cast<int>(d), K, static_cast<int>(d), 0.0f, S,
-              static_cast<int>(n));
+                     float* out, RowStats* stats, ExactScratch& sc) {
+  const size_t mn = static_cast<size_t>(m) * n;
+  sc.qd.resize(static_cast<size_t>(m) * d);
+  sc.kd.resize(static_cast<size_t>(n) * d);
+  sc.s.resize(mn);
+  sc.p.resize(mn);
+  for (size_t i = 0; i < sc.qd.size(); ++i) sc.qd[i] = Q[i];
+  for (size_t i = 0; i < sc.kd.size(); ++i) sc.kd[i] = K[i];
+  // Scores in double precision (the numeric contract of approx_kernel.h): S = Q K^T (m x n).
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
+              static_cast<int>(d), 1.0, sc.qd.data(), static_cast<int>(d), sc.kd.data(), static_cast<int>(d), 0.0,
+              sc.s.data(), static_cast<int>(n));
   for (uint32_t i = 0; i < m; ++i) {
-    float* row = S + static_cast<size_t>(i) * n;
-    float mx = row[0];
-    for (uint32_t r = 1; r < n; ++r) mx = row[r] > mx ? row[r] : mx;
-    float sum = exp_shifted_sum(row, n, mx);
-    stats[i] = RowStats{mx, sum, n, n};
+    const double* srow = sc.s.data() + static_cast<size_t>(i) * n;
+    float* prow = sc.p.data() + static_cast<size_t>(i) * n;
+    double mx = srow[0];
+    for (uint32_t r = 1; r < n; ++r) mx = srow[r] > mx ? srow[r] : mx;
+    for (uint32_t r = 0; r < n; ++r) prow[r] = static_cast<float>(srow[r] - mx);
+    float sum = exp_shifted_sum(prow, n, 0.0f);
+    stats[i] = RowStats{static_cast<float>(mx), sum, n, n};
   }
-  // out = P V  (m x d), then divide each row by its sum
+  // out = P V (m x d) in float32, then divide each row by its sum.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d),
-              static_cast<int>(n), 1.0f, S, static_cast<int>(n), V, static_cast<int>(d), 0.0f, out,
+              static_cast<int>(n), 1.0f, sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out,
               static_cast<int>(d));
   for (uint32_t i = 0; i < m; ++i) {
     float inv = 1.0f / stats[i].sum_exp;

@@ -10,10 +10,18 @@
 
 namespace a3 {
 
+// Buffers reused across jobs (they grow to the largest job once).
+struct ExactScratch {
+  std::vector<double> qd, kd, s;
+  std::vector<float> p;
+};
+
 // out[i] = sum_r softmax(Q[i] . K[r]) V[r] for i < m; row-major float32, K and V n x d.
-// stats[i] = {s_max, sum of exp(s - s_max), n, n}. scratch grows to m * n floats once.
+// Scores are computed in double precision from the float32 operands (the numeric contract of
+// approx_kernel.h), the weights and the weighted sum in float32.
+// stats[i] = {s_max, sum of exp(s - s_max), n, n}.
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, std::vector<float>& scratch);
+                     float* out, RowStats* stats, ExactScratch& scratch);
 
 // x[i] = exp(x[i] - shift) for x[i] <= shift (vectorised; max relative error ~2e-7); returns the sum.
 float exp_shifted_sum(float* x, uint32_t count, float shift);

@@ -20,6 +20,7 @@ void RegisterFile::soft_reset() {
   cq_phase_ = 1;
   perf_.fill(0);
   update_irq();
+  if (on_soft_reset) on_soft_reset();
 }
 
 bool RegisterFile::take_pending_reset() {

@@ -9,6 +9,7 @@
 #include <tlm_utils/simple_target_socket.h>
 
 #include <array>
+#include <functional>
 
 #include "a3_config.h"
 #include "a3_protocol.h"
@@ -48,6 +49,8 @@ class RegisterFile : public sc_core::sc_module {
   // SOFT_RESET was requested while the unit was busy: the control unit applies it when idle.
   bool take_pending_reset();
   void soft_reset();
+  // Called by soft_reset() so that the unit drops its bank state too.
+  std::function<void()> on_soft_reset;
 
   // Host-visible value of a register (also used by tests through transport_dbg).
   bool read_reg(uint32_t offset, uint32_t& value);

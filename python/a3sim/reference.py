@@ -1,0 +1,424 @@
+"""Plain numpy statement of the A3 approximation (A3-SPEC sections 1, 3.1-3.3).
+
+This module is the executable form of the specification: read it beside
+``/work/shared/A3-SPEC.md``.  It is written for clarity first; it is the
+yardstick that the C++ device (``systemc/approx_kernel.cpp``) is tested against.
+
+Numeric contract
+----------------
+The C++ kernel and this reference produce *bit-identical* candidate sets C and
+selected sets SEL because both follow these rules exactly:
+
+1. Inputs q, K, V are float32 (anything else is rounded to float32 first, as the
+   device stores float32).
+2. A product ``p = q[j] * K[i][j]`` is formed in float64 from the two float32
+   operands.  This is exact: two 24-bit significands give at most 48 bits, which
+   fit in float64's 53.  (So fused multiply-add contraction cannot change it.)
+3. The greedy score ``G`` (float64, starting at +0.0) accumulates the added
+   products in iteration order: iteration 1 max side, iteration 1 min side,
+   iteration 2 max side, ...
+4. The exact score ``s_i = sum_j K[i][j] * q[j]`` is a float64 sum of the exact
+   float64 products, taken left to right, j = 0 .. d-1, starting at 0.0.
+5. Post-scoring keeps row i when ``s_i - s_max >= log(T)`` evaluated in float64,
+   with ``log`` the C library's (``math.log``; T = 0 gives -inf, so every
+   candidate is kept).  T is a float64.
+6. The softmax over SEL and the weighted sum of V rows are float64 here; they are
+   compared with a tolerance, not bit for bit.
+
+The [project rule]s of the spec are followed: ties in the sorted-key table go to
+the lower row; ties between columns go to the lower column; a column with
+q[j] == 0 takes no part; a pointer that has run off its list is dead; an empty C
+falls back to {argmax G} with the lowest index on ties.
+
+Public API: :func:`sort_keys`, :func:`candidate_selection` (and its two
+equivalent forms :func:`greedy_scores` / :func:`greedy_scores_literal`),
+:func:`exact_scores` and :func:`a3_attention`.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+
+__all__ = [
+    "ReferenceArgumentError",
+    "QueryInfo",
+    "MODES",
+    "sort_keys",
+    "greedy_scores_literal",
+    "greedy_scores",
+    "candidate_selection",
+    "exact_scores",
+    "a3_attention",
+]
+
+#: The three modes of A3-SPEC 3.4.
+MODES = ("exact", "approx", "post_only")
+
+
+class ReferenceArgumentError(ValueError):
+    """An argument of the reference model is out of its domain (shape, M, T, mode...)."""
+
+
+# --------------------------------------------------------------------------- #
+# Argument checks
+# --------------------------------------------------------------------------- #
+
+
+def _as_f32(name: str, x, ndim: Tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float32)
+    if a.ndim not in ndim:
+        raise ReferenceArgumentError(
+            f"{name} must have {' or '.join(str(k) for k in ndim)} dimensions, got shape {a.shape}"
+        )
+    if not np.all(np.isfinite(a)):
+        raise ReferenceArgumentError(f"{name} contains NaN or infinity; the model needs finite float32 data")
+    return a
+
+
+def _check_M(M) -> int:
+    if isinstance(M, (bool, np.bool_)) or not isinstance(M, numbers.Integral):
+        raise ReferenceArgumentError(f"M must be an integer number of iterations >= 0, got {M!r}")
+    M = int(M)
+    if M < 0:
+        raise ReferenceArgumentError(f"M must be >= 0, got {M}")
+    return M
+
+
+def _check_T(T) -> float:
+    if isinstance(T, (bool, np.bool_)) or not isinstance(T, numbers.Real):
+        raise ReferenceArgumentError(f"T must be a real number in [0, 1], got {T!r}")
+    T = float(T)
+    if not (math.isfinite(T) and 0.0 <= T <= 1.0):
+        raise ReferenceArgumentError(f"T must satisfy 0 <= T <= 1 (A3-SPEC 3.3), got {T!r}")
+    return T
+
+
+def _log_threshold(T: float) -> float:
+    """ln T in float64 with the C library's log (contract rule 5); ln 0 = -inf."""
+    return -math.inf if T == 0.0 else math.log(T)
+
+
+def _check_table(sorted_values, sorted_rows, d: int, n: int) -> Tuple[np.ndarray, np.ndarray]:
+    values = np.asarray(sorted_values)
+    rows = np.asarray(sorted_rows)
+    if values.shape != (d, n) or rows.shape != (d, n):
+        raise ReferenceArgumentError(
+            f"sorted-key table must have shape (d, n) = ({d}, {n}), got {values.shape} and {rows.shape}"
+        )
+    if values.dtype != np.float32:
+        raise ReferenceArgumentError(f"sorted values must be float32, got {values.dtype}")
+    return values, rows.astype(np.int64, copy=False)
+
+
+# --------------------------------------------------------------------------- #
+# 3.1 Preprocessing
+# --------------------------------------------------------------------------- #
+
+
+def sort_keys(K) -> Tuple[np.ndarray, np.ndarray]:
+    """Sorted-key table of A3-SPEC 3.1.
+
+    Every column j of K (n x d) is sorted on its own, descending by value, keeping
+    each entry's row index; ties go to the lower row first [project rule]
+    (-0.0 and +0.0 are equal values).
+
+    Returns ``(values, rows)``, both of shape (d, n): ``values[j, k]`` is the k-th
+    largest entry of column j (float32) and ``rows[j, k]`` its row in K (int64).
+    """
+    K = _as_f32("K", K, (2,))
+    # A stable sort of the negated column puts larger values first and keeps
+    # equal values in row order.
+    rows = np.argsort(-K.T, axis=1, kind="stable")
+    values = np.take_along_axis(K.T, rows, axis=1)
+    return np.ascontiguousarray(values), rows.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- #
+# 3.2 Candidate selection
+# --------------------------------------------------------------------------- #
+
+
+def greedy_scores_literal(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
+    """Greedy scores G after M iterations, written as the loop of A3-SPEC 3.2.
+
+    Slow (pure Python); it exists to be read beside the spec and to check
+    :func:`greedy_scores`.  Returns G, float64 of shape (n,).
+    """
+    q = _as_f32("q", q, (1,))
+    M = _check_M(M)
+    d = q.shape[0]
+    values, rows = _check_table(sorted_values, sorted_rows, d, np.asarray(sorted_values).shape[-1])
+    n = values.shape[1]
+
+    # Pointer positions into each column's sorted list (index 0 = largest value).
+    # q[j] > 0: max pointer at the top, min pointer at the bottom.
+    # q[j] < 0: max pointer at the bottom, min pointer at the top.
+    # q[j] == 0: the column takes no part [project rule] (pointers dead from the start).
+    max_ptr, max_step, min_ptr, min_step = {}, {}, {}, {}
+    for j in range(d):
+        if q[j] > 0:
+            max_ptr[j], max_step[j], min_ptr[j], min_step[j] = 0, +1, n - 1, -1
+        elif q[j] < 0:
+            max_ptr[j], max_step[j], min_ptr[j], min_step[j] = n - 1, -1, 0, +1
+
+    def live(ptr: dict, j: int) -> bool:
+        return j in ptr and 0 <= ptr[j] < n
+
+    def product(j: int, k: int) -> float:
+        # float32 x float32 in float64: exact (contract rule 2).
+        return float(q[j]) * float(values[j, k])
+
+    G = np.zeros(n, dtype=np.float64)
+    for _iteration in range(M):
+        if not any(live(max_ptr, j) or live(min_ptr, j) for j in range(d)):
+            break  # every pointer is dead: the remaining iterations do nothing.
+
+        # 1. max side: the largest product under a live max pointer, lowest column on ties.
+        best_j, best_p = None, None
+        for j in range(d):
+            if live(max_ptr, j):
+                p = product(j, max_ptr[j])
+                if best_j is None or p > best_p:
+                    best_j, best_p = j, p
+        if best_j is not None:
+            if best_p > 0:  # clamp: products <= 0 add nothing
+                G[rows[best_j, max_ptr[best_j]]] += best_p
+            max_ptr[best_j] += max_step[best_j]  # one step inward
+
+        # 2. min side: the smallest product under a live min pointer, lowest column on ties.
+        best_j, best_p = None, None
+        for j in range(d):
+            if live(min_ptr, j):
+                p = product(j, min_ptr[j])
+                if best_j is None or p < best_p:
+                    best_j, best_p = j, p
+        if best_j is not None:
+            if best_p < 0:  # clamp: products >= 0 add nothing
+                G[rows[best_j, min_ptr[best_j]]] += best_p
+            min_ptr[best_j] += min_step[best_j]
+    return G
+
+
+def _side_picks(q64: np.ndarray, values: np.ndarray, rows: np.ndarray, M: int, side: int):
+    """The products one side adds, in pick order (vectorised form of one side of 3.2).
+
+    Along its pointer path every column's products are monotone (non-increasing
+    for the max side, non-decreasing for the min side), so the greedy pick
+    sequence is a k-way merge of those streams: a stable order by
+    (-side*product, column, position along the path).  Only the first M picks
+    happen, and of those only the ones with side*product > 0 add to G; as all
+    such entries precede all the others in the order, they are the first
+    min(M, count) entries with side*product > 0.
+
+    Returns ``(rows, products)`` of the adding picks, in pick order.
+    """
+    live = q64 != 0.0
+    # Path order: the max pointer walks top->bottom when q > 0, bottom->top when
+    # q < 0; the min pointer walks the opposite way.
+    forward = (q64 > 0) if side > 0 else (q64 < 0)
+    path_values = np.where(forward[:, None], values, values[:, ::-1])[live]
+    path_rows = np.where(forward[:, None], rows, rows[:, ::-1])[live]
+    products = (q64[live][:, None] * path_values.astype(np.float64)).ravel()  # (column, position) order
+    path_rows = path_rows.ravel()
+    adds = side * products > 0
+    products, path_rows = products[adds], path_rows[adds]
+    # The flat layout is already (column, position) order, so a stable sort on
+    # the product alone yields (-side*product, column, position).
+    order = np.argsort(-side * products, kind="stable")[:M]
+    return path_rows[order], products[order]
+
+
+def greedy_scores(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
+    """Greedy scores G after M iterations (A3-SPEC 3.2), vectorised.
+
+    Equal, bit for bit, to :func:`greedy_scores_literal`.  Returns float64 (n,).
+    """
+    q = _as_f32("q", q, (1,))
+    M = _check_M(M)
+    d = q.shape[0]
+    values, rows = _check_table(sorted_values, sorted_rows, d, np.asarray(sorted_values).shape[-1])
+    n = values.shape[1]
+    q64 = q.astype(np.float64)
+
+    max_rows, max_products = _side_picks(q64, values, rows, M, +1)
+    min_rows, min_products = _side_picks(q64, values, rows, M, -1)
+
+    # Interleave in iteration order: max pick t, then min pick t (contract rule 3).
+    # Pick t of a side is its t-th adding pick; sides with fewer adding picks
+    # simply stop adding, which is what the loop does as well.
+    steps = max(len(max_rows), len(min_rows))
+    seq_rows = np.full((steps, 2), -1, dtype=np.int64)
+    seq_products = np.zeros((steps, 2), dtype=np.float64)
+    seq_rows[: len(max_rows), 0], seq_products[: len(max_rows), 0] = max_rows, max_products
+    seq_rows[: len(min_rows), 1], seq_products[: len(min_rows), 1] = min_rows, min_products
+    seq_rows, seq_products = seq_rows.ravel(), seq_products.ravel()
+    keep = seq_rows >= 0
+
+    G = np.zeros(n, dtype=np.float64)
+    # ufunc.at is unbuffered and applies the additions one by one in array order.
+    np.add.at(G, seq_rows[keep], seq_products[keep])
+    return G
+
+
+def candidate_selection(q, sorted_values, sorted_rows, M: int, *, literal: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """Candidate selection of A3-SPEC 3.2 for one query.
+
+    ``q`` is (d,), the sorted-key table is ``(values, rows)`` of shape (d, n) as
+    returned by :func:`sort_keys`, ``M`` the iteration count.  Returns ``(G, C)``:
+    the greedy scores (float64, n) and the candidate rows C = {i : G[i] > 0}
+    (ascending int64), or {argmax G} with the lowest index on ties when that set
+    is empty [project rule].  ``literal=True`` uses the slow spec-shaped loop.
+    """
+    G = (greedy_scores_literal if literal else greedy_scores)(q, sorted_values, sorted_rows, M)
+    C = np.flatnonzero(G > 0)
+    if C.size == 0:
+        C = np.array([int(np.argmax(G))], dtype=np.int64)  # np.argmax returns the first maximum
+    return G, C.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- #
+# 3.3 Exact scores and post-scoring selection
+# --------------------------------------------------------------------------- #
+
+
+def exact_scores(Q, K_rows) -> np.ndarray:
+    """Exact scores s = K_rows @ q per contract rule 4 (float64, left to right over j).
+
+    ``Q`` is (d,) or (m, d); ``K_rows`` is (r, d).  Returns (r,) or (m, r).
+    """
+    Q = np.asarray(Q, dtype=np.float32)
+    K_rows = np.asarray(K_rows, dtype=np.float32)
+    Q2 = Q.reshape(-1, Q.shape[-1]).astype(np.float64)
+    K64 = K_rows.astype(np.float64)
+    s = np.zeros((Q2.shape[0], K64.shape[0]), dtype=np.float64)
+    for j in range(Q2.shape[1]):  # one column at a time fixes the summation order
+        s += Q2[:, j : j + 1] * K64[None, :, j]
+    return s[0] if Q.ndim == 1 else s
+
+
+@dataclass(frozen=True)
+class QueryInfo:
+    """What one query did (A3-SPEC 3.2-3.3).
+
+    C, SEL: ascending row indices (int64) of the candidates and of the rows kept
+    by post-scoring.  G: greedy scores (float64, n), or None in modes without
+    candidate selection (``exact``, ``post_only``).  s: exact scores (float64)
+    aligned with C.  s_max: max of s.  sum_exp: sum over SEL of exp(s_i - s_max),
+    so that tiles can be merged by log-sum-exp (log(sum_exp) + s_max).
+    """
+
+    mode: str
+    C: np.ndarray
+    SEL: np.ndarray
+    G: Optional[np.ndarray]
+    s: np.ndarray
+    s_max: float
+    sum_exp: float
+
+    @property
+    def n_cand(self) -> int:
+        return int(self.C.size)
+
+    @property
+    def n_sel(self) -> int:
+        return int(self.SEL.size)
+
+    @property
+    def s_sel(self) -> np.ndarray:
+        """Exact scores of the SEL rows, aligned with SEL."""
+        return self.s[np.searchsorted(self.C, self.SEL)]
+
+
+def _post_score(C: np.ndarray, s: np.ndarray, V64: np.ndarray, log_T: float):
+    """Post-scoring selection, softmax and weighted sum over SEL (A3-SPEC 3.3)."""
+    s_max = float(np.max(s))
+    keep = (s - s_max) >= log_T  # contract rule 5; the row(s) at s_max always stay
+    SEL = C[keep]
+    e = np.exp(s[keep] - s_max)
+    sum_exp = float(np.sum(e))
+    out = (e / sum_exp) @ V64[SEL]
+    return out, SEL, s_max, sum_exp
+
+
+def a3_attention(
+    q,
+    K,
+    V,
+    *,
+    mode: str = "approx",
+    M: Optional[int] = None,
+    T: float = 0.0,
+    sorted_keys: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+) -> Tuple[np.ndarray, Union[QueryInfo, List[QueryInfo]]]:
+    """One A3 attention operation (A3-SPEC 1 and 3.4), for one query or a batch.
+
+    Parameters
+    ----------
+    q : (d,) or (m, d) query / queries; any scale is already folded in (spec 1).
+    K : (n, d) keys.  V : (n, d_v) values (the spec has d_v = d).
+    mode : ``"exact"`` (all rows, T and M unused), ``"approx"`` (3.2 then 3.3) or
+        ``"post_only"`` (C = all rows, then 3.3).
+    M : candidate-selection iterations, integer >= 0; required in ``approx`` mode.
+    T : post-scoring threshold, 0 <= T <= 1 (T = 0 keeps every candidate).
+    sorted_keys : the table ``sort_keys(K)``, to reuse across calls; computed if None.
+
+    Returns
+    -------
+    out : float64, (d_v,) or (m, d_v): the softmax over SEL (renormalised) weighted
+        sum of the V rows.
+    info : a :class:`QueryInfo` for a single query, a list of them for a batch.
+
+    Raises :class:`ReferenceArgumentError` (a ValueError) for a bad mode, shape,
+    M or T, or non-finite data.
+    """
+    if mode not in MODES:
+        raise ReferenceArgumentError(f"mode must be one of {MODES}, got {mode!r}")
+    T = _check_T(T)
+    if M is not None:
+        M = _check_M(M)
+    if mode == "approx" and M is None:
+        raise ReferenceArgumentError("approx mode needs M, the number of candidate-selection iterations")
+
+    q = _as_f32("q", q, (1, 2))
+    K = _as_f32("K", K, (2,))
+    V = _as_f32("V", V, (2,))
+    n, d = K.shape
+    if n == 0 or d == 0:
+        raise ReferenceArgumentError(f"K must have at least one row and one column, got shape {K.shape}")
+    if q.shape[-1] != d:
+        raise ReferenceArgumentError(f"q has {q.shape[-1]} components but K has d = {d} columns")
+    if V.shape[0] != n:
+        raise ReferenceArgumentError(f"V has {V.shape[0]} rows but K has n = {n}")
+
+    Q = q.reshape(-1, d)
+    V64 = V.astype(np.float64)
+    log_T = -math.inf if mode == "exact" else _log_threshold(T)  # exact keeps every row
+
+    if mode == "approx":
+        if sorted_keys is None:
+            sorted_keys = sort_keys(K)
+        values, rows = _check_table(sorted_keys[0], sorted_keys[1], d, n)
+    else:
+        # C = all rows: every score is needed, so compute them for the whole batch at once.
+        all_scores = exact_scores(Q, K)
+        all_rows = np.arange(n, dtype=np.int64)
+
+    outs = np.empty((Q.shape[0], V.shape[1]), dtype=np.float64)
+    infos: List[QueryInfo] = []
+    for k, qk in enumerate(Q):
+        if mode == "approx":
+            G, C = candidate_selection(qk, values, rows, M)
+            s = exact_scores(qk, K[C])
+        else:
+            G, C, s = None, all_rows, all_scores[k]
+        outs[k], SEL, s_max, sum_exp = _post_score(C, s, V64, log_T)
+        infos.append(QueryInfo(mode=mode, C=C, SEL=SEL, G=G, s=s, s_max=s_max, sum_exp=sum_exp))
+
+    if q.ndim == 1:
+        return outs[0], infos[0]
+    return outs, infos

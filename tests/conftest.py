@@ -1,0 +1,81 @@
+"""Shared fixtures: one platform per test process, a fork helper for tests that need their own
+kernel state, and a fresh-process helper for tests that need another configuration."""
+from __future__ import annotations
+
+import os
+
+# One BLAS thread for numpy in tests: two pools (numpy's and the model's) on 2 cores thrash.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import traceback
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def drv():
+    """The session's driver on the process's one platform (default configuration)."""
+    from a3sim import A3Driver
+
+    return A3Driver()
+
+
+def in_fork(fn: Callable[[], Any], timeout: float = 120.0) -> Any:
+    """Run fn in a forked child (a copy of this process and its SystemC kernel) and return its
+    result; the parent's kernel is untouched whatever the child does."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(r)
+        try:
+            payload = ("ok", fn())
+        except BaseException:  # noqa: BLE001 - report everything to the parent
+            payload = ("error", traceback.format_exc())
+        try:
+            data = pickle.dumps(payload)
+        except Exception:  # unpicklable result
+            data = pickle.dumps(("error", "result of the forked test is not picklable"))
+        with os.fdopen(w, "wb") as f:
+            f.write(data)
+        os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if not data:
+        pytest.fail(f"forked child died without a result (wait status {status})")
+    kind, value = pickle.loads(data)
+    if kind == "error":
+        pytest.fail("in forked child:\n" + value)
+    return value
+
+
+def in_fresh_process(code: str, timeout: float = 300.0) -> str:
+    """Run Python code in a new interpreter (its own platform and configuration); returns its
+    stdout, fails the test with its stderr on a non-zero exit."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                       timeout=timeout, env=env)
+    if p.returncode != 0:
+        pytest.fail(f"fresh process failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p.stdout
+
+
+def exact_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """Independent float64 reference of A3-SPEC section 1."""
+    Q64, K64, V64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
+    S = Q64 @ K64.T
+    S -= S.max(axis=-1, keepdims=True)
+    P = np.exp(S)
+    P /= P.sum(axis=-1, keepdims=True)
+    return P @ V64
+
+
+def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
+    return rng.standard_normal(shape).astype(np.float32)

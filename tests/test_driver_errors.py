@@ -1,0 +1,67 @@
+"""Bad input raises typed exceptions with messages that say what to fix; nothing reaches the
+device, and the driver stays usable."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from a3sim import errors as E
+from conftest import exact_attention, rand
+
+rng = np.random.default_rng(0)
+Q, K, V = rand(rng, 3, 8), rand(rng, 10, 8), rand(rng, 10, 8)
+
+
+@pytest.mark.parametrize(
+    "args,kwargs,exc,match",
+    [
+        ((Q, K[:, :4], V[:, :4]), {}, E.ShapeError, "d = 8"),
+        ((Q, K, V[:5]), {}, E.ShapeError, "same shape"),
+        ((Q[None], K, V), {}, E.ShapeError, "1-D or 2-D"),
+        ((Q, K[0], V[0]), {}, E.ShapeError, "2-D"),
+        ((Q, K), {}, E.ShapeError, "V is missing"),
+        ((Q.astype(np.int32), K, V), {}, E.DTypeError, "float32 or float64"),
+        ((Q, K.astype(np.float16), V), {}, E.DTypeError, "astype"),
+        ((Q, K.astype(complex), V), {}, E.DTypeError, "dtype"),
+        ((np.where(np.arange(24).reshape(3, 8) == 5, np.nan, Q), K, V), {}, E.NonFiniteError, r"\(0, 5\)"),
+        ((Q, np.where(np.arange(80).reshape(10, 8) == 9, np.inf, K), V), {}, E.NonFiniteError, "K holds"),
+        ((np.zeros((0, 8), np.float32), K, V), {}, E.EmptyInputError, "empty"),
+        ((Q, K[:0], V[:0]), {}, E.EmptyInputError, "empty"),
+        ((rand(rng, 1, 65), rand(rng, 3, 65), rand(rng, 3, 65)), {}, E.ShapeError, "d_max"),
+        ((Q, K, V), {"mode": "fast"}, E.ParameterError, "mode must be"),
+        ((Q, K, V), {"mode": "approx", "M": -1}, E.ParameterError, "non-negative"),
+        ((Q, K, V), {"mode": "approx", "M": float("nan")}, E.ParameterError, "M must"),
+        ((Q, K, V), {"mode": "approx", "M": 2.5}, E.ParameterError, "M must"),
+        ((Q, K, V), {"mode": "approx", "M": 10, "T": 1.5}, E.ParameterError, r"\[0, 1\]"),
+        ((Q, K, V), {"mode": "approx", "M": 10, "T": -0.1}, E.ParameterError, "T must"),
+        ((Q, K, V), {"mode": "post_only", "T": float("nan")}, E.ParameterError, "T must"),
+        ((Q, K, V), {"mode": "approx", "preset": "wild"}, E.ParameterError, "preset"),
+        ((Q, K, V), {"mode": "exact", "M": 3}, E.ParameterError, "exact"),
+    ],
+)
+def test_bad_input_raises_typed_error(drv, args, kwargs, exc, match):
+    jobs_before = drv.trace.count("job")
+    with pytest.raises(exc, match=match):
+        drv.attention(*args, **kwargs)
+    assert drv.trace.count("job") == jobs_before  # nothing reached the device
+    out, _ = drv.attention(Q, K, V)
+    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+
+
+def test_input_errors_are_value_errors(drv):
+    with pytest.raises(ValueError):
+        drv.attention(Q, K[:, :3], V[:, :3])
+    assert issubclass(E.DTypeError, TypeError) and issubclass(E.A3InputError, E.A3Error)
+
+
+def test_config_errors(drv):
+    from a3sim import A3Driver
+
+    with pytest.raises(E.ConfigError, match="did you mean n_max"):
+        A3Driver(config={"n_maxx": 10})
+    with pytest.raises(E.ConfigError, match="one platform per process"):
+        A3Driver(config={"n_max": 100})
+    with pytest.raises(E.ConfigError, match="unit 3"):
+        A3Driver(unit=3)
+    # The configuration in force is accepted again.
+    A3Driver(config={"n_max": 320}).close()

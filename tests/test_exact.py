@@ -1,0 +1,98 @@
+"""Exact mode end to end: the device's outputs against an independent numpy reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import exact_attention, rand
+
+SHAPES = [  # (m, n, d)
+    (1, 1, 1),
+    (1, 1, 64),
+    (3, 7, 1),
+    (1, 16, 32),
+    (17, 100, 48),
+    (1, 320, 64),      # n = SRAM capacity
+    (4, 321, 64),      # one row beyond it: two tiles
+    (2, 1000, 16),     # four tiles
+    (1024, 320, 64),   # many queries: four jobs of q_rows
+    (1024, 700, 32),   # many queries and tiles
+]
+
+
+@pytest.mark.parametrize("m,n,d", SHAPES)
+def test_exact_matches_numpy(drv, m, n, d):
+    rng = np.random.default_rng(m * 1000003 + n * 101 + d)
+    Q, K, V = rand(rng, m, d), rand(rng, n, d), rand(rng, n, d)
+    out, rec = drv.attention(Q, K, V)
+    assert out.shape == (m, d) and out.dtype == np.float32
+    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    assert rec.mode == "exact" and rec.m == m and rec.n == n and rec.d == d
+    assert rec.tiles == -(-n // drv.n_max)
+    assert (rec.n_candidates == n).all() and (rec.n_selected == n).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 40), n=st.integers(1, 400), d=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
+       scale=st.sampled_from([0.01, 1.0, 4.0]))
+def test_exact_property(drv, m, n, d, seed, scale):
+    rng = np.random.default_rng(seed)
+    Q, K, V = scale * rand(rng, m, d), rand(rng, n, d), rand(rng, n, d)
+    out, _ = drv.attention(Q, K, V)
+    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+
+
+def test_single_query_and_dtypes(drv):
+    rng = np.random.default_rng(7)
+    q = rng.standard_normal(24)  # float64
+    K, V = rng.standard_normal((50, 24)), rng.standard_normal((50, 24))
+    out, rec = drv.attention(q, K, V)
+    assert out.shape == (24,) and out.dtype == np.float64
+    ref = exact_attention(q[None].astype(np.float32), K.astype(np.float32), V.astype(np.float32))[0]
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+    # Non-contiguous inputs are accepted (the driver makes them contiguous).
+    out2, _ = drv.attention(q, np.asfortranarray(K), V[:, :])
+    np.testing.assert_allclose(out2, out, rtol=1e-6, atol=1e-7)
+
+
+def test_resident_context_is_reused(drv):
+    rng = np.random.default_rng(3)
+    K, V = rand(rng, 200, 64), rand(rng, 200, 64)
+    Q = rand(rng, 8, 64)
+    with drv.load(K, V) as ctx:
+        out1, rec1 = drv.attention(Q, ctx)
+        out2, rec2 = drv.attention(Q, ctx)
+    np.testing.assert_array_equal(out1, out2)
+    np.testing.assert_allclose(out1, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    kv = 2 * 200 * 64 * 4
+    # The first call loads K/V, the second does not.
+    assert rec1.bytes_read - rec2.bytes_read == kv + 64  # K, V and the LOAD_KV descriptor
+    assert rec2.latency_ns < rec1.latency_ns
+
+
+def test_tiled_context_across_calls(drv):
+    rng = np.random.default_rng(4)
+    K, V = rand(rng, 900, 32), rand(rng, 900, 32)
+    ctx = drv.load(K, V)
+    assert len(ctx.tiles) == 3 and ctx.tiles[0] == (0, 300)
+    for m in (1, 300):
+        Q = rand(rng, m, 32)
+        out, rec = drv.attention(Q, ctx)
+        np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+        assert rec.tiles == 3
+    ctx.close()
+    assert ctx.closed
+    with pytest.raises(Exception, match="closed"):
+        drv.attention(Q, ctx)
+
+
+def test_peaked_and_large_scores(drv):
+    # Scores of hundreds: the max-subtracted softmax must not overflow.
+    rng = np.random.default_rng(5)
+    K, V = rand(rng, 64, 16), rand(rng, 64, 16)
+    Q = 40.0 * K[:3] + 0.01 * rand(rng, 3, 16)
+    out, _ = drv.attention(Q, K, V)
+    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, V[:3], atol=1e-3)  # one key holds all the mass
