@@ -50,16 +50,10 @@ void ApproxScratch::reserve(uint32_t n_max, uint32_t d_max) {
     cand_.resize(n_max_);
     acc_.resize(d_max_);
     qd_.resize(d_max_);
-    const std::size_t slots = leaves_for(d_max_);  // one per tree leaf
-    for (detail::SideState* side : {&max_, &min_}) {
-        side->at.resize(slots);
-        side->step.resize(slots);
-        side->left.resize(slots);
-        side->qs.resize(slots);
-        side->next.resize(slots);
-        side->key.resize(2 * slots);
-        side->win.resize(2 * slots);
-    }
+    const std::size_t leaves = std::max<uint32_t>(64u, leaves_for(d_max_));  // 64: see PackedSide
+    slot_.resize(2 * leaves);
+    key_.resize(4 * leaves);
+    win_.resize(4 * leaves);
 }
 
 // ---------------------------------------------------------------------------
@@ -98,66 +92,66 @@ inline double bits_to_double(uint64_t b) {
     return p;
 }
 
-// The column pointers of one side, in slots (a tree's leaf order).
-struct Pointers {
-    uint32_t* at;
-    int32_t* step;
-    uint32_t* left;
-    double* qs;
-    uint64_t* next;
+using detail::Slot;
+
+// The selection buffers of a scratch and the sorted-key table.
+struct ApproxScratchView {
+    Slot* slot;
+    uint64_t* key;
+    uint32_t* win;
     const float* value;
     const uint32_t* row;
-
-    Pointers(detail::SideState& st, const float* sorted_value, const uint32_t* sorted_row)
-        : at(st.at.data()), step(st.step.data()), left(st.left.data()), qs(st.qs.data()),
-          next(st.next.data()), value(sorted_value), row(sorted_row) {}
-
-    // Slot u takes column j, whose query component (negated on the min side) is qs_j.
-    // The pointer starts where the keys are largest: the top of the sorted list
-    // when qs_j > 0, the bottom when qs_j < 0. q[j] == 0: the column takes no part.
-    void init(uint32_t u, uint32_t j, double qs_j, uint32_t n) {
-        at[u] = j * n + ((qs_j > 0.0) ? 0u : n - 1u);
-        step[u] = (qs_j > 0.0) ? 1 : -1;
-        left[u] = (qs_j != 0.0) ? n : 0u;
-        qs[u] = qs_j;
-    }
-    void init_dead(uint32_t u) {
-        at[u] = 0;
-        step[u] = 1;
-        left[u] = 0;
-        qs[u] = 0.0;
-    }
-    double product(uint32_t u, uint32_t i) const { return qs[u] * double(value[i]); }
 };
 
-template <unsigned Levels>
-struct PackedTree {
-    static constexpr uint32_t kLeaves = 1u << Levels;
-    Pointers p;
-    uint64_t* node;  // 2 * kLeaves; leaves at [kLeaves, 2 * kLeaves)
-    uint64_t root = 0;
+// Slot u of one side takes column j, whose query component (negated on the
+// min side) is qs. The pointer starts where the keys are largest: the top of
+// the sorted list when qs > 0, the bottom when qs < 0. A column with q[j] == 0
+// takes no part, like the padding slots (dead from the start).
+inline void init_slot(Slot& s, uint32_t j, double qs, uint32_t n) {
+    s.at = j * n + ((qs > 0.0) ? 0u : n - 1u);
+    s.step = (qs > 0.0) ? 1 : -1;
+    s.left = (qs != 0.0) ? n : 0u;
+    s.qs = qs;
+}
+inline void init_dead(Slot& s) { s = Slot{0u, 1, 0u, 0u, 0.0, 0u}; }
 
-    // Column j sits in slot u = kLeaves - 1 - j, so that a larger u (the low
-    // bits of the key) is a lower column and wins ties in a plain max.
+// One side over packed keys (d <= 64): a 4-ary winner tree of 64 leaves
+// (levels of 64, 16, 4 and 1 nodes). Column j sits in slot u = 63 - j, so that
+// a larger u (the low bits of the key) is a lower column and wins ties in a
+// plain max. After a pop, the best of the three siblings at each level does
+// not depend on the new key, so the chain from the new key to the new root is
+// three compares long.
+struct PackedSide {
+    Slot* slot;      // 64
+    uint64_t* node;  // 64 + 16 + 4 + 1: level 0 (leaves) at [0, 64), level 1 at [64, 80), level 2 at [80, 84)
+    const float* value;
+    const uint32_t* row;
+    uint64_t root;
+
     static uint64_t key(double product, uint32_t u) {
         const uint64_t b = positive_bits(product);
         return b ? (b << 1) | u : 0u;
     }
     static double product_of(uint64_t k) { return bits_to_double((k >> 1) & ~uint64_t(31)); }
+    static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return std::max(std::max(a, b), c); }
 
     void start(const double* qd, uint32_t d, uint32_t n, double sign) {
-        for (uint32_t u = 0; u < kLeaves; ++u) {
-            if (u + d < kLeaves) {
-                p.init_dead(u);
+        for (uint32_t u = 0; u < 64; ++u) {
+            Slot& s = slot[u];
+            if (u + d < 64) {
+                init_dead(s);
             } else {
-                const uint32_t j = kLeaves - 1 - u;
-                p.init(u, j, sign * qd[j], n);
+                const uint32_t j = 63 - u;
+                init_slot(s, j, sign * qd[j], n);
             }
-            node[kLeaves + u] = p.left[u] ? key(p.product(u, p.at[u]), u) : 0u;
-            p.next[u] = p.left[u] > 1 ? key(p.product(u, p.at[u] + p.step[u]), u) : 0u;
+            node[u] = s.left ? key(s.qs * double(value[s.at]), u) : 0u;
+            s.next = s.left > 1 ? key(s.qs * double(value[s.at + s.step]), u) : 0u;
         }
-        for (uint32_t i = kLeaves - 1; i >= 1; --i) node[i] = std::max(node[2 * i], node[2 * i + 1]);
-        root = node[1];
+        uint64_t* l1 = node + 64;
+        uint64_t* l2 = node + 80;
+        for (uint32_t g = 0; g < 16; ++g) l1[g] = std::max(max3(node[4 * g], node[4 * g + 1], node[4 * g + 2]), node[4 * g + 3]);
+        for (uint32_t g = 0; g < 4; ++g) l2[g] = std::max(max3(l1[4 * g], l1[4 * g + 1], l1[4 * g + 2]), l1[4 * g + 3]);
+        root = std::max(max3(l2[0], l2[1], l2[2]), l2[3]);
     }
 
     bool active() const { return root != 0u; }
@@ -168,37 +162,45 @@ struct PackedTree {
     uint32_t pop(double& added) {
         const uint32_t u = uint32_t(root & 63u);
         added = product_of(root);
-        const int32_t st = p.step[u];
-        const uint32_t i = p.at[u];
-        const uint32_t r = p.row[i];
-        uint64_t k = p.next[u];
-        p.at[u] = i + st;
-        p.next[u] = --p.left[u] > 1 ? key(p.product(u, i + 2 * st), u) : 0u;
-        uint32_t x = kLeaves + u;
-        node[x] = k;
-        for (unsigned l = 0; l < Levels; ++l) {
-            const uint64_t sibling = node[x ^ 1u];
-            k = sibling > k ? sibling : k;
-            x >>= 1;
-            node[x] = k;
-        }
-        root = k;
-        return r;
+        Slot& s = slot[u];
+        const int32_t st = s.step;
+        const uint32_t i = s.at;
+        uint64_t k = s.next;
+        s.at = i + st;
+        s.next = --s.left > 1 ? key(s.qs * double(value[i + 2 * st]), u) : 0u;
+        uint64_t* l1 = node + 64;
+        uint64_t* l2 = node + 80;
+        const uint32_t g1 = u >> 2, g2 = u >> 4;
+        const uint64_t o0 = max3(node[u ^ 1u], node[u ^ 2u], node[u ^ 3u]);
+        const uint64_t o1 = max3(l1[g1 ^ 1u], l1[g1 ^ 2u], l1[g1 ^ 3u]);
+        const uint64_t o2 = max3(l2[g2 ^ 1u], l2[g2 ^ 2u], l2[g2 ^ 3u]);
+        node[u] = k;
+        k = std::max(k, o0);
+        l1[g1] = k;
+        k = std::max(k, o1);
+        l2[g2] = k;
+        root = std::max(k, o2);
+        return row[i];
     }
 };
 
-struct ColumnTree {
-    Pointers p;
+// One side over (key, column) pairs, any d: leaves in column order, a left
+// subtree wins ties.
+struct ColumnSide {
+    Slot* slot;      // leaves
     uint64_t* node;  // 2 * leaves: winner key of each node
-    uint32_t* win;   // 2 * leaves: winner slot (= column) of each node
+    uint32_t* win;   // 2 * leaves: winner column of each node
     uint32_t leaves;
+    const float* value;
+    const uint32_t* row;
 
     void start(const double* qd, uint32_t d, uint32_t n, double sign) {
         for (uint32_t j = 0; j < leaves; ++j) {
-            if (j < d) p.init(j, j, sign * qd[j], n);
-            else p.init_dead(j);
-            node[leaves + j] = p.left[j] ? positive_bits(p.product(j, p.at[j])) : 0u;
-            p.next[j] = p.left[j] > 1 ? positive_bits(p.product(j, p.at[j] + p.step[j])) : 0u;
+            Slot& s = slot[j];
+            if (j < d) init_slot(s, j, sign * qd[j], n);
+            else init_dead(s);
+            node[leaves + j] = s.left ? positive_bits(s.qs * double(value[s.at])) : 0u;
+            s.next = s.left > 1 ? positive_bits(s.qs * double(value[s.at + s.step])) : 0u;
             win[leaves + j] = j;
         }
         for (uint32_t i = leaves - 1; i >= 1; --i) {
@@ -213,12 +215,12 @@ struct ColumnTree {
     uint32_t pop(double& added) {
         const uint32_t c = win[1];
         added = bits_to_double(node[1]);
-        const int32_t st = p.step[c];
-        const uint32_t i = p.at[c];
-        const uint32_t r = p.row[i];
-        uint64_t k = p.next[c];
-        p.at[c] = i + st;
-        p.next[c] = --p.left[c] > 1 ? positive_bits(p.product(c, i + 2 * st)) : 0u;
+        Slot& s = slot[c];
+        const int32_t st = s.step;
+        const uint32_t i = s.at;
+        uint64_t k = s.next;
+        s.at = i + st;
+        s.next = --s.left > 1 ? positive_bits(s.qs * double(value[i + 2 * st])) : 0u;
         uint32_t x = leaves + c, w = c;
         node[x] = k;
         while (x > 1) {
@@ -234,15 +236,15 @@ struct ColumnTree {
             node[x] = k;
             win[x] = w;
         }
-        return r;
+        return row[i];
     }
 };
 
 // M iterations: max side then min side in each (contract rule 3). A side whose
 // best key is 0 adds nothing in any later iteration, so it is skipped; the loop
 // ends when both are, which also caps the work at n*d entries per side.
-template <class Tree>
-void run_selection(Tree max_side, Tree min_side, const double* qd, uint32_t d, uint32_t n, uint64_t M,
+template <class Side>
+void run_selection(Side max_side, Side min_side, const double* qd, uint32_t d, uint32_t n, uint64_t M,
                    double* g) {
     max_side.start(qd, d, n, 1.0);
     min_side.start(qd, d, n, -1.0);
@@ -300,16 +302,39 @@ void exact_scores(const float* K, const double* qd, uint32_t d, const uint32_t* 
     }
 }
 
-// acc[j] += e * v[j], written four at a time so that it vectorises at -O2.
-void add_scaled(double* acc, const float* v, double e, uint32_t d) {
-    uint32_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        acc[j] += e * double(v[j]);
-        acc[j + 1] += e * double(v[j + 1]);
-        acc[j + 2] += e * double(v[j + 2]);
-        acc[j + 3] += e * double(v[j + 3]);
+// acc[j] = sum over k of w[k] * V[rows[k]][j], for j < d. Eight columns at a
+// time, the sums in registers (they vectorise), the rows in the given order.
+void weighted_sum(const float* V, uint32_t d, const uint32_t* rows, const double* w, uint32_t count,
+                  double* acc) {
+    uint32_t j0 = 0;
+    for (; j0 + 8 <= d; j0 += 8) {
+        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0;
+        for (uint32_t k = 0; k < count; ++k) {
+            const float* v = V + std::size_t(rows[k]) * d + j0;
+            const double e = w[k];
+            a0 += e * double(v[0]);
+            a1 += e * double(v[1]);
+            a2 += e * double(v[2]);
+            a3 += e * double(v[3]);
+            a4 += e * double(v[4]);
+            a5 += e * double(v[5]);
+            a6 += e * double(v[6]);
+            a7 += e * double(v[7]);
+        }
+        acc[j0] = a0;
+        acc[j0 + 1] = a1;
+        acc[j0 + 2] = a2;
+        acc[j0 + 3] = a3;
+        acc[j0 + 4] = a4;
+        acc[j0 + 5] = a5;
+        acc[j0 + 6] = a6;
+        acc[j0 + 7] = a7;
     }
-    for (; j < d; ++j) acc[j] += e * double(v[j]);
+    for (; j0 < d; ++j0) {
+        double a = 0.0;
+        for (uint32_t k = 0; k < count; ++k) a += w[k] * double(V[std::size_t(rows[k]) * d + j0]);
+        acc[j0] = a;
+    }
 }
 
 }  // namespace
@@ -339,20 +364,14 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
         // ---- 3.2 candidate selection ----
         double* g = s.g_.data();
         std::fill(g, g + n, 0.0);
-        const Pointers pmax(s.max_, sorted_value, sorted_row), pmin(s.min_, sorted_value, sorted_row);
-        uint64_t* kmax = s.max_.key.data();
-        uint64_t* kmin = s.min_.key.data();
-        switch (d <= 64 ? leaves_for(d) : 0u) {
-            case 1: run_selection(PackedTree<0>{pmax, kmax}, PackedTree<0>{pmin, kmin}, qd, d, n, M, g); break;
-            case 2: run_selection(PackedTree<1>{pmax, kmax}, PackedTree<1>{pmin, kmin}, qd, d, n, M, g); break;
-            case 4: run_selection(PackedTree<2>{pmax, kmax}, PackedTree<2>{pmin, kmin}, qd, d, n, M, g); break;
-            case 8: run_selection(PackedTree<3>{pmax, kmax}, PackedTree<3>{pmin, kmin}, qd, d, n, M, g); break;
-            case 16: run_selection(PackedTree<4>{pmax, kmax}, PackedTree<4>{pmin, kmin}, qd, d, n, M, g); break;
-            case 32: run_selection(PackedTree<5>{pmax, kmax}, PackedTree<5>{pmin, kmin}, qd, d, n, M, g); break;
-            case 64: run_selection(PackedTree<6>{pmax, kmax}, PackedTree<6>{pmin, kmin}, qd, d, n, M, g); break;
-            default:
-                run_selection(ColumnTree{pmax, kmax, s.max_.win.data(), leaves_for(d)},
-                              ColumnTree{pmin, kmin, s.min_.win.data(), leaves_for(d)}, qd, d, n, M, g);
+        const ApproxScratchView v{s.slot_.data(), s.key_.data(), s.win_.data(), sorted_value, sorted_row};
+        if (d <= 64) {
+            run_selection(PackedSide{v.slot, v.key, v.value, v.row, 0u},
+                          PackedSide{v.slot + 64, v.key + 128, v.value, v.row, 0u}, qd, d, n, M, g);
+        } else {
+            const uint32_t L = leaves_for(d);
+            run_selection(ColumnSide{v.slot, v.key, v.win, L, v.value, v.row},
+                          ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n, M, g);
         }
 
         for (uint32_t i = 0; i < n; ++i) {
@@ -361,8 +380,13 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
         }
         if (n_cand == 0) {  // [project rule] C = {argmax G}, lowest index on ties
             uint32_t best = 0;
-            for (uint32_t i = 1; i < n; ++i)
-                if (g[i] > g[best]) best = i;
+            double best_g = g[0];
+            for (uint32_t i = 1; i < n; ++i) {
+                if (g[i] > best_g) {
+                    best_g = g[i];
+                    best = i;
+                }
+            }
             cand[0] = best;
             n_cand = 1;
         }
@@ -374,9 +398,11 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
     double s_max = score[0];
     for (uint32_t c = 1; c < n_cand; ++c) s_max = std::max(s_max, score[c]);
 
+    if (cand_out) std::copy(cand, cand + n_cand, cand_out);
+
+    // Post-scoring (contract rule 5), compacting SEL rows and their weights
+    // exp(s_i - s_max) into the front of cand / score.
     const double log_T = (T == 0.0) ? -std::numeric_limits<double>::infinity() : std::log(T);
-    double* acc = s.acc_.data();
-    std::fill(acc, acc + d, 0.0);
     double sum_exp = 0.0;
     uint32_t n_sel = 0;
     for (uint32_t c = 0; c < n_cand; ++c) {
@@ -384,14 +410,16 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
         if (!(x >= log_T)) continue;
         const double e = std::exp(x);
         sum_exp += e;
-        add_scaled(acc, V + std::size_t(cand[c]) * d, e, d);
-        if (sel_out) sel_out[n_sel] = cand[c];
+        cand[n_sel] = cand[c];
+        score[n_sel] = e;
         ++n_sel;
     }
+    if (sel_out) std::copy(cand, cand + n_sel, sel_out);
+
+    double* acc = s.acc_.data();
+    weighted_sum(V, d, cand, score, n_sel, acc);
     const double inv = 1.0 / sum_exp;  // sum_exp >= 1: the s_max row is always kept
     for (uint32_t j = 0; j < d; ++j) out[j] = float(acc[j] * inv);
-
-    if (cand_out) std::copy(cand, cand + n_cand, cand_out);
     return QueryResult{n_cand, n_sel, s_max, sum_exp};
 }
 

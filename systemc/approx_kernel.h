@@ -38,16 +38,15 @@ namespace a3 {
 void sort_keys(const float* K, uint32_t n, uint32_t d, float* out_value, uint32_t* out_row);
 
 namespace detail {
-// Buffers of one side (max or min) of candidate selection: one entry per slot
-// (a leaf of the selection tree, holding one column), see approx_kernel.cpp.
-struct SideState {
-    std::vector<uint32_t> at;    // index of the pointer's entry in the sorted-key table
-    std::vector<int32_t> step;   // +1 or -1
-    std::vector<uint32_t> left;  // entries left under the pointer (0 = dead)
-    std::vector<double> qs;      // q[j] (max side) or -q[j] (min side)
-    std::vector<uint64_t> next;  // key of the entry after the pointer's (0 if none)
-    std::vector<uint64_t> key;   // winner tree keys, 2 * leaves
-    std::vector<uint32_t> win;   // winner tree columns, 2 * leaves (used when d > 64)
+// The pointer of one column on one side of candidate selection: one per leaf
+// ("slot") of a selection tree (see approx_kernel.cpp).
+struct Slot {
+    uint32_t at;    // index of the pointer's entry in the sorted-key table
+    int32_t step;   // +1 or -1
+    uint32_t left;  // entries left under the pointer (0 = dead)
+    uint32_t pad;
+    double qs;      // q[j] (max side) or -q[j] (min side)
+    uint64_t next;  // key of the entry after the pointer's (0 if none)
 };
 }  // namespace detail
 
@@ -82,11 +81,13 @@ private:
 
     uint32_t n_max_ = 0, d_max_ = 0;
     std::vector<double> g_;      // greedy scores, n
-    std::vector<double> score_;  // exact scores, aligned with cand_
+    std::vector<double> score_;  // exact scores aligned with cand_, then SEL weights
     std::vector<double> acc_;    // weighted sum of V rows, d
     std::vector<double> qd_;     // q as double, d
-    std::vector<uint32_t> cand_; // C, ascending
-    detail::SideState max_, min_;
+    std::vector<uint32_t> cand_; // C ascending, then SEL ascending
+    std::vector<detail::Slot> slot_;  // max side [0, leaves), min side [leaves, 2 * leaves)
+    std::vector<uint64_t> key_;       // winner tree keys: max side [0, 2 * leaves), min side after
+    std::vector<uint32_t> win_;       // winner tree columns, as key_ (used when d > 64)
 };
 
 // One query of A3 approximate attention (A3-SPEC 3.2 + 3.3), or post-scoring

@@ -5,31 +5,22 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__) && defined(__GLIBC__)
+// glibc's vector math library (libmvec) has SIMD variants of expf; declaring them lets the
+// compiler call them from the simd loops below (with -fno-math-errno). About 0.7 ns per value
+// against ~3 ns for a scalar polynomial here; accuracy within 4 ulp.
+extern "C" float expf(float) noexcept __attribute__((simd("notinbranch")));
+#endif
+
 namespace a3 {
 
+
 namespace {
-// exp(x) for x <= 0 by range reduction x = k ln2 + r, |r| <= ln2/2, and a degree-6 polynomial
-// (the classic single-precision minimax coefficients); k is applied through the exponent bits.
-// No branches or calls, so the loop below vectorises.
+// exp(x) for x <= 0. Inputs below -87 give 0 (exp(-87) ~ 1.6e-38, the float32 normal limit);
+// clamping first keeps the vector routine off its slow path for underflowing lanes.
 inline float exp_nonpositive(float x) {
-  const float log2e = 1.44269504088896341f;
-  const float ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-  float xc = x < -87.0f ? -87.0f : x;
-  int k = static_cast<int>(xc * log2e - 0.5f);  // truncation toward zero of a negative value
-  float kf = static_cast<float>(k);
-  float r = xc - kf * ln2_hi - kf * ln2_lo;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  float e = 1.0f + r + r * r * p;
-  int32_t bits = (k + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  float y = e * scale;
-  return x < -87.0f ? 0.0f : y;
+  const float e = expf(x < -87.0f ? -87.0f : x);
+  return x < -87.0f ? 0.0f : e;
 }
 }  // namespace
 
@@ -42,6 +33,24 @@ float exp_shifted_sum(float* x, uint32_t count, float shift) {
     sum += e;
   }
   return sum;
+}
+
+float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (uint32_t i = 0; i < count; ++i) {
+    float e = exp_nonpositive(static_cast<float>(s[i] - shift));
+    p[i] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+double max_of(const double* s, uint32_t count) {
+  double mx = s[0];
+#pragma omp simd reduction(max : mx)
+  for (uint32_t i = 1; i < count; ++i) mx = s[i] > mx ? s[i] : mx;
+  return mx;
 }
 
 bool all_finite(const float* x, uint64_t count) {
@@ -69,10 +78,8 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   for (uint32_t i = 0; i < m; ++i) {
     const double* srow = sc.s.data() + static_cast<size_t>(i) * n;
     float* prow = sc.p.data() + static_cast<size_t>(i) * n;
-    double mx = srow[0];
-    for (uint32_t r = 1; r < n; ++r) mx = srow[r] > mx ? srow[r] : mx;
-    for (uint32_t r = 0; r < n; ++r) prow[r] = static_cast<float>(srow[r] - mx);
-    float sum = exp_shifted_sum(prow, n, 0.0f);
+    const double mx = max_of(srow, n);
+    const float sum = exp_shifted_sum(srow, prow, n, mx);
     stats[i] = RowStats{static_cast<float>(mx), sum, n, n};
   }
   // out = P V (m x d) in float32, then divide each row by its sum.

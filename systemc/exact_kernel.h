@@ -26,6 +26,11 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
 // x[i] = exp(x[i] - shift) for x[i] <= shift (vectorised; max relative error ~2e-7); returns the sum.
 float exp_shifted_sum(float* x, uint32_t count, float shift);
 
+// p[i] = exp(float(s[i] - shift)) for s[i] <= shift; returns the sum (float32).
+float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift);
+// Largest of count >= 1 values.
+double max_of(const double* s, uint32_t count);
+
 // True when every value is finite.
 bool all_finite(const float* x, uint64_t count);
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 import weakref
-from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -58,7 +58,8 @@ def _as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
         raise E.ShapeError(f"{name} must be {want}, got shape {x.shape}")
     if x.size == 0:
         raise E.EmptyInputError(f"{name} is empty (shape {x.shape}); n, d and m must be at least 1")
-    if not np.isfinite(x).all():
+    # A finite sum means every element is finite; only otherwise look element by element.
+    if not math.isfinite(x.sum()) and not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise E.NonFiniteError(
             f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
@@ -91,35 +92,85 @@ def _check_T(T: Any) -> float:
 
 
 # ---- records -----------------------------------------------------------------------------------------
-@dataclass
 class CallRecord:
     """What one ``attention`` call cost on the simulated device.
 
     Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
     delivery to the host (summed over the call's doorbells when the queue had to be filled more
     than once). ``phases`` sums each phase's duration over the call's jobs; compute stages of one
-    job overlap (they are pipelined), so their sum may exceed the latency.
+    job overlap (they are pipelined), so their sum may exceed the latency. Derived figures are
+    computed on first access from the call's job and phase rows (copied at the end of the call).
     """
 
-    mode: str
-    m: int
-    n: int
-    d: int
-    tiles: int
-    M: int | None
-    T: float | None
-    latency_ns: float
-    compute_ns: float
-    phases: dict[str, float]
-    bytes_read: int
-    bytes_written: int
-    jobs: np.ndarray
-    compute_cycles: int
-    stage_cycles: dict[str, int]
-    n_candidates: np.ndarray
-    n_selected: np.ndarray
-    _bitmaps: list[tuple[int, np.ndarray]] = field(default_factory=list, repr=False)
-    _sets: tuple[list[np.ndarray], list[np.ndarray]] | None = field(default=None, repr=False)
+    def __init__(self, *, mode: str, m: int, n: int, d: int, tiles: int, M: int | None, T: float | None,
+                 latency_ns: float, job_rows: np.ndarray, phase_rows: np.ndarray, row_stats: list[np.ndarray],
+                 cycle_ns: float) -> None:
+        self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
+        self.latency_ns = latency_ns
+        self._jobs = job_rows
+        self._phases = phase_rows
+        self._stats = row_stats
+        self._cycle_ns = cycle_ns
+        self._bitmaps: list[tuple[int, np.ndarray]] = []
+        self._sets: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+
+    def __repr__(self) -> str:
+        return (f"CallRecord(mode={self.mode!r}, m={self.m}, n={self.n}, d={self.d}, tiles={self.tiles}, "
+                f"latency_ns={self.latency_ns:.1f}, bytes_read={self.bytes_read}, "
+                f"bytes_written={self.bytes_written})")
+
+    @cached_property
+    def jobs(self) -> np.ndarray:
+        """Ids of the device jobs of this call (rows of ``trace.job_summary()``)."""
+        return self._jobs["job"].astype(np.int64)
+
+    @cached_property
+    def bytes_read(self) -> int:
+        """Bytes the DMA engine read for this call (descriptors, K/V, sorted tables, queries)."""
+        return int(self._jobs["bytes_rd"].sum())
+
+    @cached_property
+    def bytes_written(self) -> int:
+        """Bytes the DMA engine wrote for this call (outputs, row stats, set bitmaps, completions)."""
+        return int(self._jobs["bytes_wr"].sum())
+
+    @cached_property
+    def phases(self) -> dict[str, float]:
+        """Phase name -> duration in ns, summed over the call's jobs."""
+        ph = self._phases
+        dur = (ph["t_end_ps"] - ph["t_start_ps"]) / 1000.0
+        sums = np.bincount(ph["phase"], weights=dur, minlength=len(PHASES))
+        return {PHASES[i]: float(sums[i]) for i in range(len(PHASES)) if sums[i] > 0}
+
+    @cached_property
+    def compute_cycles(self) -> int:
+        """Sum over the call's jobs of the pipeline makespan (A3-SPEC 3.6), in cycles."""
+        return int(self._jobs["compute_cycles"].sum())
+
+    @property
+    def compute_ns(self) -> float:
+        return self.compute_cycles * self._cycle_ns
+
+    @cached_property
+    def stage_cycles(self) -> dict[str, int]:
+        """Busy cycles per compute stage, summed over queries and jobs."""
+        j = self._jobs
+        return {
+            "candidate_selection": int(j["cyc_cand_sel"].sum()),
+            "dot_product": int(j["cyc_dot"].sum()),
+            "exp_output": int(j["cyc_exp_out"].sum()),
+            "sort": int(j["cyc_sort"].sum()),
+        }
+
+    @cached_property
+    def n_candidates(self) -> np.ndarray:
+        """|C| per query (summed over tiles)."""
+        return np.sum([s["n_cand"].astype(np.int64) for s in self._stats], axis=0)
+
+    @cached_property
+    def n_selected(self) -> np.ndarray:
+        """|SEL| per query (summed over tiles)."""
+        return np.sum([s["n_sel"].astype(np.int64) for s in self._stats], axis=0)
 
     @property
     def throughput_qps(self) -> float:
@@ -295,6 +346,9 @@ class A3Driver:
         self._cq_block = dev.alloc(32 * self.cq_size)
         self._sq = dev.view(self._sq_block.address, DESCRIPTOR_DTYPE, self.sq_size)
         self._cq = dev.view(self._cq_block.address, COMPLETION_DTYPE, self.cq_size)
+        self._cq_phase_col = self._cq["phase"]
+        self._cq_status_col = self._cq["status"]
+        self._f32 = dev.dram.view(np.float32)
         self._sq[:] = np.zeros(1, DESCRIPTOR_DTYPE)
         self._cq[:] = np.zeros(1, COMPLETION_DTYPE)
         self._reset_queues()
@@ -446,16 +500,18 @@ class A3Driver:
             need += n * d * (16 if approx else 8) + 768 * ntiles
         arena = self._arena
         arena.reserve(need + 256)
+        f32 = self._f32
+        base = dev.dram_base
         qa = arena.take(m * d * 4)
-        dev.view(qa, np.float32, m * d)[:] = Q.ravel()
+        f32[(qa - base) >> 2: ((qa - base) >> 2) + m * d] = Q.ravel()
         if ctx is None:
             kv = []
             for r0, r1 in tiles:
                 rows = r1 - r0
                 ka = arena.take(rows * d * 4)
                 va = arena.take(rows * d * 4)
-                dev.view(ka, np.float32, rows * d)[:] = K[r0:r1].ravel()
-                dev.view(va, np.float32, rows * d)[:] = V[r0:r1].ravel()
+                f32[(ka - base) >> 2: ((ka - base) >> 2) + rows * d] = K[r0:r1].ravel()
+                f32[(va - base) >> 2: ((va - base) >> 2) + rows * d] = V[r0:r1].ravel()
                 kv.append((ka, va))
         outs, stats, setsa = [], [], []
         for t in range(ntiles):
@@ -492,40 +548,38 @@ class A3Driver:
         # Submit in batches that fit the queue.
         snap = self._snapshot()
         job0, phase0 = int(snap[0] + snap[1]), int(snap[2])
+        t_host = float(snap[4]) / 1000.0
         latency = 0.0
         failures: list[np.void] = []
         cap = self.sq_size - 1
         for b0 in range(0, len(descs), cap):
-            lat, fails = self._submit(descs[b0: b0 + cap])
+            lat, fails = self._submit(descs[b0: b0 + cap], t_host if b0 == 0 else None)
             latency += lat
             failures.extend(fails)
         if failures:
             self._raise(failures)
 
         # Results.
+        row_stats = [dev.view(a, ROW_STATS_DTYPE, m).copy() for a in stats]
         if ntiles == 1:
             out = dev.view(outs[0], np.float32, m * d).reshape(m, d).copy()
-            s = dev.view(stats[0], ROW_STATS_DTYPE, m)
-            n_cand = s["n_cand"].astype(np.int64)
-            n_sel = s["n_sel"].astype(np.int64)
         else:
             mx = np.empty((ntiles, m))
             se = np.empty((ntiles, m))
-            n_cand = np.zeros(m, np.int64)
-            n_sel = np.zeros(m, np.int64)
             for t in range(ntiles):
-                s = dev.view(stats[t], ROW_STATS_DTYPE, m)
-                mx[t], se[t] = s["s_max"], s["sum_exp"]
-                n_cand += s["n_cand"]
-                n_sel += s["n_sel"]
+                mx[t], se[t] = row_stats[t]["s_max"], row_stats[t]["sum_exp"]
             # log-sum-exp merge: tile t weighs sum_exp_t * exp(s_max_t - max over tiles of s_max)
             w = se * np.exp(mx - mx.max(axis=0))
             acc = np.zeros((m, d))
             for t in range(ntiles):
                 acc += w[t][:, None] * dev.view(outs[t], np.float32, m * d).reshape(m, d)
             out = (acc / w.sum(axis=0)[:, None]).astype(np.float32)
-        rec = self._record(job0, phase0, mode, m, n, d, ntiles, M if M_frac is None else None, T, latency,
-                           n_cand, n_sel)
+        tr = self.trace
+        rec = CallRecord(mode=MODES[int(mode)], m=m, n=n, d=d, tiles=ntiles,
+                         M=(M if M_frac is None else None) if mode == Mode.APPROX else None,
+                         T=T if mode != Mode.EXACT else None, latency_ns=latency,
+                         job_rows=tr.rows("job", job0 - int(self._snap[0])), phase_rows=tr.rows("phase", phase0),
+                         row_stats=row_stats, cycle_ns=self._cycle_ns)
         if want_sets:
             for t, (r0, r1) in enumerate(tiles):
                 bm = dev.view(setsa[t], np.uint32, 2 * m * words[t]).reshape(m, 2, words[t]).copy()
@@ -536,8 +590,9 @@ class A3Driver:
         self._snap_fn(self._snap_addr)
         return self._snap
 
-    def _submit(self, descs: list[tuple]) -> tuple[float, list[np.void]]:
-        """Write descriptors to the queue, ring the doorbell once, run until they all complete."""
+    def _submit(self, descs: list[tuple], t_host: float | None = None) -> tuple[float, list[np.void]]:
+        """Write descriptors to the queue, ring the doorbell once, run until they all complete.
+        ``t_host`` is the host time (ns) if no MMIO happened since it was read."""
         dev = self.device
         k = len(descs)
         sq = self._sq
@@ -552,19 +607,20 @@ class A3Driver:
             tail = tail + 1 if tail + 1 < size else 0
         self._tag = tag
         self._sq_tail = tail
-        t_bell = float(self._snapshot()[4]) / 1000.0
+        t_bell = t_host if t_host is not None else float(self._snapshot()[4]) / 1000.0
         irq = self._write_and_wait(self._base + Reg.SQ_TAIL, tail, self.timeout_ns)
         if irq < 0:
             raise E.MmioError("doorbell write failed", self._base + Reg.SQ_TAIL, irq)
         # Collect k completions.
-        got: list[np.void] = []
+        got = 0
+        failures: list[np.void] = []
         while True:
-            got.extend(self._drain(k - len(got)))
-            if len(got) >= k:
+            got += self._drain(k - got, failures)
+            if got >= k:
                 break
             if not irq:
                 raise E.PlatformError(
-                    f"the device went idle with {k - len(got)} of {k} descriptors incomplete "
+                    f"the device went idle with {k - got} of {k} descriptors incomplete "
                     f"(SQ_HEAD={self.read_reg(Reg.SQ_HEAD)}, STATUS={self.read_reg(Reg.STATUS):#x})"
                 )
             self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
@@ -572,22 +628,25 @@ class A3Driver:
         latency = float(self._snapshot()[5]) / 1000.0 - t_bell
         self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
         self.write_reg(Reg.CQ_HEAD, self._cq_head)
-        failures = [c for c in got if c["status"] != 0]
         return latency, failures
 
-    def _drain(self, limit: int) -> list[np.void]:
-        out = []
-        cq = self._cq
-        while len(out) < limit:
-            c = cq[self._cq_head]
-            if int(c["phase"]) != self._cq_phase:
-                break
-            out.append(c.copy())
-            self._cq_head += 1
-            if self._cq_head == self.cq_size:
-                self._cq_head = 0
+    def _drain(self, limit: int, failures: list[np.void]) -> int:
+        """Consume up to ``limit`` new completion records (phase-bit protocol); append the failed
+        ones to ``failures``; return how many were consumed."""
+        phase = self._cq_phase_col
+        status = self._cq_status_col
+        head = self._cq_head
+        count = 0
+        while count < limit and phase[head] == self._cq_phase:
+            if status[head]:
+                failures.append(self._cq[head].copy())
+            count += 1
+            head += 1
+            if head == self.cq_size:
+                head = 0
                 self._cq_phase ^= 1
-        return out
+        self._cq_head = head
+        return count
 
     def _raise(self, failures: list[np.void]) -> None:
         c = failures[0]
@@ -601,31 +660,6 @@ class A3Driver:
         raise cls(f"device error {name} ({code}): {msg}; descriptor tag {int(c['tag'])}, "
                   f"detail {int(c['detail']):#x}{more}", code=code, name=name, tag=int(c["tag"]),
                   detail=int(c["detail"]))
-
-    def _record(self, job0: int, phase0: int, mode: Mode, m: int, n: int, d: int, ntiles: int, M: int | None,
-                T: float, latency: float, n_cand: np.ndarray, n_sel: np.ndarray) -> CallRecord:
-        tr = self.trace
-        jobs = tr.rows("job", job0 - int(self._snap[0]))
-        ph = tr.rows("phase", phase0)
-        dur = (ph["t_end_ps"] - ph["t_start_ps"]) / 1000.0
-        sums = np.bincount(ph["phase"], weights=dur, minlength=len(PHASES))
-        phases = {PHASES[i]: float(sums[i]) for i in range(len(PHASES)) if sums[i] > 0}
-        compute_cycles = int(jobs["compute_cycles"].sum())
-        stage_cycles = {
-            "candidate_selection": int(jobs["cyc_cand_sel"].sum()),
-            "dot_product": int(jobs["cyc_dot"].sum()),
-            "exp_output": int(jobs["cyc_exp_out"].sum()),
-            "sort": int(jobs["cyc_sort"].sum()),
-        }
-        return CallRecord(
-            mode=MODES[int(mode)], m=m, n=n, d=d, tiles=ntiles,
-            M=M if mode == Mode.APPROX else None,
-            T=T if mode != Mode.EXACT else None,
-            latency_ns=float(latency), compute_ns=compute_cycles * self._cycle_ns, phases=phases,
-            bytes_read=int(jobs["bytes_rd"].sum()), bytes_written=int(jobs["bytes_wr"].sum()),
-            jobs=jobs["job"].astype(np.int64), compute_cycles=compute_cycles, stage_cycles=stage_cycles,
-            n_candidates=n_cand, n_selected=n_sel,
-        )
 
     # ---- housekeeping ----
     def perf_counters(self) -> dict[str, int]:
