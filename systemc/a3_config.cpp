@@ -79,7 +79,7 @@ std::string Config::validate() const {
       {"d_max", d_max, 1, 4096, true},
       {"q_rows", q_rows, 1, 1 << 20, true},
       {"elem_bytes", elem_bytes, 4, 4, true},
-      {"sorted_entry_bytes", sorted_entry_bytes, 1, 64, true},
+      {"sorted_entry_bytes", sorted_entry_bytes, 8, 8, true},  // layout fixed: f32 value + u32 row
       {"sram_width_bytes", sram_width_bytes, 4, 1 << 16, true},
       {"L_dp_extra", L_dp_extra, 0, 1e6, true},
       {"L_exp", L_exp, 0, 1e6, true},

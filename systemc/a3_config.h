@@ -21,7 +21,7 @@ namespace a3 {
   X(d_max, 64.0, "elements", "[paper] design point d = 64, d multipliers per module (spec 3.5, 4)") \
   X(q_rows, 256.0, "rows", "[ours] query and output bank depth = queries per job (64 KiB each at d=64)") \
   X(elem_bytes, 4.0, "bytes", "[spec 4] float32 data in the functional model; only 4 is supported")  \
-  X(sorted_entry_bytes, 8.0, "bytes", "[ours] sorted-key table entry: float32 value + uint32 row")     \
+  X(sorted_entry_bytes, 8.0, "bytes", "[ours] sorted-key table entry: float32 value + uint32 row (the only layout supported)")     \
   X(sram_width_bytes, 256.0, "bytes", "[ours] bank port width: one d_max float32 row per cycle")       \
   X(L_dp_extra, 2.0, "cycles", "[spec 3.6] dot-product adder-tree latency = ceil(log2 d) + 2")         \
   X(L_exp, 3.0, "cycles", "[spec 3.6] exponent lookup-table latency")                                  \

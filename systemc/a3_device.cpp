@@ -35,6 +35,9 @@ void A3Device::control() {
   for (;;) {
     // Written as a condition loop: a doorbell rung while the unit is busy is not lost.
     while (!(regs.enabled() && regs.sq_pending())) wait(regs.doorbell_ev);
+    // Register writes apply when the host issues them; the device acts on them at their arrival.
+    const uint64_t now = sc_time_stamp().value();
+    if (regs.doorbell_ps() > now) wait(sc_time::from_value(regs.doorbell_ps() - now));
     regs.set_busy(true);
     process_descriptor();
     regs.set_busy(false);
@@ -153,9 +156,8 @@ void A3Device::process_descriptor() {
   } else if ((desc.flags & dflag::IRQ) && completion_written) {
     irq_bits = irq::DONE;
   }
-  if (irq_bits) {
-    regs.raise_irq(irq_bits);
-    // The host bridge delivers the interrupt irq_latency_ns after the line rises.
+  if (irq_bits && regs.raise_irq(irq_bits)) {
+    // The line rose: the host bridge delivers the interrupt irq_latency_ns later.
     phase(job, Phase::IRQ, t_end, t_end + sc_time(cfg_.irq_latency_ns, SC_NS).value());
   }
 }
@@ -238,10 +240,21 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
   if (op == Opcode::LOAD_SORTED) {
     const uint64_t bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.sorted_entry_bytes);
     const uint64_t t0 = sc_time_stamp().value();
+    sorted_loaded = false;
     DmaEngine::Result r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
     banks.sorted.count_write(r.bytes);
     phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
     if (!r.ok) return fault(r);
+    // The table drives the pointers of candidate selection: check it as it streams in.
+    const uint64_t entries = static_cast<uint64_t>(desc.n) * desc.d;
+    const uint32_t* rows = reinterpret_cast<const uint32_t*>(banks.sorted.data() + entries * 4);
+    uint32_t worst = 0;
+    for (uint64_t i = 0; i < entries; ++i) worst = rows[i] > worst ? rows[i] : worst;
+    if (worst >= desc.n) {
+      detail = worst;
+      return Error::BAD_TABLE;
+    }
+    if (!all_finite(banks.sorted.as<float>(), entries)) return Error::BAD_TABLE;
     sorted_loaded = true;
     return Error::OK;
   }

@@ -155,7 +155,8 @@ static_assert(sizeof(Completion) == 32, "completion is 32 bytes");
   X(NONFINITE, 12, "a score or output is NaN or infinite")                                         \
   X(QUEUE_CONFIG, 13, "descriptor or completion queue base/size/tail is invalid")                  \
   X(CQ_OVERFLOW, 14, "completion queue full: the host did not advance CQ_HEAD")                    \
-  X(BAD_ALIGN, 15, "a descriptor address is not 4-byte aligned")
+  X(BAD_ALIGN, 15, "a descriptor address is not 4-byte aligned")                                \
+  X(BAD_TABLE, 16, "the sorted-key table holds a row index >= n or a non-finite value")
 
 enum class Error : uint16_t {
 #define A3_ERROR_ENUM(name, code, msg) name = code,
@@ -165,7 +166,7 @@ enum class Error : uint16_t {
 
 // ---- trace enumerations -----------------------------------------------------------------------
 enum class Phase : uint8_t {
-  QUEUE = 0,      // doorbell (or previous job's end) to descriptor fetch
+  QUEUE = 0,      // doorbell (arrival of the SQ_TAIL write that made the job visible) to fetch
   FETCH = 1,      // descriptor fetch
   DMA_IN = 2,     // K/V/sorted table or queries into the SRAM banks
   SORT = 3,       // device sorter

@@ -24,8 +24,8 @@ const char* perf_table();
 const char* initiator_names();
 const char* target_names();
 
-// MMIO through the host bridge. mmio_read returns the value (0..2^32-1), or -(TLM status) on an
-// error response. mmio_write returns 1 (TLM_OK_RESPONSE) or the TLM status.
+// MMIO through the host bridge. mmio_read returns the value (0..2^32-1), or the (negative) TLM
+// response status on an error response. mmio_write returns 1 (TLM_OK_RESPONSE) or the TLM status.
 int64_t mmio_read(uint64_t address);
 int mmio_write(uint64_t address, uint32_t value);
 uint64_t mmio_base(uint32_t unit);

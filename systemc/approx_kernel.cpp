@@ -9,6 +9,16 @@
 #include <numeric>
 #include <stdexcept>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#if defined(__GNUC__)
+#define A3_INLINE __attribute__((always_inline)) inline
+#else
+#define A3_INLINE inline
+#endif
+
 namespace a3 {
 
 namespace {
@@ -50,7 +60,8 @@ void ApproxScratch::reserve(uint32_t n_max, uint32_t d_max) {
     cand_.resize(n_max_);
     acc_.resize(d_max_);
     qd_.resize(d_max_);
-    const std::size_t leaves = std::max<uint32_t>(64u, leaves_for(d_max_));  // 64: see PackedSide
+    qq_.resize(2 * std::size_t(d_max_));
+    const std::size_t leaves = leaves_for(d_max_);
     slot_.resize(2 * leaves);
     key_.resize(4 * leaves);
     win_.resize(4 * leaves);
@@ -63,18 +74,21 @@ void ApproxScratch::reserve(uint32_t n_max, uint32_t d_max) {
 // additions are G -= key. Only positive keys can add to G, and the bit pattern
 // of a positive double, read as an unsigned integer, orders like the double; so
 // a key is stored as those bits, and every key <= 0 (and a dead pointer) as 0.
-// A winner tree over the column heads gives the largest key, lowest column on
-// ties. Keys along a column's pointer path never increase, so once the root
-// key is 0 the side can add nothing more.
+// A winner tree over the column pointers ("slots") gives the largest key,
+// lowest column on ties. Keys along a column's pointer path never increase, so
+// once the root key is 0 the side can add nothing more: the loop stops there,
+// which gives the same G as running all M iterations.
 //
 // Two trees, same results:
-// - PackedTree (d <= 64): a product of two float32 values has at most 48
+// - PackedSide (d <= 64): a product of two float32 values has at most 48
 //   significant bits, so the low 5 bits of its double are 0; with the sign bit
-//   (0 for a positive key) that leaves 6 bits to hold 63 - column below the
-//   value. Packed keys are unique, a plain integer max orders them by (product
-//   desc, column asc), and the root names its own column.
-// - ColumnTree (any d): key and column kept apart; leaves are in column order
-//   and a left subtree wins ties.
+//   (0 for a positive key) that leaves 6 bits below the value for the slot
+//   number. Column j sits in slot 63 - j (of a 64-leaf tree; fewer leaves for
+//   smaller d), so packed keys are unique, a plain integer max orders them by
+//   (product desc, column asc), and the root names its own slot.
+// - ColumnSide (any d): key and column kept apart; leaves in column order, a
+//   left subtree wins ties.
+// The pick order, and so the order of additions into G, is the spec's.
 // ---------------------------------------------------------------------------
 
 namespace {
@@ -95,7 +109,7 @@ inline double bits_to_double(uint64_t b) {
 using detail::Slot;
 
 // The selection buffers of a scratch and the sorted-key table.
-struct ApproxScratchView {
+struct SelectionBuffers {
     Slot* slot;
     uint64_t* key;
     uint32_t* win;
@@ -115,43 +129,54 @@ inline void init_slot(Slot& s, uint32_t j, double qs, uint32_t n) {
 }
 inline void init_dead(Slot& s) { s = Slot{0u, 1, 0u, 0u, 0.0, 0u}; }
 
-// One side over packed keys (d <= 64): a 4-ary winner tree of 64 leaves
-// (levels of 64, 16, 4 and 1 nodes). Column j sits in slot u = 63 - j, so that
-// a larger u (the low bits of the key) is a lower column and wins ties in a
-// plain max. After a pop, the best of the three siblings at each level does
-// not depend on the new key, so the chain from the new key to the new root is
-// three compares long.
+// The path of leaf x up to the root, whose new key is k: each node becomes
+// the max of its children. Unrolled at compile time.
+template <unsigned Levels>
+inline uint64_t replay(uint64_t* node, uint32_t x, uint64_t k) {
+    if constexpr (Levels == 0) {
+        (void)node;
+        (void)x;
+        return k;
+    } else {
+        const uint64_t sibling = node[x ^ 1u];
+        k = sibling > k ? sibling : k;
+        node[x >> 1] = k;
+        return replay<Levels - 1>(node, x >> 1, k);
+    }
+}
+
+// One side over packed keys (d <= 64), Levels = log2(leaves).
+template <unsigned Levels>
 struct PackedSide {
-    Slot* slot;      // 64
-    uint64_t* node;  // 64 + 16 + 4 + 1: level 0 (leaves) at [0, 64), level 1 at [64, 80), level 2 at [80, 84)
+    static constexpr uint32_t kLeaves = 1u << Levels;
+    Slot* slot;      // kLeaves
+    uint64_t* node;  // 2 * kLeaves; leaves at [kLeaves, 2 * kLeaves)
     const float* value;
     const uint32_t* row;
     uint64_t root;
 
+    // Column j sits in slot u = kLeaves - 1 - j: a larger u (the low bits of
+    // the key) is a lower column and wins ties in a plain max.
     static uint64_t key(double product, uint32_t u) {
         const uint64_t b = positive_bits(product);
         return b ? (b << 1) | u : 0u;
     }
     static double product_of(uint64_t k) { return bits_to_double((k >> 1) & ~uint64_t(31)); }
-    static uint64_t max3(uint64_t a, uint64_t b, uint64_t c) { return std::max(std::max(a, b), c); }
 
     void start(const double* qd, uint32_t d, uint32_t n, double sign) {
-        for (uint32_t u = 0; u < 64; ++u) {
+        for (uint32_t u = 0; u < kLeaves; ++u) {
             Slot& s = slot[u];
-            if (u + d < 64) {
+            if (u + d < kLeaves) {
                 init_dead(s);
             } else {
-                const uint32_t j = 63 - u;
+                const uint32_t j = kLeaves - 1 - u;
                 init_slot(s, j, sign * qd[j], n);
             }
-            node[u] = s.left ? key(s.qs * double(value[s.at]), u) : 0u;
+            node[kLeaves + u] = s.left ? key(s.qs * double(value[s.at]), u) : 0u;
             s.next = s.left > 1 ? key(s.qs * double(value[s.at + s.step]), u) : 0u;
         }
-        uint64_t* l1 = node + 64;
-        uint64_t* l2 = node + 80;
-        for (uint32_t g = 0; g < 16; ++g) l1[g] = std::max(max3(node[4 * g], node[4 * g + 1], node[4 * g + 2]), node[4 * g + 3]);
-        for (uint32_t g = 0; g < 4; ++g) l2[g] = std::max(max3(l1[4 * g], l1[4 * g + 1], l1[4 * g + 2]), l1[4 * g + 3]);
-        root = std::max(max3(l2[0], l2[1], l2[2]), l2[3]);
+        for (uint32_t i = kLeaves - 1; i >= 1; --i) node[i] = std::max(node[2 * i], node[2 * i + 1]);
+        root = node[1];
     }
 
     bool active() const { return root != 0u; }
@@ -159,7 +184,7 @@ struct PackedSide {
     // Takes the root's entry: returns its row and its product as a double;
     // moves that pointer inward and replays its tree path. The root stays in a
     // register: the next pop depends on this one through it alone.
-    uint32_t pop(double& added) {
+    A3_INLINE uint32_t pop(double& added) {
         const uint32_t u = uint32_t(root & 63u);
         added = product_of(root);
         Slot& s = slot[u];
@@ -168,18 +193,8 @@ struct PackedSide {
         uint64_t k = s.next;
         s.at = i + st;
         s.next = --s.left > 1 ? key(s.qs * double(value[i + 2 * st]), u) : 0u;
-        uint64_t* l1 = node + 64;
-        uint64_t* l2 = node + 80;
-        const uint32_t g1 = u >> 2, g2 = u >> 4;
-        const uint64_t o0 = max3(node[u ^ 1u], node[u ^ 2u], node[u ^ 3u]);
-        const uint64_t o1 = max3(l1[g1 ^ 1u], l1[g1 ^ 2u], l1[g1 ^ 3u]);
-        const uint64_t o2 = max3(l2[g2 ^ 1u], l2[g2 ^ 2u], l2[g2 ^ 3u]);
-        node[u] = k;
-        k = std::max(k, o0);
-        l1[g1] = k;
-        k = std::max(k, o1);
-        l2[g2] = k;
-        root = std::max(k, o2);
+        node[kLeaves + u] = k;
+        root = replay<Levels>(node, kLeaves + u, k);
         return row[i];
     }
 };
@@ -212,7 +227,7 @@ struct ColumnSide {
 
     bool active() const { return node[1] != 0u; }
 
-    uint32_t pop(double& added) {
+    A3_INLINE uint32_t pop(double& added) {
         const uint32_t c = win[1];
         added = bits_to_double(node[1]);
         Slot& s = slot[c];
@@ -264,35 +279,57 @@ void run_selection(Side max_side, Side min_side, const double* qd, uint32_t d, u
     }
 }
 
-// Exact scores of the given rows (contract rule 4). Eight rows at a time:
-// eight independent left-to-right sums give the same bits as one row at a time,
-// but their additions overlap in the pipeline.
-void exact_scores(const float* K, const double* qd, uint32_t d, const uint32_t* rows, uint32_t count,
-                  double* score) {
+template <unsigned Levels>
+void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, uint64_t M, double* g) {
+    constexpr uint32_t L = 1u << Levels;
+    run_selection(PackedSide<Levels>{v.slot, v.key, v.value, v.row, 0u},
+                  PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, g);
+}
+
+// Exact scores of the given rows (contract rule 4): for each row a double sum
+// of the exact products, left to right over j. Eight rows at a time, as
+// independent sums whose additions overlap in the pipeline; with SSE2, two rows
+// share a vector (one per lane), which changes no bit of any sum. qq holds each
+// q[j] twice, 16-byte aligned.
+void exact_scores(const float* K, const double* qd, const double* qq, uint32_t d, const uint32_t* rows,
+                  uint32_t count, double* score) {
     uint32_t c = 0;
     for (; c + 8 <= count; c += 8) {
         const float* r[8];
         for (int u = 0; u < 8; ++u) r[u] = K + std::size_t(rows[c + u]) * d;
-        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0;
-        for (uint32_t j = 0; j < d; ++j) {
-            const double x = qd[j];
-            a0 += double(r[0][j]) * x;
-            a1 += double(r[1][j]) * x;
-            a2 += double(r[2][j]) * x;
-            a3 += double(r[3][j]) * x;
-            a4 += double(r[4][j]) * x;
-            a5 += double(r[5][j]) * x;
-            a6 += double(r[6][j]) * x;
-            a7 += double(r[7][j]) * x;
+        double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        uint32_t j = 0;
+#if defined(__SSE2__)
+        // Rows 2p and 2p+1 share acc_p; the four accumulators stay in registers.
+        __m128d acc0 = _mm_setzero_pd(), acc1 = _mm_setzero_pd(), acc2 = _mm_setzero_pd(), acc3 = _mm_setzero_pd();
+        for (; j + 4 <= d; j += 4) {
+            const __m128d q0 = _mm_load_pd(qq + 2 * j), q1 = _mm_load_pd(qq + 2 * j + 2);
+            const __m128d q2 = _mm_load_pd(qq + 2 * j + 4), q3 = _mm_load_pd(qq + 2 * j + 6);
+            const auto step = [&](__m128d& acc, const float* x_row, const float* y_row) {
+                const __m128 x = _mm_loadu_ps(x_row + j), y = _mm_loadu_ps(y_row + j);
+                const __m128 lo = _mm_unpacklo_ps(x, y), hi = _mm_unpackhi_ps(x, y);  // x0 y0 x1 y1, x2 y2 x3 y3
+                acc = _mm_add_pd(acc, _mm_mul_pd(_mm_cvtps_pd(lo), q0));
+                acc = _mm_add_pd(acc, _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(lo, lo)), q1));
+                acc = _mm_add_pd(acc, _mm_mul_pd(_mm_cvtps_pd(hi), q2));
+                acc = _mm_add_pd(acc, _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(hi, hi)), q3));
+            };
+            step(acc0, r[0], r[1]);
+            step(acc1, r[2], r[3]);
+            step(acc2, r[4], r[5]);
+            step(acc3, r[6], r[7]);
         }
-        score[c] = a0;
-        score[c + 1] = a1;
-        score[c + 2] = a2;
-        score[c + 3] = a3;
-        score[c + 4] = a4;
-        score[c + 5] = a5;
-        score[c + 6] = a6;
-        score[c + 7] = a7;
+        _mm_storeu_pd(a, acc0);
+        _mm_storeu_pd(a + 2, acc1);
+        _mm_storeu_pd(a + 4, acc2);
+        _mm_storeu_pd(a + 6, acc3);
+#else
+        (void)qq;
+#endif
+        for (; j < d; ++j) {
+            const double x = qd[j];
+            for (int u = 0; u < 8; ++u) a[u] += double(r[u][j]) * x;
+        }
+        for (int u = 0; u < 8; ++u) score[c + u] = a[u];
     }
     for (; c < count; ++c) {
         const float* r = K + std::size_t(rows[c]) * d;
@@ -302,33 +339,35 @@ void exact_scores(const float* K, const double* qd, uint32_t d, const uint32_t* 
     }
 }
 
-// acc[j] = sum over k of w[k] * V[rows[k]][j], for j < d. Eight columns at a
-// time, the sums in registers (they vectorise), the rows in the given order.
+// acc[j] = sum over k of w[k] * V[rows[k]][j], for j < d: eight columns at a
+// time, the sums in registers, the rows in the given order.
 void weighted_sum(const float* V, uint32_t d, const uint32_t* rows, const double* w, uint32_t count,
                   double* acc) {
     uint32_t j0 = 0;
     for (; j0 + 8 <= d; j0 += 8) {
-        double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, a4 = 0.0, a5 = 0.0, a6 = 0.0, a7 = 0.0;
+#if defined(__SSE2__)
+        __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd(), a2 = _mm_setzero_pd(), a3 = _mm_setzero_pd();
         for (uint32_t k = 0; k < count; ++k) {
             const float* v = V + std::size_t(rows[k]) * d + j0;
-            const double e = w[k];
-            a0 += e * double(v[0]);
-            a1 += e * double(v[1]);
-            a2 += e * double(v[2]);
-            a3 += e * double(v[3]);
-            a4 += e * double(v[4]);
-            a5 += e * double(v[5]);
-            a6 += e * double(v[6]);
-            a7 += e * double(v[7]);
+            const __m128d e = _mm_set1_pd(w[k]);
+            const __m128 x = _mm_loadu_ps(v), y = _mm_loadu_ps(v + 4);
+            a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_cvtps_pd(x), e));
+            a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(x, x)), e));
+            a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_cvtps_pd(y), e));
+            a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(y, y)), e));
         }
-        acc[j0] = a0;
-        acc[j0 + 1] = a1;
-        acc[j0 + 2] = a2;
-        acc[j0 + 3] = a3;
-        acc[j0 + 4] = a4;
-        acc[j0 + 5] = a5;
-        acc[j0 + 6] = a6;
-        acc[j0 + 7] = a7;
+        _mm_storeu_pd(acc + j0, a0);
+        _mm_storeu_pd(acc + j0 + 2, a1);
+        _mm_storeu_pd(acc + j0 + 4, a2);
+        _mm_storeu_pd(acc + j0 + 6, a3);
+#else
+        double a[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+        for (uint32_t k = 0; k < count; ++k) {
+            const float* v = V + std::size_t(rows[k]) * d + j0;
+            for (int u = 0; u < 8; ++u) a[u] += w[k] * double(v[u]);
+        }
+        for (int u = 0; u < 8; ++u) acc[j0 + u] = a[u];
+#endif
     }
     for (; j0 < d; ++j0) {
         double a = 0.0;
@@ -349,10 +388,14 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
                          uint32_t* cand_out, uint32_t* sel_out) {
     if (n == 0 || d == 0) throw std::invalid_argument("a3::approx_query: n and d must be >= 1");
     if (!(T >= 0.0 && T <= 1.0)) throw std::invalid_argument("a3::approx_query: T must be in [0, 1]");
+    if (uint64_t(n) * d > 0xFFFFFFFFu) throw std::invalid_argument("a3::approx_query: n * d must be < 2^32");
+    if (!post_only && (sorted_value == nullptr || sorted_row == nullptr))
+        throw std::invalid_argument("a3::approx_query: approx mode needs the sorted-key table");
     if (n > s.n_max_ || d > s.d_max_) s.reserve(n, d);
 
     double* qd = s.qd_.data();
-    for (uint32_t j = 0; j < d; ++j) qd[j] = double(q[j]);
+    double* qq = s.qq_.data();
+    for (uint32_t j = 0; j < d; ++j) qd[j] = qq[2 * j] = qq[2 * j + 1] = double(q[j]);
 
     uint32_t* cand = s.cand_.data();
     uint32_t n_cand = 0;
@@ -364,14 +407,21 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
         // ---- 3.2 candidate selection ----
         double* g = s.g_.data();
         std::fill(g, g + n, 0.0);
-        const ApproxScratchView v{s.slot_.data(), s.key_.data(), s.win_.data(), sorted_value, sorted_row};
-        if (d <= 64) {
-            run_selection(PackedSide{v.slot, v.key, v.value, v.row, 0u},
-                          PackedSide{v.slot + 64, v.key + 128, v.value, v.row, 0u}, qd, d, n, M, g);
-        } else {
-            const uint32_t L = leaves_for(d);
-            run_selection(ColumnSide{v.slot, v.key, v.win, L, v.value, v.row},
-                          ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n, M, g);
+        const SelectionBuffers v{s.slot_.data(), s.key_.data(), s.win_.data(), sorted_value, sorted_row};
+        switch (d <= 64 ? leaves_for(d) : 0u) {
+            case 1: run_packed<0>(v, qd, d, n, M, g); break;
+            case 2: run_packed<1>(v, qd, d, n, M, g); break;
+            case 4: run_packed<2>(v, qd, d, n, M, g); break;
+            case 8: run_packed<3>(v, qd, d, n, M, g); break;
+            case 16: run_packed<4>(v, qd, d, n, M, g); break;
+            case 32: run_packed<5>(v, qd, d, n, M, g); break;
+            case 64: run_packed<6>(v, qd, d, n, M, g); break;
+            default: {
+                const uint32_t L = leaves_for(d);
+                run_selection(ColumnSide{v.slot, v.key, v.win, L, v.value, v.row},
+                              ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n,
+                              M, g);
+            }
         }
 
         for (uint32_t i = 0; i < n; ++i) {
@@ -394,7 +444,7 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
 
     // ---- 3.3 exact scores over C, post-scoring, softmax and weighted sum over SEL ----
     double* score = s.score_.data();
-    exact_scores(K, qd, d, cand, n_cand, score);
+    exact_scores(K, qd, qq, d, cand, n_cand, score);
     double s_max = score[0];
     for (uint32_t c = 1; c < n_cand; ++c) s_max = std::max(s_max, score[c]);
 

@@ -14,8 +14,8 @@
 //      iteration 2 max side, ...
 //   4. The exact score s_i = sum_j K[i][j] * q[j] is a double sum of the exact
 //      products, left to right over j = 0 .. d-1, starting at 0.0.
-//   5. Post-scoring keeps row i in C when (s_i - s_max) >= std::log(T), in double
-//      (T = 0 keeps every candidate).
+//   5. Post-scoring keeps row i of C when (s_i - s_max) >= std::log(T), in
+//      double (T = 0 keeps every candidate; T is a double, not rounded to float).
 //   6. Softmax and weighted sum of V rows are done in double; out is rounded to
 //      float32 at the end (compared with the reference to a tolerance only).
 //
@@ -70,8 +70,9 @@ public:
     uint32_t n_max() const { return n_max_; }
     uint32_t d_max() const { return d_max_; }
 
-    // Greedy scores G (n values) of the last approx_query call in approx mode,
-    // for inspection and tests. Unspecified after a post_only call.
+    // Greedy scores G (n values, bit-identical to the reference's) of the last
+    // approx_query call in approx mode, for inspection and tests. Unspecified
+    // after a post_only call.
     const double* greedy_scores() const { return g_.data(); }
 
 private:
@@ -84,6 +85,7 @@ private:
     std::vector<double> score_;  // exact scores aligned with cand_, then SEL weights
     std::vector<double> acc_;    // weighted sum of V rows, d
     std::vector<double> qd_;     // q as double, d
+    std::vector<double> qq_;     // q as double, each twice, 2 * d
     std::vector<uint32_t> cand_; // C ascending, then SEL ascending
     std::vector<detail::Slot> slot_;  // max side [0, leaves), min side [leaves, 2 * leaves)
     std::vector<uint64_t> key_;       // winner tree keys: max side [0, 2 * leaves), min side after
@@ -102,7 +104,12 @@ private:
 //   cand_out / sel_out: if not null, n-entry buffers that receive C / SEL as
 //   ascending row indices (counts in the result).
 //
-// Throws std::invalid_argument if n == 0, d == 0 or T is outside [0, 1].
+// Work per query: O(d + min(M, n*d) * log d) for candidate selection (the
+// timing model, not this function, charges M cycles), O(|C| * d) for scores,
+// O(|SEL| * d) for the output. No allocation once s is reserved.
+//
+// Throws std::invalid_argument if n == 0, d == 0, n * d >= 2^32, T is outside
+// [0, 1], or approx mode is asked without the sorted-key table.
 QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
                          const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
                          double T, bool post_only, ApproxScratch& s, float* out,

@@ -48,9 +48,11 @@ void RegisterFile::record_error(Error e) {
             (static_cast<uint32_t>(e) << status::LAST_ERROR_SHIFT);
 }
 
-void RegisterFile::raise_irq(uint32_t bits) {
+bool RegisterFile::raise_irq(uint32_t bits) {
+  const bool was = (irq_status_ & irq_enable_) != 0;
   irq_status_ |= bits;
   update_irq();
+  return !was && (irq_status_ & irq_enable_) != 0;
 }
 
 void RegisterFile::update_irq() { irq.write((irq_status_ & irq_enable_) != 0); }

@@ -43,7 +43,8 @@ class RegisterFile : public sc_core::sc_module {
   void advance_cq_tail();
   void set_busy(bool busy);
   void record_error(Error e);
-  void raise_irq(uint32_t bits);
+  // Sets IRQ_STATUS bits; true if the interrupt line went from low to high.
+  bool raise_irq(uint32_t bits);
   void count(Perf p, uint64_t v) { perf_[static_cast<size_t>(p)] += v; }
   uint64_t perf(Perf p) const { return perf_[static_cast<size_t>(p)]; }
   // SOFT_RESET was requested while the unit was busy: the control unit applies it when idle.

@@ -96,3 +96,16 @@ def test_peaked_and_large_scores(drv):
     out, _ = drv.attention(Q, K, V)
     np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(out, V[:3], atol=1e-3)  # one key holds all the mass
+
+
+def test_attention_batch_equals_separate_calls(drv):
+    rng = np.random.default_rng(8)
+    B, m, n, d = 5, 7, 400, 16  # two tiles per item
+    Q, K, V = rand(rng, B, m, d), rand(rng, B, n, d), rand(rng, B, n, d)
+    out, rec = drv.attention_batch(Q, K, V)
+    assert out.shape == (B, m, d) and rec.m == B * m and rec.tiles == 2
+    for b in range(B):
+        np.testing.assert_allclose(out[b], exact_attention(Q[b], K[b], V[b]), rtol=1e-5, atol=1e-6)
+    # One doorbell for the batch: per item and tile one LOAD_KV and one ATTEND.
+    assert len(rec.jobs) == B * 2 * 2
+    assert rec.bytes_read == B * 2 * 2 * 64 + B * 2 * n * d * 4 + B * 2 * m * d * 4

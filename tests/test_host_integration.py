@@ -236,6 +236,14 @@ def _trigger_all_errors() -> dict[str, int]:
     expect("BAD_PARAM", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, T=1.5, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("BAD_PARAM", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, T=np.nan, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
+    # A sorted-key table whose row index points outside K is refused (it would steer the pointers
+    # out of the banks), and approx mode then still has no table.
+    assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)["status"] == 0
+    table = np.zeros(2 * n * d, np.uint32)
+    table[n * d + 5] = 0x7FFFFFF0
+    expect("BAD_TABLE", opcode=Opcode.LOAD_SORTED, n=n, d=d, addr_a=raw.buf(table))
+    assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)["status"] == 0
+    expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=dev.dram_size - 100, addr_b=va)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=1 << 40)
     bad = K.copy()

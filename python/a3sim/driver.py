@@ -379,6 +379,8 @@ class A3Driver:
         while self.read_reg(Reg.STATUS) & 1:
             self.device.run(self.timeout_ns)
         w(Reg.CTRL, CTRL_SOFT_RESET)
+        # Stale records of an earlier owner must not look like new completions.
+        self._cq[:] = np.zeros(1, COMPLETION_DTYPE)
         w(Reg.SQ_BASE_LO, self._sq_block.address & 0xFFFFFFFF)
         w(Reg.SQ_BASE_HI, self._sq_block.address >> 32)
         w(Reg.SQ_SIZE, self.sq_size)
@@ -475,76 +477,105 @@ class A3Driver:
             T_val = p["T"]
         return mode_id, (M_val or 0), T_val, M_frac
 
+    def attention_batch(self, Q: Any, K: Any, V: Any, *, mode: str = "exact", M: Any = None, T: Any = None,
+                        preset: str | None = None, sets: bool | None = None) -> tuple[np.ndarray, CallRecord]:
+        """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
+
+        Item b is ``attention(Q[b], K[b], V[b])``: its own LOAD_KV, then ATTEND jobs for its m
+        queries. All descriptors go out with one doorbell and one interrupt, so a network's heads
+        cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
+        the per-query arrays are in item order.
+        """
+        self._ensure_owner()
+        mode_id, M_val, T_val, M_frac = self._check_mode(mode, M, T, preset)
+        dtype = np.asarray(Q).dtype
+        Qa = _as_f32("Q", Q, (3,))
+        Ka = _as_f32("K", K, (3,))
+        Va = _as_f32("V", V, (3,))
+        if Ka.shape != Va.shape:
+            raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
+        if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
+            raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
+        self._check_kv(Ka[0], Va[0])
+        out, rec = self._run_call(Qa, None, Ka, Va, mode_id, M_val, M_frac, T_val,
+                                  sets if sets is not None else mode_id != Mode.EXACT)
+        if dtype in (np.float64,):
+            out = out.astype(dtype)
+        return out, rec
+
     # ---- the call ----
     def _run_call(self, Q: np.ndarray, ctx: "KVContext | None", K: np.ndarray | None, V: np.ndarray | None,
                   mode: Mode, M: int, M_frac: float | None, T: float,
                   want_sets: bool) -> tuple[np.ndarray, CallRecord]:
+        """Plan, submit and collect one call. Q is (m, d) with a context or (B, m, d) with K, V of
+        shape (B, n, d); returns outputs of Q's shape."""
         dev = self.device
-        m, d = Q.shape
+        batched = Q.ndim == 3
+        if not batched:
+            Q = Q[None]
+            if K is not None:
+                K, V = K[None], V[None]
+        B, m, d = Q.shape
         q_rows = self.q_rows
         approx = mode == Mode.APPROX
         if ctx is not None:
-            tiles = ctx.tiles
-            n = ctx.n
+            tiles, n = ctx.tiles, ctx.n
         else:
-            n = K.shape[0]
+            n = K.shape[1]
             tiles = _tiles(n, self.n_max)
         ntiles = len(tiles)
-        # Buffers in the arena: queries, per tile outputs, stats and set bitmaps, and the K/V (and
-        # sorted tables) of a call that passed arrays rather than a context.
+        # Buffers in the arena: queries, per item and tile outputs, stats and set bitmaps, and the
+        # K/V (and sorted tables) of a call that passed arrays rather than a context.
         words = [set_words(r1 - r0) for r0, r1 in tiles]
-        need = m * d * 4 + ntiles * (m * d * 4 + m * 16 + 768)
-        if want_sets:
-            need += sum(2 * m * w * 4 for w in words)
+        per_item = ntiles * (m * d * 4 + m * 16 + 512) + (sum(2 * m * w * 4 + 256 for w in words) if want_sets else 0)
         if ctx is None:
-            need += n * d * (16 if approx else 8) + 768 * ntiles
+            per_item += n * d * (16 if approx else 8) + 768 * ntiles
         arena = self._arena
-        arena.reserve(need + 256)
+        arena.reserve(B * (m * d * 4 + per_item) + 512)
         f32 = self._f32
         base = dev.dram_base
-        qa = arena.take(m * d * 4)
-        f32[(qa - base) >> 2: ((qa - base) >> 2) + m * d] = Q.ravel()
-        if ctx is None:
-            kv = []
-            for r0, r1 in tiles:
-                rows = r1 - r0
-                ka = arena.take(rows * d * 4)
-                va = arena.take(rows * d * 4)
-                f32[(ka - base) >> 2: ((ka - base) >> 2) + rows * d] = K[r0:r1].ravel()
-                f32[(va - base) >> 2: ((va - base) >> 2) + rows * d] = V[r0:r1].ravel()
-                kv.append((ka, va))
-        outs, stats, setsa = [], [], []
-        for t in range(ntiles):
-            outs.append(arena.take(m * d * 4))
-            stats.append(arena.take(m * 16))
-            setsa.append(arena.take(2 * m * words[t] * 4) if want_sets else 0)
+        qa = arena.take(B * m * d * 4)
+        f32[(qa - base) >> 2: ((qa - base) >> 2) + B * m * d] = Q.ravel()
+        # outs[t], stats[t], setsa[t]: one region per tile holding all items, item b at row b * m.
+        outs = [arena.take(B * m * d * 4) for _ in tiles]
+        stats = [arena.take(B * m * 16) for _ in tiles]
+        setsa = [arena.take(B * 2 * m * w * 4) if want_sets else 0 for w in words]
 
         # Descriptors: (opcode, mode, flags, tag, n, d, m, T, M, addr_a, addr_b, addr_c, addr_d)
         descs: list[tuple] = []
         st = self._state
         device_sorter = self._device_sorter
         flags = FLAG_ROW_STATS | (FLAG_SETS if want_sets else 0)
-        for t, (r0, r1) in enumerate(tiles):
-            rows = r1 - r0
-            key = (ctx.id, t) if ctx is not None else None
-            if key is None or st.resident != key:
-                ka, va = ctx._kv_addr[t] if ctx is not None else kv[t]
-                descs.append((1, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
-                st.resident, st.sorted_resident = key, False
-            if approx and not st.sorted_resident:
-                if not device_sorter:
+        for b in range(B):
+            for t, (r0, r1) in enumerate(tiles):
+                rows = r1 - r0
+                key = (ctx.id, t) if ctx is not None else None
+                if key is None or st.resident != key:
                     if ctx is not None:
-                        sa = ctx.sorted_table(t)
+                        ka, va = ctx._kv_addr[t]
                     else:
-                        sa = arena.take(rows * d * 8)
-                        _write_sorted(dev, sa, K[r0:r1])
-                    descs.append((3, 0, 0, 0, rows, d, 0, 0.0, 0, sa, 0, 0, 0))
-                st.sorted_resident = True
-            Mt = M if M_frac is None else int(math.ceil(M_frac * rows))
-            for c0 in range(0, m, q_rows):
-                mc = min(q_rows, m - c0)
-                descs.append((2, int(mode), flags, 0, rows, d, mc, T, Mt, qa + c0 * d * 4, outs[t] + c0 * d * 4,
-                              stats[t] + c0 * 16, (setsa[t] + c0 * 2 * words[t] * 4) if want_sets else 0))
+                        ka = arena.take(rows * d * 4)
+                        va = arena.take(rows * d * 4)
+                        f32[(ka - base) >> 2: ((ka - base) >> 2) + rows * d] = K[b, r0:r1].ravel()
+                        f32[(va - base) >> 2: ((va - base) >> 2) + rows * d] = V[b, r0:r1].ravel()
+                    descs.append((1, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+                    st.resident, st.sorted_resident = key, False
+                if approx and not st.sorted_resident:
+                    if not device_sorter:
+                        if ctx is not None:
+                            sa = ctx.sorted_table(t)
+                        else:
+                            sa = arena.take(rows * d * 8)
+                            _write_sorted(dev, sa, K[b, r0:r1])
+                        descs.append((3, 0, 0, 0, rows, d, 0, 0.0, 0, sa, 0, 0, 0))
+                    st.sorted_resident = True
+                Mt = M if M_frac is None else int(math.ceil(M_frac * rows))
+                w = words[t]
+                for c0 in range(0, m, q_rows):
+                    mc = min(q_rows, m - c0)
+                    row = b * m + c0
+                    descs.append((2, int(mode), flags, 0, rows, d, mc, T, Mt, qa + row * d * 4, outs[t] + row * d * 4,
+                                  stats[t] + row * 16, (setsa[t] + row * 2 * w * 4) if want_sets else 0))
         # Submit in batches that fit the queue.
         snap = self._snapshot()
         job0, phase0 = int(snap[0] + snap[1]), int(snap[2])
@@ -560,31 +591,32 @@ class A3Driver:
             self._raise(failures)
 
         # Results.
-        row_stats = [dev.view(a, ROW_STATS_DTYPE, m).copy() for a in stats]
+        rows_all = B * m
+        row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in stats]
         if ntiles == 1:
-            out = dev.view(outs[0], np.float32, m * d).reshape(m, d).copy()
+            out = dev.view(outs[0], np.float32, rows_all * d).reshape(B, m, d).copy()
         else:
-            mx = np.empty((ntiles, m))
-            se = np.empty((ntiles, m))
+            mx = np.empty((ntiles, rows_all))
+            se = np.empty((ntiles, rows_all))
             for t in range(ntiles):
                 mx[t], se[t] = row_stats[t]["s_max"], row_stats[t]["sum_exp"]
             # log-sum-exp merge: tile t weighs sum_exp_t * exp(s_max_t - max over tiles of s_max)
-            w = se * np.exp(mx - mx.max(axis=0))
-            acc = np.zeros((m, d))
+            wt = se * np.exp(mx - mx.max(axis=0))
+            acc = np.zeros((rows_all, d))
             for t in range(ntiles):
-                acc += w[t][:, None] * dev.view(outs[t], np.float32, m * d).reshape(m, d)
-            out = (acc / w.sum(axis=0)[:, None]).astype(np.float32)
+                acc += wt[t][:, None] * dev.view(outs[t], np.float32, rows_all * d).reshape(rows_all, d)
+            out = (acc / wt.sum(axis=0)[:, None]).astype(np.float32).reshape(B, m, d)
         tr = self.trace
-        rec = CallRecord(mode=MODES[int(mode)], m=m, n=n, d=d, tiles=ntiles,
+        rec = CallRecord(mode=MODES[int(mode)], m=rows_all, n=n, d=d, tiles=ntiles,
                          M=(M if M_frac is None else None) if mode == Mode.APPROX else None,
                          T=T if mode != Mode.EXACT else None, latency_ns=latency,
                          job_rows=tr.rows("job", job0 - int(self._snap[0])), phase_rows=tr.rows("phase", phase0),
                          row_stats=row_stats, cycle_ns=self._cycle_ns)
         if want_sets:
             for t, (r0, r1) in enumerate(tiles):
-                bm = dev.view(setsa[t], np.uint32, 2 * m * words[t]).reshape(m, 2, words[t]).copy()
+                bm = dev.view(setsa[t], np.uint32, rows_all * 2 * words[t]).reshape(rows_all, 2, words[t]).copy()
                 rec._bitmaps.append((r0, bm))
-        return out, rec
+        return (out if batched else out[0]), rec
 
     def _snapshot(self) -> np.ndarray:
         self._snap_fn(self._snap_addr)
@@ -619,10 +651,7 @@ class A3Driver:
             if got >= k:
                 break
             if not irq:
-                raise E.PlatformError(
-                    f"the device went idle with {k - got} of {k} descriptors incomplete "
-                    f"(SQ_HEAD={self.read_reg(Reg.SQ_HEAD)}, STATUS={self.read_reg(Reg.STATUS):#x})"
-                )
+                self._idle_with_work(k - got, k)
             self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
             irq = dev.run(self.timeout_ns)
         latency = float(self._snapshot()[5]) / 1000.0 - t_bell
@@ -647,6 +676,19 @@ class A3Driver:
                 self._cq_phase ^= 1
         self._cq_head = head
         return count
+
+    def _idle_with_work(self, missing: int, k: int) -> None:
+        """The device stopped with descriptors incomplete: a queue error (no completion record can
+        say so) or a model bug. Re-probe the unit so that the driver stays usable, then raise."""
+        status = self.read_reg(Reg.STATUS)
+        code = (status >> 8) & 0xFF
+        name, msg = self.device.errors.get(code, ("UNKNOWN", "unknown status"))
+        self._reset_queues()
+        if status & 2 and name in ("QUEUE_CONFIG", "CQ_OVERFLOW"):
+            raise E.QueueError(f"device error {name} ({code}): {msg}; {missing} of {k} descriptors lost; "
+                               "the driver re-programmed the queues", code=code, name=name)
+        raise E.PlatformError(f"the device went idle with {missing} of {k} descriptors incomplete "
+                              f"(STATUS={status:#x}); the driver re-programmed the queues")
 
     def _raise(self, failures: list[np.void]) -> None:
         c = failures[0]

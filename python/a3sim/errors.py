@@ -108,6 +108,7 @@ ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "BAD_SHAPE": DescriptorError,
     "BAD_PARAM": DescriptorError,
     "BAD_ALIGN": DescriptorError,
+    "BAD_TABLE": DescriptorError,
     "N_TOO_LARGE": CapacityError,
     "D_TOO_LARGE": CapacityError,
     "M_TOO_LARGE": CapacityError,

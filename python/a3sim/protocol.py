@@ -122,6 +122,7 @@ class Status(enum.IntEnum):
     QUEUE_CONFIG = 13
     CQ_OVERFLOW = 14
     BAD_ALIGN = 15
+    BAD_TABLE = 16
 
 
 PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output",

@@ -118,8 +118,10 @@ class Trace:
         df = pd.DataFrame({name: r[name] for name in r.dtype.names})
         for col in ("t_doorbell_ps", "t_start_ps", "t_end_ps"):
             df[col.replace("_ps", "_ns")] = df.pop(col) / 1000.0
-        df["opcode"] = pd.Categorical.from_codes(df["opcode"].astype(np.int64).clip(0, 3), list(OPCODES))
-        df["mode"] = pd.Categorical.from_codes(df["mode"].astype(np.int64).clip(0, 2), list(MODES))
+        op = df["opcode"].astype(np.int64)
+        md = df["mode"].astype(np.int64)
+        df["opcode"] = pd.Categorical.from_codes(np.where(op < len(OPCODES), op, len(OPCODES)), [*OPCODES, "invalid"])
+        df["mode"] = pd.Categorical.from_codes(np.where(md < len(MODES), md, len(MODES)), [*MODES, "invalid"])
         errors = self.device.errors
         df["status_name"] = [errors.get(int(s), ("UNKNOWN", ""))[0] for s in df["status"]]
         df["latency_ns"] = df["t_end_ns"] - df["t_doorbell_ns"]

@@ -14,7 +14,8 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 """
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -46,3 +47,117 @@ class NumpyAttention:
 
     def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
         return softmax_attention(Q, K, V)
+
+
+@dataclass
+class LayerStats:
+    """What one layer's attention cost on the simulated A3 (sums over the backend's calls)."""
+
+    calls: int = 0
+    heads: int = 0
+    queries: int = 0
+    latency_ns: float = 0.0
+    compute_ns: float = 0.0
+    base_compute_ns: float = 0.0
+    bytes_read: int = 0
+    bytes_written: int = 0
+    candidates: int = 0
+    selected: int = 0
+    keys: int = 0
+    host_calls: int = 0
+
+    @property
+    def gain(self) -> float:
+        """Modelled compute throughput gain over base A3 (exact pipeline) on the same calls."""
+        return self.base_compute_ns / self.compute_ns if self.compute_ns else float("nan")
+
+
+class A3Attention:
+    """Offloads attention to the simulated A3 through an :class:`~a3sim.driver.A3Driver`.
+
+    Each call sends all heads of the batch in one submission (``A3Driver.attention_batch``): per
+    head one LOAD_KV of its K/V and ATTEND jobs carrying all of its queries.
+
+    ``mode``, ``preset``, ``M`` and ``T`` apply to every layer unless ``layers`` says otherwise:
+    ``layers`` maps a layer index to ``"host"`` (computed on the host with numpy), to a mode name,
+    or to a dict of keyword arguments for the driver (e.g. ``{"mode": "approx", "preset":
+    "aggressive"}``). Statistics per layer accumulate in :attr:`stats`.
+    """
+
+    name = "a3"
+
+    def __init__(self, driver: Any = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
+                 T: float | None = None, layers: Mapping[int, Any] | None = None) -> None:
+        if driver is None:
+            from ..driver import A3Driver
+
+            driver = A3Driver()
+        self.driver = driver
+        self.default: dict[str, Any] = {"mode": mode}
+        if mode != "exact":
+            self.default.update({k: v for k, v in (("preset", preset), ("M", M), ("T", T)) if v is not None})
+        elif preset is not None or M is not None or T is not None:
+            raise ValueError("preset, M and T apply to the approx and post_only modes")
+        self.layers: dict[int, Any] = dict(layers or {})
+        self.stats: dict[int, LayerStats] = {}
+        self._host = NumpyAttention()
+
+    def policy(self, layer: int) -> dict[str, Any] | None:
+        """The driver keyword arguments used for ``layer``, or None when it runs on the host."""
+        p = self.layers.get(layer, self.default)
+        if p == "host" or p is None:
+            return None
+        if isinstance(p, str):
+            return {"mode": p}
+        return dict(p)
+
+    def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
+        st = self.stats.setdefault(layer, LayerStats())
+        kw = self.policy(layer)
+        if kw is None:
+            st.host_calls += 1
+            return self._host(Q, K, V, layer=layer)
+        out, rec = self.driver.attention_batch(Q, K, V, sets=False, **kw)
+        B, m, _ = Q.shape
+        n, d = K.shape[1], K.shape[2]
+        st.calls += 1
+        st.heads += B
+        st.queries += B * m
+        st.keys += B * m * n
+        st.latency_ns += rec.latency_ns
+        st.compute_ns += rec.compute_ns
+        st.base_compute_ns += B * base_compute_ns(self.driver, m, n, d)
+        st.bytes_read += rec.bytes_read
+        st.bytes_written += rec.bytes_written
+        st.candidates += int(rec.n_candidates.sum())
+        st.selected += int(rec.n_selected.sum())
+        return out.astype(Q.dtype, copy=False)
+
+    def total(self) -> LayerStats:
+        """Sums over all layers."""
+        t = LayerStats()
+        for s in self.stats.values():
+            for f in fields(LayerStats):
+                setattr(t, f.name, getattr(t, f.name) + getattr(s, f.name))
+        return t
+
+    def reset(self) -> None:
+        self.stats.clear()
+
+
+def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
+    """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys, with the
+    driver's tiling and job split: per tile and job, dot + exp_out + (jobs - 1) * max (A3-SPEC 3.6)."""
+    api = driver.device.api
+    q_rows, n_max = driver.q_rows, driver.n_max
+    count = -(-n // n_max)
+    size = -(-n // count)
+    total = 0
+    for r0 in range(0, n, size):
+        rows = min(size, n - r0)
+        dot = int(api.timing_formula(0, rows, d))
+        exp = int(api.timing_formula(1, rows, 0))
+        for c0 in range(0, m, q_rows):
+            mc = min(q_rows, m - c0)
+            total += dot + exp + (mc - 1) * max(dot, exp)
+    return total * 1000.0 / driver.device.cfg("clock_mhz")
