@@ -96,12 +96,12 @@ def selection_inputs(draw):
     return q, K, M
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(selection_inputs())
 def test_literal_equals_vectorised(inputs):
     q, K, M = inputs
     table = ref.sort_keys(K)
-    G_loop = ref.greedy_scores_literal(q, *table, min(M, 2 * K.size + 10))
+    G_loop = ref.greedy_scores_literal(q, *table, M)  # stops by itself once every pointer is dead
     G_fast = ref.greedy_scores(q, *table, M)
     assert np.array_equal(G_loop, G_fast)  # bit for bit
     _, C = ref.candidate_selection(q, *table, M)
@@ -203,7 +203,7 @@ def test_threshold_one_keeps_rows_tied_with_max():
             assert info.sum_exp == 3.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(selection_inputs(), st.sampled_from([0.0, 0.3, math.exp(-0.5), 0.99, 1.0]))
 def test_selection_invariants(inputs, T):
     q, K, M = inputs
