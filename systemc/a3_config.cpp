@@ -102,6 +102,7 @@ std::string Config::validate() const {
       {"dram_latency_ns", dram_latency_ns, 0, 1e9, false},
       {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
       {"blas_threads", blas_threads, 1, 256, true},
+      {"sim_threads", sim_threads, 1, 256, true},
   };
   for (const Rule& r : rules) {
     if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {

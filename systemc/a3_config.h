@@ -43,7 +43,8 @@ namespace a3 {
   X(dram_timing, 0.0, "policy", "[ours] DRAM timing policy: 0 = latency + bandwidth (simple)")       \
   X(dram_latency_ns, 45.0, "ns", "[ours] DRAM access latency, about tRCD + tCL of DDR4-3200 + controller") \
   X(dram_bandwidth_gbps, 25.6, "GB/s", "[ours] one DDR4-3200 x64 channel peak (3200 MT/s x 8 B)")        \
-  X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool")
+  X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
+  X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;

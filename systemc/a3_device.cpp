@@ -222,6 +222,7 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
 
   if (op == Opcode::LOAD_KV) {
     kv_loaded = sorted_loaded = false;
+    ++kv_generation;
     const uint64_t t0 = sc_time_stamp().value();
     DmaEngine::Result r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
     if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
@@ -276,7 +277,7 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
     sorted_loaded = true;
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
-  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets};
+  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation};
   err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 

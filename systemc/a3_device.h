@@ -29,6 +29,7 @@ class A3Device : public sc_core::sc_module {
   // K/V state of the banks.
   bool kv_loaded = false, sorted_loaded = false;
   uint32_t kv_n = 0, kv_d = 0;
+  uint64_t kv_generation = 0;  // counts LOAD_KV jobs
 
  private:
   void control();

@@ -19,6 +19,11 @@
 #define A3_INLINE inline
 #endif
 
+#if defined(__x86_64__) && defined(__GLIBC__)
+// glibc's libmvec has SIMD variants of exp; declaring them lets simd loops call them.
+extern "C" double exp(double) noexcept __attribute__((simd("notinbranch")));
+#endif
+
 namespace a3 {
 
 namespace {
@@ -385,7 +390,7 @@ void weighted_sum(const float* V, uint32_t d, const uint32_t* rows, const double
 QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
                          const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
                          double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out) {
+                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores) {
     if (n == 0 || d == 0) throw std::invalid_argument("a3::approx_query: n and d must be >= 1");
     if (!(T >= 0.0 && T <= 1.0)) throw std::invalid_argument("a3::approx_query: T must be in [0, 1]");
     if (uint64_t(n) * d > 0xFFFFFFFFu) throw std::invalid_argument("a3::approx_query: n * d must be < 2^32");
@@ -444,7 +449,11 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
 
     // ---- 3.3 exact scores over C, post-scoring, softmax and weighted sum over SEL ----
     double* score = s.score_.data();
-    exact_scores(K, qd, qq, d, cand, n_cand, score);
+    if (all_scores != nullptr) {
+        for (uint32_t c = 0; c < n_cand; ++c) score[c] = all_scores[cand[c]];
+    } else {
+        exact_scores(K, qd, qq, d, cand, n_cand, score);
+    }
     double s_max = score[0];
     for (uint32_t c = 1; c < n_cand; ++c) s_max = std::max(s_max, score[c]);
 
@@ -453,16 +462,20 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
     // Post-scoring (contract rule 5), compacting SEL rows and their weights
     // exp(s_i - s_max) into the front of cand / score.
     const double log_T = (T == 0.0) ? -std::numeric_limits<double>::infinity() : std::log(T);
-    double sum_exp = 0.0;
     uint32_t n_sel = 0;
     for (uint32_t c = 0; c < n_cand; ++c) {
         const double x = score[c] - s_max;
         if (!(x >= log_T)) continue;
-        const double e = std::exp(x);
-        sum_exp += e;
         cand[n_sel] = cand[c];
-        score[n_sel] = e;
+        score[n_sel] = x;
         ++n_sel;
+    }
+    double sum_exp = 0.0;
+#pragma omp simd reduction(+ : sum_exp)
+    for (uint32_t c = 0; c < n_sel; ++c) {
+        const double e = exp(score[c]);  // vectorised through libmvec where available
+        score[c] = e;
+        sum_exp += e;
     }
     if (sel_out) std::copy(cand, cand + n_sel, sel_out);
 
@@ -471,6 +484,49 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
     const double inv = 1.0 / sum_exp;  // sum_exp >= 1: the s_max row is always kept
     for (uint32_t j = 0; j < d; ++j) out[j] = float(acc[j] * inv);
     return QueryResult{n_cand, n_sel, s_max, sum_exp};
+}
+
+// ---------------------------------------------------------------------------
+// Scores of every row for a batch of queries (contract rule 4)
+// ---------------------------------------------------------------------------
+
+void transpose_keys(const float* K, uint32_t n, uint32_t d, double* KT) {
+    const uint32_t np = padded_rows(n);
+    for (uint32_t j = 0; j < d; ++j) {
+        double* kt = KT + size_t(j) * np;
+        for (uint32_t i = 0; i < n; ++i) kt[i] = double(K[size_t(i) * d + j]);
+        for (uint32_t i = n; i < np; ++i) kt[i] = 0.0;
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((target("prefer-vector-width=512")))  // wider vectors pay off in this FMA loop
+#endif
+void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32_t d, double* S) {
+    // Each S[q][r] is 0.0 + p_0 + p_1 + ... + p_{d-1}, left to right, every p exact in double: the
+    // same bits as exact_scores. A register block of 4 queries x 8 rows accumulates over all j.
+    constexpr uint32_t QB = 4, RB = 8;
+    const uint32_t np = padded_rows(n);
+    double qd[QB][kMaxBlockD];
+    for (uint32_t q0 = 0; q0 < m; q0 += QB) {
+        const uint32_t qb = std::min(QB, m - q0);
+        for (uint32_t b = 0; b < QB; ++b)
+            for (uint32_t j = 0; j < d; ++j) qd[b][j] = b < qb ? double(Q[size_t(q0 + b) * d + j]) : 0.0;
+        for (uint32_t r0 = 0; r0 < np; r0 += RB) {
+            double acc[QB][RB] = {};
+            for (uint32_t j = 0; j < d; ++j) {
+                const double* kt = KT + size_t(j) * np + r0;
+                for (uint32_t b = 0; b < QB; ++b) {
+                    const double qv = qd[b][j];
+#pragma omp simd
+                    for (uint32_t u = 0; u < RB; ++u) acc[b][u] += qv * kt[u];
+                }
+            }
+            const uint32_t rn = std::min(RB, n - std::min(n, r0));
+            for (uint32_t b = 0; b < qb; ++b)
+                for (uint32_t u = 0; u < rn; ++u) S[size_t(q0 + b) * n + r0 + u] = acc[b][u];
+        }
+    }
 }
 
 }  // namespace a3

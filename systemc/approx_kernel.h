@@ -78,7 +78,7 @@ public:
 private:
     friend QueryResult approx_query(const float*, const float*, const float*, uint32_t, uint32_t,
                                     const float*, const uint32_t*, uint64_t, double, bool,
-                                    ApproxScratch&, float*, uint32_t*, uint32_t*);
+                                    ApproxScratch&, float*, uint32_t*, uint32_t*, const double*);
 
     uint32_t n_max_ = 0, d_max_ = 0;
     std::vector<double> g_;      // greedy scores, n
@@ -108,11 +108,25 @@ private:
 // timing model, not this function, charges M cycles), O(|C| * d) for scores,
 // O(|SEL| * d) for the output. No allocation once s is reserved.
 //
+//   all_scores: if not null, the n exact scores of this query from all_scores() (bit-identical
+//   to what approx_query computes itself); lets a caller score a whole batch at once.
+//
 // Throws std::invalid_argument if n == 0, d == 0, n * d >= 2^32, T is outside
 // [0, 1], or approx mode is asked without the sorted-key table.
 QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
                          const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
                          double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out);
+                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores = nullptr);
+
+// Rows of K^T padded to a multiple of 8; all_scores() handles d <= kMaxBlockD.
+constexpr uint32_t kMaxBlockD = 4096;
+inline uint32_t padded_rows(uint32_t n) { return (n + 7u) & ~7u; }
+
+// KT (d x padded_rows(n), double) = K^T with zero padding, the layout all_scores() reads.
+void transpose_keys(const float* K, uint32_t n, uint32_t d, double* KT);
+
+// S (m x n) = exact scores of every row for m queries (row-major float32 Q, m x d), following
+// contract rule 4 exactly: the same bits as the scores approx_query computes for its candidates.
+void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32_t d, double* S);
 
 }  // namespace a3

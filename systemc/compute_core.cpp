@@ -22,10 +22,21 @@ SramBanks::SramBanks(const Config& c)
       score("score", 2 * u(c.n_max) * u(c.elem_bytes), u(c.sram_width_bytes)) {}
 
 ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& banks)
-    : sc_module(name), cfg_(cfg), banks_(banks), timing_(cfg), cycle_(cfg.cycle_ns(), SC_NS) {
-  approx_.reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
-  cand_.resize(static_cast<size_t>(cfg.n_max));
-  sel_.resize(static_cast<size_t>(cfg.n_max));
+    : sc_module(name),
+      cfg_(cfg),
+      banks_(banks),
+      timing_(cfg),
+      cycle_(cfg.cycle_ns(), SC_NS),
+      pool_(static_cast<unsigned>(cfg.sim_threads)) {
+  const unsigned w = pool_.threads();
+  approx_.resize(w);
+  cand_.resize(w);
+  sel_.resize(w);
+  for (unsigned i = 0; i < w; ++i) {
+    approx_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
+    cand_[i].resize(static_cast<size_t>(cfg.n_max));
+    sel_[i].resize(static_cast<size_t>(cfg.n_max));
+  }
 }
 
 void ComputeCore::run_stages(const std::vector<uint64_t>& cycles, uint32_t m, const Phase* phases, uint32_t S,
@@ -107,36 +118,56 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   const uint32_t* sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
   const uint64_t entry = u(cfg_.sorted_entry_bytes);
   const uint64_t live_cap = 2ull * n * d;
-  for (uint32_t i = 0; i < m; ++i) {
-    const float* q = Q + static_cast<size_t>(i) * d;
-    float* o = O + static_cast<size_t>(i) * d;
-    QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, approx_, o,
-                                 job.want_sets ? cand_.data() : nullptr, job.want_sets ? sel_.data() : nullptr);
-    stats_[i] = RowStats{static_cast<float>(r.s_max), static_cast<float>(r.sum_exp), r.n_cand, r.n_sel};
-    rec.candidates += r.n_cand;
-    rec.selected += r.n_sel;
-    if (job.want_sets) {
-      uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
-      for (uint32_t k = 0; k < r.n_cand; ++k) c[cand_[k] / 32] |= 1u << (cand_[k] % 32);
-      for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sel_[k] / 32] |= 1u << (sel_[k] % 32);
+  // ---- function: queries are independent, so they are spread over the host's worker threads ----
+  // Exact scores of every row for the whole job first (bit-identical to scoring the candidates
+  // one by one: see approx_kernel.h), then per query selection, post-scoring and output.
+  if (kt_generation_ != job.kv_generation || kt_.size() != static_cast<size_t>(padded_rows(n)) * d) {
+    kt_.resize(static_cast<size_t>(padded_rows(n)) * d);
+    transpose_keys(K, n, d, kt_.data());
+    kt_generation_ = job.kv_generation;
+  }
+  scores_all_.resize(static_cast<size_t>(m) * n);
+  const bool want_sets = job.want_sets;
+  pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
+    all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
+    uint32_t* cb = cand_[w].data();
+    uint32_t* sb = sel_[w].data();
+    for (uint32_t i = i0; i < i1; ++i) {
+      const float* q = Q + static_cast<size_t>(i) * d;
+      float* o = O + static_cast<size_t>(i) * d;
+      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, approx_[w], o,
+                                   want_sets ? cb : nullptr, want_sets ? sb : nullptr,
+                                   scores_all_.data() + static_cast<size_t>(i) * n);
+      stats_[i] = RowStats{static_cast<float>(r.s_max), static_cast<float>(r.sum_exp), r.n_cand, r.n_sel};
+      if (want_sets) {
+        uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+        for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
+        for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sb[k] / 32] |= 1u << (sb[k] % 32);
+      }
     }
+  });
+  // ---- counts, cycles and SRAM traffic of each query ----
+  for (uint32_t i = 0; i < m; ++i) {
+    const uint32_t n_cand = stats_[i].n_cand, n_sel = stats_[i].n_sel;
+    rec.candidates += n_cand;
+    rec.selected += n_sel;
     uint64_t* cy = &cycles_[static_cast<size_t>(i) * S];
     if (post_only) {
       cy[0] = timing_.approx_dot(n, d);
-      cy[1] = timing_.post(n, r.n_sel);
+      cy[1] = timing_.post(n, n_sel);
     } else {
       cy[0] = timing_.cand_sel(job.M, n);
-      cy[1] = timing_.approx_dot(r.n_cand, d);
-      cy[2] = timing_.post(r.n_cand, r.n_sel);
+      cy[1] = timing_.approx_dot(n_cand, d);
+      cy[2] = timing_.post(n_cand, n_sel);
       // pointer reads: 2d at fill, then one per side per iteration while entries are live
       banks_.sorted.count_read((2ull * d + std::min<uint64_t>(2 * job.M, live_cap)) * entry);
       banks_.query.count_read(row);
     }
     banks_.query.count_read(row);
-    banks_.key.count_read(static_cast<uint64_t>(r.n_cand) * row);
-    banks_.value.count_read(static_cast<uint64_t>(r.n_sel) * row);
-    banks_.score.count_write(static_cast<uint64_t>(r.n_cand) * eb);
-    banks_.score.count_read(static_cast<uint64_t>(r.n_cand) * eb);
+    banks_.key.count_read(static_cast<uint64_t>(n_cand) * row);
+    banks_.value.count_read(static_cast<uint64_t>(n_sel) * row);
+    banks_.score.count_write(static_cast<uint64_t>(n_cand) * eb);
+    banks_.score.count_read(static_cast<uint64_t>(n_cand) * eb);
     banks_.output.count_write(row);
   }
   if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;

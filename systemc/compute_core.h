@@ -20,6 +20,7 @@
 #include "sram_bank.h"
 #include "timing_model.h"
 #include "trace_recorder.h"
+#include "worker_pool.h"
 
 namespace a3 {
 
@@ -38,6 +39,7 @@ class ComputeCore : public sc_core::sc_module {
     uint64_t M;
     double T;
     bool want_sets;
+    uint64_t kv_generation;  // changes with every LOAD_KV: keys derived from K are cached per value
   };
   // Called for each finished stage: (phase, start ps, end ps).
   using PhaseFn = std::function<void(Phase, uint64_t, uint64_t)>;
@@ -65,10 +67,13 @@ class ComputeCore : public sc_core::sc_module {
   TimingModel timing_;
   sc_core::sc_time cycle_;
   ExactScratch exact_;            // functional scratch for the batched exact scores
-  ApproxScratch approx_;
+  WorkerPool pool_;
+  std::vector<ApproxScratch> approx_;          // one per worker
+  std::vector<std::vector<uint32_t>> cand_, sel_;  // one per worker
   std::vector<RowStats> stats_;
   std::vector<uint32_t> sets_;
-  std::vector<uint32_t> cand_, sel_;
+  std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
+  uint64_t kt_generation_ = ~uint64_t(0);
   std::vector<uint64_t> cycles_;
 };
 

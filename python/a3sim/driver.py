@@ -102,7 +102,8 @@ class CallRecord:
     computed on first access from the call's job and phase rows (copied at the end of the call).
     """
 
-    def __init__(self, *, mode: str, m: int, n: int, d: int, tiles: int, M: int | None, T: float | None,
+    def __init__(self, *, mode: str, m: int, n: int, d: int, tiles: int, M: "int | list[int] | None",
+                 T: float | None,
                  latency_ns: float, job_rows: np.ndarray, phase_rows: np.ndarray, row_stats: list[np.ndarray],
                  cycle_ns: float) -> None:
         self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
@@ -543,6 +544,7 @@ class A3Driver:
 
         # Descriptors: (opcode, mode, flags, tag, n, d, m, T, M, addr_a, addr_b, addr_c, addr_d)
         descs: list[tuple] = []
+        M_used: list[int] = []
         st = self._state
         device_sorter = self._device_sorter
         flags = FLAG_ROW_STATS | (FLAG_SETS if want_sets else 0)
@@ -570,6 +572,8 @@ class A3Driver:
                         descs.append((3, 0, 0, 0, rows, d, 0, 0.0, 0, sa, 0, 0, 0))
                     st.sorted_resident = True
                 Mt = M if M_frac is None else int(math.ceil(M_frac * rows))
+                if b == 0:
+                    M_used.append(Mt)
                 w = words[t]
                 for c0 in range(0, m, q_rows):
                     mc = min(q_rows, m - c0)
@@ -608,7 +612,7 @@ class A3Driver:
             out = (acc / wt.sum(axis=0)[:, None]).astype(np.float32).reshape(B, m, d)
         tr = self.trace
         rec = CallRecord(mode=MODES[int(mode)], m=rows_all, n=n, d=d, tiles=ntiles,
-                         M=(M if M_frac is None else None) if mode == Mode.APPROX else None,
+                         M=(M_used[0] if len(set(M_used)) == 1 else M_used) if mode == Mode.APPROX else None,
                          T=T if mode != Mode.EXACT else None, latency_ns=latency,
                          job_rows=tr.rows("job", job0 - int(self._snap[0])), phase_rows=tr.rows("phase", phase0),
                          row_stats=row_stats, cycle_ns=self._cycle_ns)

@@ -12,7 +12,11 @@
 #include "a3_protocol.h"
 #include "dram_timing_simple.h"
 #include "platform.h"
+#include "approx_kernel.h"
 #include "timing_model.h"
+#include "worker_pool.h"
+
+#include <algorithm>
 
 static int failures = 0;
 #define CHECK(cond)                                                        \
@@ -61,6 +65,43 @@ static void test_dram_timing() {
   CHECK(t.access(256, 256, false, 0) == 45000 + 20000);
   // Much later: no contention.
   CHECK(t.access(0, 256, true, 1000000) == 1000000 + 55000);
+}
+
+static void test_batch_scores_and_pool() {
+  // all_scores() must give approx_query the very bits it would compute itself (contract rule 4),
+  // whichever worker of the pool runs the query.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> nd;
+  for (uint32_t n : {1u, 7u, 64u, 321u}) {
+    for (uint32_t d : {1u, 5u, 64u}) {
+      const uint32_t m = 37;
+      std::vector<float> K(n * d), V(n * d), Q(m * d), sv(n * d), o1(d), o2(d);
+      std::vector<uint32_t> sr(n * d), c1(n), c2(n), s1(n), s2(n);
+      for (auto& x : K) x = nd(rng);
+      for (auto& x : V) x = nd(rng);
+      for (auto& x : Q) x = nd(rng);
+      a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
+      std::vector<double> KT(size_t(a3::padded_rows(n)) * d), S(size_t(m) * n);
+      a3::transpose_keys(K.data(), n, d, KT.data());
+      a3::WorkerPool pool(2);
+      pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned) {
+        a3::all_scores(Q.data() + size_t(i0) * d, i1 - i0, KT.data(), n, d, S.data() + size_t(i0) * n);
+      }, 5);
+      a3::ApproxScratch sc(n, d);
+      for (uint32_t i = 0; i < m; ++i) {
+        for (bool post : {false, true}) {
+          auto r1 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
+                                     o1.data(), c1.data(), s1.data());
+          auto r2 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
+                                     o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]);
+          CHECK(r1.n_cand == r2.n_cand && r1.n_sel == r2.n_sel && r1.s_max == r2.s_max);
+          CHECK(std::equal(c1.begin(), c1.begin() + r1.n_cand, c2.begin()));
+          CHECK(std::equal(s1.begin(), s1.begin() + r1.n_sel, s2.begin()));
+          CHECK(std::memcmp(o1.data(), o2.data(), d * sizeof(float)) == 0);
+        }
+      }
+    }
+  }
 }
 
 static a3::Platform* P;
@@ -174,6 +215,7 @@ int sc_main(int, char**) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   test_timing_model();
   test_dram_timing();
+  test_batch_scores_and_pool();
   a3::Config cfg;
   cfg.dram_mb = 16;
   P = new a3::Platform("platform", cfg);

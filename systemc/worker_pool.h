@@ -1,0 +1,47 @@
+// worker_pool.h - host threads for the functional model's per-query work (not a hardware box).
+// The SystemC thread that calls run() takes part as worker 0 and returns when all work is done;
+// workers never touch SystemC. Safe across fork(): a child process starts fresh workers.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace a3 {
+
+class WorkerPool {
+ public:
+  // fn(begin, end, worker) handles items [begin, end) with worker index in [0, threads()).
+  using Fn = std::function<void(uint32_t, uint32_t, unsigned)>;
+
+  explicit WorkerPool(unsigned threads);
+  unsigned threads() const { return threads_; }
+  // Hands out [0, count) in chunks of `chunk` items to whichever worker is free (dynamic
+  // scheduling: a worker slowed by other load takes fewer chunks). Runs inline when count <= chunk.
+  void run(uint32_t count, const Fn& fn, uint32_t chunk = 16);
+
+ private:
+  struct Shared {
+    std::mutex mu;
+    std::condition_variable go, done;
+    const Fn* fn = nullptr;
+    uint32_t count = 0;
+    uint32_t chunk = 1;
+    std::atomic<uint32_t> next{0};
+    uint64_t generation = 0;
+    unsigned pending = 0;
+  };
+  void start();
+  static void loop(Shared* sh, unsigned worker);
+  static void work(Shared* sh, unsigned worker);
+
+  unsigned threads_;
+  long pid_ = 0;
+  Shared* sh_ = nullptr;  // leaked on purpose when a forked child starts afresh
+};
+
+}  // namespace a3
