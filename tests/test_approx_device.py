@@ -178,11 +178,17 @@ def test_peaked_workload_gains_throughput(drv):
 
     Q, K, V, idx = planted(320, 64, 256, alpha=8.0, seed=3)
     _, ex = drv.attention(Q, K, V)
-    out, ap = drv.attention(Q, K, V, mode="approx", preset="conservative")
-    gain = ex.compute_cycles / ap.compute_cycles
-    assert gain > 1.5
-    # The planted key survives the approximation.
-    assert np.mean([idx[i] in ap.selected[i] for i in range(len(idx))]) > 0.95
+    gains = {}
+    for name, preset in (("conservative", "conservative"), ("aggressive", "aggressive"),
+                         ("M=n/4", {"M_frac": 0.25, "T": 0.1})):
+        out, ap = drv.attention(Q, K, V, mode="approx", preset=preset)
+        gains[name] = ex.compute_cycles / ap.compute_cycles
+        # The planted key survives the approximation.
+        assert np.mean([idx[i] in ap.selected[i] for i in range(len(idx))]) > 0.95
+    # Throughput is set by the slowest stage: candidate selection takes M + n/32 + 2 cycles, so the
+    # gain is at most (n + 13) / (M + n/32 + 2): 1.14x for M = 0.875 n, 3.6x for M = n/4.
+    assert 1.05 < gains["conservative"] < gains["aggressive"] < gains["M=n/4"]
+    assert gains["M=n/4"] > 2.6  # inside the paper's 2.6-7x band (docs/performance.md)
 
 
 def test_device_sorter_in_a_fresh_platform():

@@ -39,6 +39,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibrate import calibrate
+
+    cmd = "a3sim calibrate" + (" --quick" if args.quick else "") + (f" --out {args.out}" if args.out else "")
+    chosen = calibrate(Path(args.out) if args.out else None, quick=args.quick, progress=not args.no_progress,
+                       command=cmd)
+    for name, p in chosen.items():
+        if p is None:
+            print(f"{name}: no setting met the bound")
+        else:
+            print(f"{name}: M_frac={p.M_frac:g} T={p.T:g} worst loss {p.worst_loss:.2f} points, "
+                  f"mean gain {p.mean_gain:.2f}x over base A3")
+    if args.out:
+        print(f"report written to {args.out}")
+    return 0
+
+
 def _cmd_config(args: argparse.Namespace) -> int:
     from .device import Device
 
@@ -82,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--trace", help="write Parquet and Perfetto traces to this folder")
     r.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     r.set_defaults(fn=_cmd_run)
+
+    k = sub.add_parser("calibrate", help="sweep M and T on real tasks and choose the presets")
+    k.add_argument("--out", help="write the Markdown report here (e.g. docs/calibration.md)")
+    k.add_argument("--quick", action="store_true", help="fewer questions per task")
+    k.add_argument("--no-progress", action="store_true")
+    k.set_defaults(fn=_cmd_calibrate)
 
     c = sub.add_parser("config", help="print the hardware configuration with sources")
     c.add_argument("--config", help="overrides: a TOML file or key=value;key=value")

@@ -17,7 +17,7 @@ import itertools
 import math
 import weakref
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -30,11 +30,13 @@ from .protocol import (
 )
 from .trace import Trace
 
-#: Presets of the approximation: M as a fraction of n, and T. PROVISIONAL values chosen before
-#: calibration; the workloads calibration (docs/calibration.md) replaces them.
+#: Presets of the approximation: M as a fraction of n (per tile), and T. Calibrated by
+#: ``a3sim calibrate --out docs/calibration.md`` on MemN2N qa2/qa3 and the WordNet tasks: the
+#: setting with the largest modelled gain whose worst task loss stays within the paper's figures
+#: (conservative <= 1.6, aggressive <= 9 points of accuracy). See docs/calibration.md.
 PRESETS: dict[str, dict[str, float]] = {
-    "conservative": {"M_frac": 0.5, "T": 1e-3},
-    "aggressive": {"M_frac": 0.125, "T": 2e-2},
+    "conservative": {"M_frac": 0.875, "T": 0.1},
+    "aggressive": {"M_frac": 0.5, "T": 0.3},
 }
 
 _ctx_ids = itertools.count(1)
@@ -88,7 +90,8 @@ def _check_T(T: Any) -> float:
         raise E.ParameterError(f"T must be a number in [0, 1], got {T!r}") from None
     if not (0.0 <= t <= 1.0):  # also rejects NaN
         raise E.ParameterError(f"T must be in [0, 1] (the post-scoring threshold on exp(s - s_max)), got {T!r}")
-    return t
+    # The descriptor carries T as float32: use that value everywhere (records, references).
+    return float(np.float32(t))
 
 
 # ---- records -----------------------------------------------------------------------------------------
@@ -464,15 +467,25 @@ class A3Driver:
         if mode not in MODES:
             raise E.ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         mode_id = Mode(MODES.index(mode))
-        if preset is not None and preset not in PRESETS:
+        if isinstance(preset, Mapping):
+            custom = dict(preset)
+            if set(custom) - {"M_frac", "T"} or "M_frac" not in custom:
+                raise E.ParameterError(f"a custom preset is a dict with M_frac (and T); got {preset!r}")
+            frac = float(custom["M_frac"])
+            if not (math.isfinite(frac) and frac >= 0):
+                raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
+            preset_vals = {"M_frac": frac, "T": _check_T(custom.get("T", 0.0))}
+        elif preset is not None and preset not in PRESETS:
             raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+        else:
+            preset_vals = None
         M_val = _check_M(M) if M is not None else None
         T_val = _check_T(T) if T is not None else None
         if mode_id == Mode.EXACT:
             if preset is not None or M is not None or T is not None:
                 raise E.ParameterError("M, T and preset apply to the approx and post_only modes, not to exact")
             return mode_id, 0, 0.0, None
-        p = PRESETS[preset or "conservative"]
+        p = preset_vals or PRESETS[preset or "conservative"]
         M_frac = p["M_frac"] if M_val is None else None
         if T_val is None:
             T_val = p["T"]

@@ -21,7 +21,8 @@ selected sets SEL because both follow these rules exactly:
    float64 products, taken left to right, j = 0 .. d-1, starting at 0.0.
 5. Post-scoring keeps row i when ``s_i - s_max >= log(T)`` evaluated in float64,
    with ``log`` the C library's (``math.log``; T = 0 gives -inf, so every
-   candidate is kept).  T is a float64.
+   candidate is kept).  T is a float64: a host whose device register holds T
+   as float32 must hand this reference that same float32-rounded value.
 6. The softmax over SEL and the weighted sum of V rows are float64 here; they are
    compared with a tolerance, not bit for bit.
 

@@ -230,7 +230,7 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
             f"{r.latency_ns / 1e3:,.1f} us", f"{r.gain:.2f}x", f"{r.bytes_read / 1e6:.2f} MB",
             f"{r.bytes_written / 1e6:.2f} MB", f"{r.cpu_attention_s * 1e3:.1f} ms", f"{r.speedup_vs_cpu:.1f}x",
         )
-    Console().print(t)
+    Console(width=max(170, Console().width)).print(t)
 
 
 def write_traces(driver: Any, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
