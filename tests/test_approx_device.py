@@ -34,6 +34,7 @@ def test_worked_example_device_equals_reference_and_spec(drv):
     # Cycles (A3-SPEC 3.6): selection 2 + 4 + ceil(6/32); dot 3 + ceil(log2 3) + 2; post ceil(3/8) + 2 + 13.
     assert rec.stage_cycles == {"candidate_selection": 7, "dot_product": 7, "exp_output": 16, "sort": 0}
     assert rec.compute_cycles == 7 + 7 + 16
+    assert rec.query_latency_ns == 30.0  # one query: latency = the sum of its stages
 
 
 # ---- property tests ----------------------------------------------------------------------------------
@@ -166,6 +167,13 @@ def test_cycles_follow_formulas_from_counts(drv, mode, M):
             stages = [[n + L_dp, math.ceil(n / 8) + S[i] + 13] for i in rows]
         expected += _pipeline(stages)
     assert rec.compute_cycles == expected
+    # Latency of a query through the pipeline: the sum of its stages (first query of each job).
+    firsts = [0, drv.q_rows]
+    if mode == "approx":
+        lat = [2 + M + math.ceil(n / 32) + C[i] + L_dp + math.ceil(C[i] / 8) + S[i] + 13 for i in firsts]
+    else:
+        lat = [n + L_dp + math.ceil(n / 8) + S[i] + 13 for i in firsts]
+    assert rec.query_latency_ns == pytest.approx(np.mean(lat))
     if mode == "approx":
         assert rec.stage_cycles["candidate_selection"] == m * (2 + M + math.ceil(n / 32))
         assert rec.stage_cycles["dot_product"] == int((C + L_dp).sum())

@@ -176,6 +176,13 @@ class CallRecord:
         """|SEL| per query (summed over tiles)."""
         return np.sum([s["n_sel"].astype(np.int64) for s in self._stats], axis=0)
 
+    @cached_property
+    def query_latency_ns(self) -> float:
+        """Latency of one query through the compute pipeline (the first query of each ATTEND job,
+        averaged): the sum of its stage cycles, against the throughput set by the slowest stage."""
+        j = self._jobs[self._jobs["opcode"] == 2]
+        return float(j["first_latency_cycles"].mean()) * self._cycle_ns if len(j) else 0.0
+
     @property
     def throughput_qps(self) -> float:
         """Queries per simulated second while computing (the pipeline's throughput)."""
