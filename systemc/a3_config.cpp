@@ -103,6 +103,7 @@ std::string Config::validate() const {
       {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
+      {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
   };
   for (const Rule& r : rules) {
     if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {
@@ -113,6 +114,7 @@ std::string Config::validate() const {
     }
   }
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
+  if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";
 }
 

@@ -22,6 +22,9 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       cycle_(cfg.cycle_ns(), SC_NS) {
   regs.on_soft_reset = [this] { kv_loaded = sorted_loaded = false; };
   SC_THREAD(control);
+  // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine
+  // stack: give it room beyond QuickThreads' default.
+  set_stack_size(static_cast<size_t>(cfg.control_stack_kib) * 1024);
 }
 
 bool A3Device::queue_config_ok() const {

@@ -507,17 +507,21 @@ void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32
     // same bits as exact_scores. A register block of 4 queries x 8 rows accumulates over all j.
     constexpr uint32_t QB = 4, RB = 8;
     const uint32_t np = padded_rows(n);
-    double qd[QB][kMaxBlockD];
+    // Queries as double, QB rows of d; kept per thread (the caller may run on a small coroutine
+    // stack, so nothing large lives on the stack).
+    thread_local std::vector<double> qbuf;
+    if (qbuf.size() < size_t(QB) * d) qbuf.resize(size_t(QB) * d);
+    double* qd0 = qbuf.data();
     for (uint32_t q0 = 0; q0 < m; q0 += QB) {
         const uint32_t qb = std::min(QB, m - q0);
         for (uint32_t b = 0; b < QB; ++b)
-            for (uint32_t j = 0; j < d; ++j) qd[b][j] = b < qb ? double(Q[size_t(q0 + b) * d + j]) : 0.0;
+            for (uint32_t j = 0; j < d; ++j) qd0[size_t(b) * d + j] = b < qb ? double(Q[size_t(q0 + b) * d + j]) : 0.0;
         for (uint32_t r0 = 0; r0 < np; r0 += RB) {
             double acc[QB][RB] = {};
             for (uint32_t j = 0; j < d; ++j) {
                 const double* kt = KT + size_t(j) * np + r0;
                 for (uint32_t b = 0; b < QB; ++b) {
-                    const double qv = qd[b][j];
+                    const double qv = qd0[size_t(b) * d + j];
 #pragma omp simd
                     for (uint32_t u = 0; u < RB; ++u) acc[b][u] += qv * kt[u];
                 }

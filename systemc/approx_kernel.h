@@ -118,8 +118,7 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
                          double T, bool post_only, ApproxScratch& s, float* out,
                          uint32_t* cand_out, uint32_t* sel_out, const double* all_scores = nullptr);
 
-// Rows of K^T padded to a multiple of 8; all_scores() handles d <= kMaxBlockD.
-constexpr uint32_t kMaxBlockD = 4096;
+// Rows of K^T padded to a multiple of 8.
 inline uint32_t padded_rows(uint32_t n) { return (n + 7u) & ~7u; }
 
 // KT (d x padded_rows(n), double) = K^T with zero padding, the layout all_scores() reads.
