@@ -291,6 +291,53 @@ void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, ui
                   PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, g);
 }
 
+// Two queries at once: four independent dependency chains (each query's max and min side) in one
+// loop, so the processor overlaps them. Each query's G still accumulates in its own iteration
+// order (contract rule 3), so the result is bit for bit that of run_selection per query.
+template <class Side>
+void run_selection2(Side a_max, Side a_min, Side b_max, Side b_min, const double* qa, const double* qb,
+                    uint32_t d, uint32_t n, uint64_t M, double* ga, double* gb) {
+    a_max.start(qa, d, n, 1.0);
+    a_min.start(qa, d, n, -1.0);
+    b_max.start(qb, d, n, 1.0);
+    b_min.start(qb, d, n, -1.0);
+    bool a1 = a_max.active(), a2 = a_min.active(), b1 = b_max.active(), b2 = b_min.active();
+    for (uint64_t t = 0; t < M && (a1 || a2 || b1 || b2); ++t) {
+        double x;
+        if (a1) {
+            const uint32_t r = a_max.pop(x);
+            ga[r] += x;
+            a1 = a_max.active();
+        }
+        if (b1) {
+            const uint32_t r = b_max.pop(x);
+            gb[r] += x;
+            b1 = b_max.active();
+        }
+        if (a2) {
+            const uint32_t r = a_min.pop(x);
+            ga[r] -= x;
+            a2 = a_min.active();
+        }
+        if (b2) {
+            const uint32_t r = b_min.pop(x);
+            gb[r] -= x;
+            b2 = b_min.active();
+        }
+    }
+}
+
+template <unsigned Levels>
+void run_packed2(SelectionBuffers va, SelectionBuffers vb, const double* qa, const double* qb, uint32_t d,
+                 uint32_t n, uint64_t M, double* ga, double* gb) {
+    constexpr uint32_t L = 1u << Levels;
+    run_selection2(PackedSide<Levels>{va.slot, va.key, va.value, va.row, 0u},
+                   PackedSide<Levels>{va.slot + L, va.key + 2 * L, va.value, va.row, 0u},
+                   PackedSide<Levels>{vb.slot, vb.key, vb.value, vb.row, 0u},
+                   PackedSide<Levels>{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, 0u}, qa, qb, d, n, M, ga,
+                   gb);
+}
+
 // Exact scores of the given rows (contract rule 4): for each row a double sum
 // of the exact products, left to right over j. Eight rows at a time, as
 // independent sums whose additions overlap in the pipeline; with SSE2, two rows
@@ -390,7 +437,8 @@ void weighted_sum(const float* V, uint32_t d, const uint32_t* rows, const double
 QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
                          const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
                          double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores) {
+                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores,
+                         bool pre_selected) {
     if (n == 0 || d == 0) throw std::invalid_argument("a3::approx_query: n and d must be >= 1");
     if (!(T >= 0.0 && T <= 1.0)) throw std::invalid_argument("a3::approx_query: T must be in [0, 1]");
     if (uint64_t(n) * d > 0xFFFFFFFFu) throw std::invalid_argument("a3::approx_query: n * d must be < 2^32");
@@ -411,9 +459,10 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
     } else {
         // ---- 3.2 candidate selection ----
         double* g = s.g_.data();
-        std::fill(g, g + n, 0.0);
         const SelectionBuffers v{s.slot_.data(), s.key_.data(), s.win_.data(), sorted_value, sorted_row};
-        switch (d <= 64 ? leaves_for(d) : 0u) {
+        if (!pre_selected) std::fill(g, g + n, 0.0);
+        switch (pre_selected ? ~0u : d <= 64 ? leaves_for(d) : 0u) {
+            case ~0u: break;  // select_two() left G in the scratch
             case 1: run_packed<0>(v, qd, d, n, M, g); break;
             case 2: run_packed<1>(v, qd, d, n, M, g); break;
             case 4: run_packed<2>(v, qd, d, n, M, g); break;
@@ -530,6 +579,34 @@ void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32
             for (uint32_t b = 0; b < qb; ++b)
                 for (uint32_t u = 0; u < rn; ++u) S[size_t(q0 + b) * n + r0 + u] = acc[b][u];
         }
+    }
+}
+
+void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const float* sorted_value,
+                const uint32_t* sorted_row, uint64_t M, ApproxScratch& sa, ApproxScratch& sb) {
+    if (n == 0 || d == 0 || d > 64) throw std::invalid_argument("a3::select_two: needs 1 <= d <= 64, n >= 1");
+    if (n > sa.n_max_ || d > sa.d_max_) sa.reserve(n, d);
+    if (n > sb.n_max_ || d > sb.d_max_) sb.reserve(n, d);
+    double* da = sa.qd_.data();
+    double* db = sb.qd_.data();
+    for (uint32_t j = 0; j < d; ++j) {
+        da[j] = double(qa[j]);
+        db[j] = double(qb[j]);
+    }
+    double* ga = sa.g_.data();
+    double* gb = sb.g_.data();
+    std::fill(ga, ga + n, 0.0);
+    std::fill(gb, gb + n, 0.0);
+    const SelectionBuffers va{sa.slot_.data(), sa.key_.data(), sa.win_.data(), sorted_value, sorted_row};
+    const SelectionBuffers vb{sb.slot_.data(), sb.key_.data(), sb.win_.data(), sorted_value, sorted_row};
+    switch (leaves_for(d)) {
+        case 1: run_packed2<0>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 2: run_packed2<1>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 4: run_packed2<2>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 8: run_packed2<3>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 16: run_packed2<4>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 32: run_packed2<5>(va, vb, da, db, d, n, M, ga, gb); break;
+        default: run_packed2<6>(va, vb, da, db, d, n, M, ga, gb); break;
     }
 }
 

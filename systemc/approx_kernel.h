@@ -78,7 +78,9 @@ public:
 private:
     friend QueryResult approx_query(const float*, const float*, const float*, uint32_t, uint32_t,
                                     const float*, const uint32_t*, uint64_t, double, bool,
-                                    ApproxScratch&, float*, uint32_t*, uint32_t*, const double*);
+                                    ApproxScratch&, float*, uint32_t*, uint32_t*, const double*, bool);
+    friend void select_two(const float*, const float*, uint32_t, uint32_t, const float*, const uint32_t*,
+                           uint64_t, ApproxScratch&, ApproxScratch&);
 
     uint32_t n_max_ = 0, d_max_ = 0;
     std::vector<double> g_;      // greedy scores, n
@@ -116,7 +118,15 @@ private:
 QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
                          const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
                          double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores = nullptr);
+                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores = nullptr,
+                         bool pre_selected = false);
+
+// Candidate selection (A3-SPEC 3.2) of two queries in one interleaved loop (four independent
+// dependency chains instead of two), for 1 <= d <= 64. Leaves each query's greedy scores in its
+// scratch; approx_query(..., pre_selected = true) with the same q, table and M then continues
+// from them, with results bit-identical to a plain approx_query.
+void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const float* sorted_value,
+                const uint32_t* sorted_row, uint64_t M, ApproxScratch& sa, ApproxScratch& sb);
 
 // Rows of K^T padded to a multiple of 8.
 inline uint32_t padded_rows(uint32_t n) { return (n + 7u) & ~7u; }

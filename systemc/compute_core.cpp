@@ -30,10 +30,12 @@ ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& bank
       pool_(static_cast<unsigned>(cfg.sim_threads)) {
   const unsigned w = pool_.threads();
   approx_.resize(w);
+  approx2_.resize(w);
   cand_.resize(w);
   sel_.resize(w);
   for (unsigned i = 0; i < w; ++i) {
     approx_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
+    approx2_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
     cand_[i].resize(static_cast<size_t>(cfg.n_max));
     sel_[i].resize(static_cast<size_t>(cfg.n_max));
   }
@@ -132,19 +134,30 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
     all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
     uint32_t* cb = cand_[w].data();
     uint32_t* sb = sel_[w].data();
-    for (uint32_t i = i0; i < i1; ++i) {
+    auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
       const float* q = Q + static_cast<size_t>(i) * d;
       float* o = O + static_cast<size_t>(i) * d;
-      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, approx_[w], o,
+      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, sc, o,
                                    want_sets ? cb : nullptr, want_sets ? sb : nullptr,
-                                   scores_all_.data() + static_cast<size_t>(i) * n);
+                                   scores_all_.data() + static_cast<size_t>(i) * n, pre_selected);
       stats_[i] = RowStats{static_cast<float>(r.s_max), static_cast<float>(r.sum_exp), r.n_cand, r.n_sel};
       if (want_sets) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
         for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
         for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sb[k] / 32] |= 1u << (sb[k] % 32);
       }
+    };
+    uint32_t i = i0;
+    if (!post_only && d <= 64) {
+      // Candidate selection is a serial chain per query: run two queries' chains together.
+      for (; i + 1 < i1; i += 2) {
+        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, n, d, sv, sr, job.M,
+                   approx_[w], approx2_[w]);
+        finish(i, approx_[w], true);
+        finish(i + 1, approx2_[w], true);
+      }
     }
+    for (; i < i1; ++i) finish(i, approx_[w], false);
   });
   // ---- counts, cycles and SRAM traffic of each query ----
   for (uint32_t i = 0; i < m; ++i) {

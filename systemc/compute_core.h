@@ -68,7 +68,7 @@ class ComputeCore : public sc_core::sc_module {
   sc_core::sc_time cycle_;
   ExactScratch exact_;            // functional scratch for the batched exact scores
   WorkerPool pool_;
-  std::vector<ApproxScratch> approx_;          // one per worker
+  std::vector<ApproxScratch> approx_, approx2_;  // two per worker (queries go in pairs)
   std::vector<std::vector<uint32_t>> cand_, sel_;  // one per worker
   std::vector<RowStats> stats_;
   std::vector<uint32_t> sets_;
