@@ -65,3 +65,27 @@ def test_config_errors(drv):
         A3Driver(unit=3)
     # The configuration in force is accepted again.
     A3Driver(config={"n_max": 320}).close()
+
+
+def test_out_of_device_memory_is_typed_and_recoverable():
+    from conftest import in_fresh_process
+
+    out = in_fresh_process(
+        """
+        import numpy as np
+        from a3sim import A3Driver
+        from a3sim.errors import OutOfDeviceMemory
+        drv = A3Driver(config={"dram_mb": 2})
+        rng = np.random.default_rng(0)
+        big = rng.standard_normal((8000, 64)).astype(np.float32)   # K + V = 4 MB > 2 MiB of DRAM
+        try:
+            drv.load(big, big)
+        except OutOfDeviceMemory as e:
+            print("raised:", "dram_mb" in str(e))
+        q = rng.standard_normal((2, 8)).astype(np.float32)
+        K = rng.standard_normal((5, 8)).astype(np.float32)
+        out, rec = drv.attention(q, K, K)
+        print("after:", out.shape, rec.bytes_read > 0)
+        """
+    )
+    assert "raised: True" in out and "after: (2, 8) True" in out

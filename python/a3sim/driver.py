@@ -250,7 +250,11 @@ class KVContext:
         self._K = K  # kept for the host sorter; a float32 contiguous copy or the caller's array
         for r0, r1 in self.tiles:
             rows = r1 - r0
-            blk = dev.alloc(2 * rows * self.d * 4)
+            try:
+                blk = dev.alloc(2 * rows * self.d * 4)
+            except E.OutOfDeviceMemory:
+                KVContext._release(dev, self._blocks)  # give back the tiles placed so far
+                raise
             self._blocks.append(blk)
             ka, va = blk.address, blk.address + rows * self.d * 4
             dev.view(ka, np.float32, rows * self.d)[:] = K[r0:r1].ravel()
