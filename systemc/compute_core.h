@@ -3,7 +3,9 @@
 // exponent + output), plus the optional device sorter.
 //
 // Function apart from timing: the core first computes the exact values of a whole job (BLAS for
-// exact mode, a3::approx_query per query otherwise), collecting the counts each stage saw; the
+// exact mode; otherwise the job's exact scores at once, then a3::approx_query per query, two
+// queries' candidate selections interleaved, spread over a WorkerPool of host threads),
+// collecting the counts each stage saw; the
 // TimingModel turns the counts into per-query stage cycles; the pipeline recurrence gives each
 // stage's busy interval; the core then waits once per stage.
 #pragma once

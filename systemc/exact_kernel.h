@@ -17,8 +17,9 @@ struct ExactScratch {
 };
 
 // out[i] = sum_r softmax(Q[i] . K[r]) V[r] for i < m; row-major float32, K and V n x d.
-// Scores are computed in double precision from the float32 operands (the numeric contract of
-// approx_kernel.h), the weights and the weighted sum in float32.
+// Scores are computed in double precision from the float32 operands (by dgemm, so the summation
+// order is BLAS's, not the left-to-right order of approx_kernel.h's contract: exact and post_only
+// with T = 0 may differ in the last bits); the weights and the weighted sum in float32.
 // stats[i] = {s_max, sum of exp(s - s_max), n, n}.
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
                      float* out, RowStats* stats, ExactScratch& scratch);

@@ -365,8 +365,7 @@ class A3Driver:
         self._cq_status_col = self._cq["status"]
         self._f32 = dev.dram.view(np.float32)
         self._sq[:] = np.zeros(1, DESCRIPTOR_DTYPE)
-        self._cq[:] = np.zeros(1, COMPLETION_DTYPE)
-        self._reset_queues()
+        self._reset_queues()  # also clears the completion ring
         self._finalizer = weakref.finalize(self, A3Driver._release, dev, [self._sq_block, self._cq_block],
                                            self._arena)
 

@@ -203,9 +203,10 @@ class Trace:
             j = job_info.get(int(row["job"]))
             args = {"job": int(row["job"])}
             if j is not None:
-                args.update(tag=int(j["tag"]), opcode=OPCODES[min(int(j["opcode"]), 3)],
-                            mode=MODES[min(int(j["mode"]), 2)], n=int(j["n"]), d=int(j["d"]), m=int(j["m"]),
-                            status=int(j["status"]))
+                op, md = int(j["opcode"]), int(j["mode"])
+                args.update(tag=int(j["tag"]), opcode=OPCODES[op] if op < len(OPCODES) else "invalid",
+                            mode=MODES[md] if md < len(MODES) else "invalid", n=int(j["n"]), d=int(j["d"]),
+                            m=int(j["m"]), status=int(j["status"]))
             events.append({"ph": "X", "pid": 1 + int(row["unit"]), "tid": tracks[phase], "name": phase,
                            "ts": row["t_start_ps"] / 1e6, "dur": (row["t_end_ps"] - row["t_start_ps"]) / 1e6,
                            "args": args})

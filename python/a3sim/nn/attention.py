@@ -97,7 +97,9 @@ class A3Attention:
         if mode != "exact":
             self.default.update({k: v for k, v in (("preset", preset), ("M", M), ("T", T)) if v is not None})
         elif preset is not None or M is not None or T is not None:
-            raise ValueError("preset, M and T apply to the approx and post_only modes")
+            from ..errors import ParameterError
+
+            raise ParameterError("preset, M and T apply to the approx and post_only modes")
         self.layers: dict[int, Any] = dict(layers or {})
         self.stats: dict[int, LayerStats] = {}
         self._host = NumpyAttention()
