@@ -229,3 +229,21 @@ def test_device_sorter_in_a_fresh_platform():
     assert [i.C.tolist() for i in infos] == r["C"]
     assert r["sort"] == d * n * math.ceil(math.log2(n))  # sorter_lanes = 1
     assert r["sorted_bytes"] == 0 and "sort" in r["phases"]
+
+
+def test_context_is_a_copy(drv):
+    """load() copies K/V into device memory: changing the caller's arrays afterwards changes
+    nothing, in exact mode nor in the sorted table of approx mode."""
+    rng = np.random.default_rng(46)
+    Q, K, V = rand(rng, 3, 16), rand(rng, 60, 16), rand(rng, 60, 16)
+    K0, V0 = K.copy(), V.copy()
+    ctx = drv.load(K, V)
+    K[:] = 0.0
+    V[:] = 1.0
+    out, _ = drv.attention(Q, ctx)
+    np.testing.assert_allclose(out, exact_attention(Q, K0, V0), rtol=1e-5, atol=1e-6)
+    out, rec = drv.attention(Q, ctx, mode="approx", M=50, T=0.0)
+    r_out, infos = ref.a3_attention(Q, K0, V0, mode="approx", M=50, T=0.0)
+    np.testing.assert_allclose(out, r_out, rtol=1e-5, atol=1e-6)
+    assert [c.tolist() for c in rec.candidates] == [i.C.tolist() for i in infos]
+    ctx.close()

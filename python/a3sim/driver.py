@@ -247,7 +247,6 @@ class KVContext:
         self._blocks: list[Block] = []
         self._kv_addr: list[tuple[int, int]] = []
         self._sorted_addr: list[int | None] = [None] * len(self.tiles)
-        self._K = K  # kept for the host sorter; a float32 contiguous copy or the caller's array
         for r0, r1 in self.tiles:
             rows = r1 - r0
             try:
@@ -273,8 +272,9 @@ class KVContext:
         addr = self._sorted_addr[t]
         if addr is None:
             r0, r1 = self.tiles[t]
-            Kt = self._K[r0:r1]
             rows = r1 - r0
+            # Sort the copy in device memory: the caller may have changed its array since load().
+            Kt = self._device.view(self._kv_addr[t][0], np.float32, rows * self.d).reshape(rows, self.d)
             blk = self._device.alloc(rows * self.d * 8)
             self._blocks.append(blk)
             self._finalizer.detach()
