@@ -3,7 +3,6 @@
 #include <cblas.h>
 
 #include <cmath>
-#include <cstring>
 
 #if defined(__x86_64__) && defined(__GLIBC__)
 // glibc's vector math library (libmvec) has SIMD variants of expf; declaring them lets the
@@ -23,17 +22,6 @@ inline float exp_nonpositive(float x) {
   return x < -87.0f ? 0.0f : e;
 }
 }  // namespace
-
-float exp_shifted_sum(float* x, uint32_t count, float shift) {
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (uint32_t i = 0; i < count; ++i) {
-    float e = exp_nonpositive(x[i] - shift);
-    x[i] = e;
-    sum += e;
-  }
-  return sum;
-}
 
 float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift) {
   float sum = 0.0f;

@@ -24,9 +24,6 @@ struct ExactScratch {
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
                      float* out, RowStats* stats, ExactScratch& scratch);
 
-// x[i] = exp(x[i] - shift) for x[i] <= shift (vectorised; max relative error ~2e-7); returns the sum.
-float exp_shifted_sum(float* x, uint32_t count, float shift);
-
 // p[i] = exp(float(s[i] - shift)) for s[i] <= shift; returns the sum (float32).
 float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift);
 // Largest of count >= 1 values.
