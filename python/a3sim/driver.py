@@ -25,7 +25,8 @@ from . import errors as E
 from .config import ConfigLike
 from .device import Block, Device
 from .protocol import (
-    COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, FLAG_IRQ, FLAG_ROW_STATS, FLAG_SETS,
+    COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, DEVICE_ID, DEVICE_VERSION, FLAG_IRQ,
+    FLAG_ROW_STATS, FLAG_SETS,
     IRQ_DONE, IRQ_ERROR, MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode, Reg, set_words,
 )
 from .trace import Trace
@@ -343,11 +344,16 @@ class A3Driver:
         self.timeout_ns = float(timeout_ns)
         self.trace = Trace(self.device)
         dev = self.device
-        self.n_max = int(dev.cfg("n_max"))
-        self.d_max = int(dev.cfg("d_max"))
-        self.q_rows = int(dev.cfg("q_rows"))
         self._state = dev.unit_state[unit]
         self._base = dev.reg_address(unit, 0)
+        # Probe the unit as host software would: identify it, then read its capabilities.
+        ident, version = self.read_reg(Reg.ID), self.read_reg(Reg.VERSION)
+        if ident != DEVICE_ID or (version >> 16) != (DEVICE_VERSION >> 16):
+            raise E.PlatformError(f"unit {unit} answers ID {ident:#x} version {version:#x}; this driver "
+                                  f"expects ID {DEVICE_ID:#x} version {DEVICE_VERSION >> 16}.x")
+        self.n_max = self.read_reg(Reg.CAP_N_MAX)
+        self.d_max = self.read_reg(Reg.CAP_D_MAX)
+        self.q_rows = self.read_reg(Reg.CAP_Q_ROWS)
         self._device_sorter = dev.cfg("device_sorter") != 0
         self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
         self._snap = np.zeros(8, np.uint64)
@@ -409,10 +415,14 @@ class A3Driver:
         self._tag = 0
         self._state.resident = None
         self._state.sorted_resident = False
-        self._state.owner = self
+        self._state.owner = weakref.ref(self)  # weak: the device must not keep drivers alive
+
+    def _owns_unit(self) -> bool:
+        owner = self._state.owner
+        return owner is not None and owner() is self
 
     def _ensure_owner(self) -> None:
-        if self._state.owner is not self:
+        if not self._owns_unit():
             # Another driver reprogrammed the unit since: take it back.
             self._reset_queues()
 
@@ -744,7 +754,7 @@ class A3Driver:
 
     def close(self) -> None:
         """Free the driver's queues and buffers (the platform stays)."""
-        if self._state.owner is self:
+        if self._owns_unit():
             self.write_reg(Reg.CTRL, 0)
             self._state.owner = None
             self._state.resident = None
