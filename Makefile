@@ -58,8 +58,10 @@ test-cpp: apt build/ctest/Makefile
 	cmake --build build/ctest -j2
 	cd build/ctest && ctest --output-on-failure
 
-bench: setup
+bench: setup build/ctest/Makefile
 	$(PY) benchmarks/run.py
+	cmake --build build/ctest -j2 --target bench_kernels
+	SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 build/ctest/bench_kernels
 
 clean:
 	rm -rf build $(VENV) $(OUT)

@@ -1,0 +1,95 @@
+// bench_kernels.cpp - per-component costs of the functional kernels (host time, one thread), the
+// figures docs/performance.md quotes. Built by CMake (target bench_kernels); `make bench` runs it.
+//   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 280)
+#include <cblas.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "a3_protocol.h"
+#include "approx_kernel.h"
+#include "exact_kernel.h"
+
+namespace {
+template <class F>
+double per_call_us(F f, int reps) {
+  f();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) f();
+  return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / reps;
+}
+}  // namespace
+
+// sc_main, not main: libsystemc (linked through a3core) provides main and calls sc_main.
+extern "C" int sc_main(int argc, char** argv) {
+#ifdef A3SIM_OPENBLAS
+  openblas_set_num_threads(1);
+#endif
+  const uint32_t n = 320, d = 64, m = 256;  // the paper's design point; one job of q_rows queries
+  const uint64_t M = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 280;
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd;
+  std::vector<float> K(n * d), V(n * d), Q(m * d), O(m * d), sv(n * d), out(d);
+  std::vector<uint32_t> sr(n * d);
+  for (auto& x : K) x = nd(rng);
+  for (auto& x : V) x = nd(rng);
+  // Peaked queries: a scaled key plus noise (planted keys).
+  for (uint32_t i = 0; i < m; ++i)
+    for (uint32_t j = 0; j < d; ++j) Q[i * d + j] = (K[(i % n) * d + j] + 0.3f * nd(rng)) * 0.125f;
+
+  std::printf("functional kernels, n=%u d=%u, one job of m=%u queries, 1 thread\n", n, d, m);
+  std::printf("%-66s %8s\n", "step", "us");
+  // ---- exact ----
+  std::vector<double> Qd(m * d), Kd(n * d), S(size_t(m) * n);
+  std::vector<float> P(size_t(m) * n);
+  for (size_t i = 0; i < Qd.size(); ++i) Qd[i] = Q[i];
+  for (size_t i = 0; i < Kd.size(); ++i) Kd[i] = K[i];
+  auto row = [](const char* name, double us) { std::printf("%-66s %8.1f\n", name, us); };
+  row("exact: scores, dgemm (m x n x d, double)", per_call_us([&] {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
+                    S.data(), n);
+      }, 50));
+  row("exact: exp (libmvec expf), m x n values", per_call_us([&] {
+        for (uint32_t i = 0; i < m; ++i) a3::exp_shifted_sum(&S[size_t(i) * n], &P[size_t(i) * n], n, 40.0);
+      }, 50));
+  row("exact: P V, sgemm (m x n x d, float)", per_call_us([&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
+                    O.data(), d);
+      }, 50));
+  std::vector<a3::RowStats> st(m);
+  a3::ExactScratch ex;
+  row("exact: whole job (exact_attention)", per_call_us([&] {
+        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex);
+      }, 50));
+  // ---- approx ----
+  a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
+  std::vector<double> KT(size_t(a3::padded_rows(n)) * d), SA(size_t(m) * n);
+  a3::transpose_keys(K.data(), n, d, KT.data());
+  a3::ApproxScratch sa(n, d), sb(n, d);
+  std::printf("approx rows: M=%llu, T=0.1, per query\n", static_cast<unsigned long long>(M));
+  row("approx: scores of all rows (all_scores)", per_call_us([&] {
+        a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data());
+      }, 20) / m);
+  row("approx: whole query, one at a time (approx_query, scores given)", per_call_us([&] {
+        for (uint32_t i = 0; i < m; ++i)
+          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
+                           nullptr, nullptr, &SA[size_t(i) * n]);
+      }, 20) / m);
+  row("approx: candidate selection, two queries interleaved", per_call_us([&] {
+        for (uint32_t i = 0; i + 1 < m; i += 2)
+          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
+      }, 20) / m);
+  row("approx: whole query, two at a time (select_two + approx_query)", per_call_us([&] {
+        for (uint32_t i = 0; i + 1 < m; i += 2) {
+          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
+          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
+                           nullptr, nullptr, &SA[size_t(i) * n], true);
+          a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sb,
+                           out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true);
+        }
+      }, 20) / m);
+  return 0;
+}
