@@ -553,8 +553,8 @@ __attribute__((target("prefer-vector-width=512")))  // wider vectors pay off in 
 #endif
 void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32_t d, double* S) {
     // Each S[q][r] is 0.0 + p_0 + p_1 + ... + p_{d-1}, left to right, every p exact in double: the
-    // same bits as exact_scores. A register block of 4 queries x 8 rows accumulates over all j.
-    constexpr uint32_t QB = 4, RB = 8;
+    // same bits as exact_scores. A register block of 12 queries x 16 rows accumulates over all j.
+    constexpr uint32_t QB = 12, RB = 16;  // RB must divide padded_rows()
     const uint32_t np = padded_rows(n);
     // Queries as double, QB rows of d; kept per thread (the caller may run on a small coroutine
     // stack, so nothing large lives on the stack).

@@ -128,8 +128,8 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
 void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const float* sorted_value,
                 const uint32_t* sorted_row, uint64_t M, ApproxScratch& sa, ApproxScratch& sb);
 
-// Rows of K^T padded to a multiple of 8.
-inline uint32_t padded_rows(uint32_t n) { return (n + 7u) & ~7u; }
+// Rows of K^T padded to a multiple of 16 (the row block of all_scores).
+inline uint32_t padded_rows(uint32_t n) { return (n + 15u) & ~15u; }
 
 // KT (d x padded_rows(n), double) = K^T with zero padding, the layout all_scores() reads.
 void transpose_keys(const float* K, uint32_t n, uint32_t d, double* KT);
