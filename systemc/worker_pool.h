@@ -32,8 +32,8 @@ class WorkerPool {
     uint32_t count = 0;
     uint32_t chunk = 1;
     std::atomic<uint32_t> next{0};
-    uint64_t generation = 0;
-    unsigned pending = 0;
+    std::atomic<uint64_t> generation{0};
+    std::atomic<unsigned> pending{0};
   };
   void start();
   static void loop(Shared* sh, unsigned worker);
