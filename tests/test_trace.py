@@ -84,6 +84,22 @@ def test_ramulator_trace(drv, call, tmp_path):
     assert addr.startswith("0x") and op in ("R", "W")
 
 
+def test_dramsys_trace(drv, call, tmp_path):
+    path = drv.trace.to_dramsys(tmp_path / "dram.stl", clock_mhz=1600.0)
+    lines = path.read_text().splitlines()
+    assert len(lines) == len(drv.trace.to_ramulator(tmp_path / "r.trace").read_text().splitlines())
+    cycles = []
+    for line in lines[:500]:
+        clk, op, addr = line.split("\t")
+        assert clk.endswith(":") and op in ("read", "write") and addr.startswith("0x")
+        cycles.append(int(clk[:-1]))
+    assert cycles == sorted(cycles)
+    # The first request's cycle is its issue time at 1.6 GHz.
+    t = drv.trace.transactions()
+    first = t[(t.target == "dram") & (t.status == "ok")].t_start_ns.min()
+    assert cycles[0] == int(first * 1.6 + 1e-9)
+
+
 def test_transaction_recording_can_be_turned_off(drv):
     rng = np.random.default_rng(32)
     before = drv.trace.count("txn")
