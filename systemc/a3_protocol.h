@@ -138,7 +138,8 @@ static_assert(sizeof(Completion) == 32, "completion is 32 bytes");
 #pragma pack(pop)
 
 // ---- error codes ------------------------------------------------------------------------------
-// X(name, code, message). User-provokable faults: status codes, never SC_REPORT_ERROR.
+// X(name, code, message). User-provokable faults are status codes, never SystemC error reports
+// (those stop the kernel for the rest of the process; they are kept for model bugs).
 #define A3_ERROR_TABLE(X)                                                                         \
   X(OK, 0, "success")                                                                             \
   X(BAD_OPCODE, 1, "descriptor opcode is not NOP, LOAD_KV, ATTEND or LOAD_SORTED")                              \
