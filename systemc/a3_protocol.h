@@ -108,19 +108,21 @@ struct Descriptor {
   uint64_t addr_a;  // 0x20 LOAD_KV: K (n x d f32) | ATTEND: queries (m x d f32)
                     //      LOAD_SORTED: sorted-key table (d x n f32 values, then d x n u32 rows)
   uint64_t addr_b;  // 0x28 LOAD_KV: V (n x d f32) | ATTEND: outputs (m x d f32)
-  uint64_t addr_c;  // 0x30 ATTEND with ROW_STATS: row stats (m x 16 B)
+  uint64_t addr_c;  // 0x30 ATTEND with ROW_STATS: row stats (m x 24 B)
   uint64_t addr_d;  // 0x38 ATTEND with SETS: bitmaps, per query ceil(n/32) u32 of C then of SEL
 };
 static_assert(sizeof(Descriptor) == 64, "descriptor is 64 bytes");
 
-// Per-query stats written by ATTEND with ROW_STATS (16 bytes).
+// Per-query stats written by ATTEND with ROW_STATS (24 bytes). s_max and sum_exp are double: the
+// host merges tiles with them (log-sum-exp), and a float32 s_max of a large score would shift a
+// tile's weight by exp(rounding error), about 5e-6 relative at |s| = 80.
 struct RowStats {
-  float s_max;       // max score over the selected rows
-  float sum_exp;     // sum over SEL of exp(s_i - s_max)
+  double s_max;      // max score over the selected rows
+  double sum_exp;    // sum over SEL of exp(s_i - s_max)
   uint32_t n_cand;   // |C|
   uint32_t n_sel;    // |SEL|
 };
-static_assert(sizeof(RowStats) == 16, "row stats are 16 bytes");
+static_assert(sizeof(RowStats) == 24, "row stats are 24 bytes");
 
 // Completion record (32 bytes, in the completion queue).
 struct Completion {

@@ -11,6 +11,11 @@ using namespace sc_core;
 
 namespace {
 uint64_t u(double v) { return static_cast<uint64_t>(v); }
+// The datapath's number format is float32: a score beyond its range (the functional model keeps
+// scores in double for accuracy) is reported as NONFINITE, as are NaN and infinities.
+bool stats_ok(const RowStats& r) {
+  return std::isfinite(static_cast<float>(r.s_max)) && std::isfinite(static_cast<float>(r.sum_exp));
+}
 }  // namespace
 
 SramBanks::SramBanks(const Config& c)
@@ -107,7 +112,7 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
     static const Phase phases[] = {Phase::DOT, Phase::EXP_OUT};
     if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
     for (uint32_t i = 0; i < m; ++i)
-      if (!std::isfinite(stats_[i].s_max) || !std::isfinite(stats_[i].sum_exp)) return Error::NONFINITE;
+      if (!stats_ok(stats_[i])) return Error::NONFINITE;
     run_stages(cycles_, m, phases, 2, rec, on_phase);
     return Error::OK;
   }
@@ -140,7 +145,7 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
       QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, sc, o,
                                    want_sets ? cb : nullptr, want_sets ? sb : nullptr,
                                    scores_all_.data() + static_cast<size_t>(i) * n, pre_selected);
-      stats_[i] = RowStats{static_cast<float>(r.s_max), static_cast<float>(r.sum_exp), r.n_cand, r.n_sel};
+      stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
       if (want_sets) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
         for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
@@ -185,7 +190,7 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   }
   if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
   for (uint32_t i = 0; i < m; ++i)
-    if (!std::isfinite(stats_[i].s_max) || !std::isfinite(stats_[i].sum_exp)) return Error::NONFINITE;
+    if (!stats_ok(stats_[i])) return Error::NONFINITE;
   static const Phase approx_phases[] = {Phase::CAND_SEL, Phase::DOT, Phase::EXP_OUT};
   static const Phase post_phases[] = {Phase::DOT, Phase::EXP_OUT};
   run_stages(cycles_, m, post_only ? post_phases : approx_phases, S, rec, on_phase);

@@ -68,7 +68,7 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
     float* prow = sc.p.data() + static_cast<size_t>(i) * n;
     const double mx = max_of(srow, n);
     const float sum = exp_shifted_sum(srow, prow, n, mx);
-    stats[i] = RowStats{static_cast<float>(mx), sum, n, n};
+    stats[i] = RowStats{mx, static_cast<double>(sum), n, n};
   }
   // out = P V (m x d) in float32, then divide each row by its sum.
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from conftest import exact_attention, rand
@@ -35,6 +35,7 @@ def test_exact_matches_numpy(drv, m, n, d):
 
 
 @settings(max_examples=40, deadline=None)
+@example(m=7, n=395, d=26, seed=69, scale=4.0)  # large scores, two tiles: needs the f64 row stats
 @given(m=st.integers(1, 40), n=st.integers(1, 400), d=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
        scale=st.sampled_from([0.01, 1.0, 4.0]))
 def test_exact_property(drv, m, n, d, seed, scale):

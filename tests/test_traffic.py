@@ -9,7 +9,7 @@ import pytest
 
 from conftest import rand
 
-DESC, COMPL, STATS = 64, 32, 16
+DESC, COMPL, STATS = 64, 32, 24
 
 
 def analytic_bytes(m: int, n: int, d: int, q_rows: int, n_max: int, load_kv: bool = True) -> tuple[int, int]:

@@ -41,6 +41,7 @@ PRESETS: dict[str, dict[str, float]] = {
 }
 
 _ctx_ids = itertools.count(1)
+_RS = ROW_STATS_DTYPE.itemsize  # bytes of one query's row stats
 
 
 # ---- input checking ---------------------------------------------------------------------------------
@@ -561,7 +562,7 @@ class A3Driver:
         # Buffers in the arena: queries, per item and tile outputs, stats and set bitmaps, and the
         # K/V (and sorted tables) of a call that passed arrays rather than a context.
         words = [set_words(r1 - r0) for r0, r1 in tiles]
-        per_item = ntiles * (m * d * 4 + m * 16 + 512) + (sum(2 * m * w * 4 + 256 for w in words) if want_sets else 0)
+        per_item = ntiles * (m * d * 4 + m * _RS + 512) + (sum(2 * m * w * 4 + 256 for w in words) if want_sets else 0)
         if ctx is None:
             per_item += n * d * (16 if approx else 8) + 768 * ntiles
         arena = self._arena
@@ -572,7 +573,7 @@ class A3Driver:
         f32[(qa - base) >> 2: ((qa - base) >> 2) + B * m * d] = Q.ravel()
         # outs[t], stats[t], setsa[t]: one region per tile holding all items, item b at row b * m.
         outs = [arena.take(B * m * d * 4) for _ in tiles]
-        stats = [arena.take(B * m * 16) for _ in tiles]
+        stats = [arena.take(B * m * _RS) for _ in tiles]
         setsa = [arena.take(B * 2 * m * w * 4) if want_sets else 0 for w in words]
 
         # Descriptors: (opcode, mode, flags, tag, n, d, m, T, M, addr_a, addr_b, addr_c, addr_d)
@@ -612,7 +613,7 @@ class A3Driver:
                     mc = min(q_rows, m - c0)
                     row = b * m + c0
                     descs.append((2, int(mode), flags, 0, rows, d, mc, T, Mt, qa + row * d * 4, outs[t] + row * d * 4,
-                                  stats[t] + row * 16, (setsa[t] + row * 2 * w * 4) if want_sets else 0))
+                                  stats[t] + row * _RS, (setsa[t] + row * 2 * w * 4) if want_sets else 0))
         # Submit in batches that fit the queue.
         snap = self._snapshot()
         job0, phase0 = int(snap[0] + snap[1]), int(snap[2])

@@ -99,8 +99,8 @@ COMPLETION_DTYPE = np.dtype(
         ("sq_index", "<u4"), ("queries", "<u4"), ("detail", "<u4"), ("reserved", "<u4"),
     ]
 )
-ROW_STATS_DTYPE = np.dtype([("s_max", "<f4"), ("sum_exp", "<f4"), ("n_cand", "<u4"), ("n_sel", "<u4")])
-assert DESCRIPTOR_DTYPE.itemsize == 64 and COMPLETION_DTYPE.itemsize == 32 and ROW_STATS_DTYPE.itemsize == 16
+ROW_STATS_DTYPE = np.dtype([("s_max", "<f8"), ("sum_exp", "<f8"), ("n_cand", "<u4"), ("n_sel", "<u4")])
+assert DESCRIPTOR_DTYPE.itemsize == 64 and COMPLETION_DTYPE.itemsize == 32 and ROW_STATS_DTYPE.itemsize == 24
 
 
 class Status(enum.IntEnum):
