@@ -59,10 +59,7 @@ void A3Device::process_descriptor() {
   }
   phase(job, Phase::QUEUE, recorder_->job(job).t_doorbell_ps, t_start);
   const uint64_t rd0 = dma.bytes_read, wr0 = dma.bytes_written;
-  const uint64_t sram_rd0 = banks.key.read_bytes + banks.value.read_bytes + banks.sorted.read_bytes +
-                            banks.query.read_bytes + banks.output.read_bytes + banks.score.read_bytes;
-  const uint64_t sram_wr0 = banks.key.write_bytes + banks.value.write_bytes + banks.sorted.write_bytes +
-                            banks.query.write_bytes + banks.output.write_bytes + banks.score.write_bytes;
+  const uint64_t sram_rd0 = banks.read_bytes(), sram_wr0 = banks.write_bytes();
 
   Error err = Error::OK;
   uint32_t detail = 0;
@@ -135,10 +132,8 @@ void A3Device::process_descriptor() {
   rec.t_end_ps = t_end;
   rec.bytes_rd = dma.bytes_read - rd0;
   rec.bytes_wr = dma.bytes_written - wr0;
-  rec.sram_rd = banks.key.read_bytes + banks.value.read_bytes + banks.sorted.read_bytes + banks.query.read_bytes +
-                banks.output.read_bytes + banks.score.read_bytes - sram_rd0;
-  rec.sram_wr = banks.key.write_bytes + banks.value.write_bytes + banks.sorted.write_bytes +
-                banks.query.write_bytes + banks.output.write_bytes + banks.score.write_bytes - sram_wr0;
+  rec.sram_rd = banks.read_bytes() - sram_rd0;
+  rec.sram_wr = banks.write_bytes() - sram_wr0;
   regs.count(err == Error::OK ? Perf::JOBS : Perf::ERRORS, 1);
   if (err == Error::OK && desc.opcode == static_cast<uint8_t>(Opcode::ATTEND)) regs.count(Perf::QUERIES, desc.m);
   regs.count(Perf::BUSY_CYCLES, (t_end - t_start) / cycle_.value());

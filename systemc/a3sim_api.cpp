@@ -154,9 +154,8 @@ uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_pla
 
 uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what) {
   if (!g_platform || unit >= g_platform->units.size()) return 0;
-  a3::SramBanks& b = g_platform->units[unit]->banks;
-  a3::SramBank* banks[] = {&b.key, &b.value, &b.sorted, &b.query, &b.output, &b.score};
-  if (bank >= 6) return 0;
+  auto banks = g_platform->units[unit]->banks.all();
+  if (bank >= banks.size()) return 0;
   const a3::SramBank& s = *banks[bank];
   switch (what) {
     case 0: return s.capacity();

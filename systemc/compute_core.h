@@ -12,6 +12,7 @@
 
 #include <systemc>
 
+#include <array>
 #include <functional>
 #include <vector>
 
@@ -29,6 +30,18 @@ namespace a3 {
 struct SramBanks {
   SramBank key, value, sorted, query, output, score;
   explicit SramBanks(const Config& cfg);
+  // In the order of a3sim_api.h's sram_counter(): key, value, sorted, query, output, score.
+  std::array<SramBank*, 6> all() { return {&key, &value, &sorted, &query, &output, &score}; }
+  uint64_t read_bytes() {
+    uint64_t t = 0;
+    for (SramBank* b : all()) t += b->read_bytes;
+    return t;
+  }
+  uint64_t write_bytes() {
+    uint64_t t = 0;
+    for (SramBank* b : all()) t += b->write_bytes;
+    return t;
+  }
 };
 
 class ComputeCore : public sc_core::sc_module {

@@ -150,13 +150,13 @@ class A3Attention:
 def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
     """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys, with the
     driver's tiling and job split: per tile and job, dot + exp_out + (jobs - 1) * max (A3-SPEC 3.6)."""
+    from ..driver import _tiles
+
     api = driver.device.api
-    q_rows, n_max = driver.q_rows, driver.n_max
-    count = -(-n // n_max)
-    size = -(-n // count)
+    q_rows = driver.q_rows
     total = 0
-    for r0 in range(0, n, size):
-        rows = min(size, n - r0)
+    for r0, r1 in _tiles(n, driver.n_max):  # the driver's own tiling
+        rows = r1 - r0
         dot = int(api.timing_formula(0, rows, d))
         exp = int(api.timing_formula(1, rows, 0))
         for c0 in range(0, m, q_rows):
