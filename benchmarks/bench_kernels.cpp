@@ -9,9 +9,9 @@
 #include <random>
 #include <vector>
 
-#include "a3_protocol.h"
-#include "approx_kernel.h"
-#include "exact_kernel.h"
+#include "a3/a3_protocol.h"
+#include "kernels/approx_kernel.h"
+#include "kernels/exact_kernel.h"
 
 namespace {
 template <class F>

@@ -35,7 +35,7 @@ def find_library() -> Path:
 
 
 def _find_header(lib: Path) -> Path:
-    for c in (lib.parent / HEADER_NAME, _PKG.parent.parent / "systemc" / HEADER_NAME):
+    for c in (lib.parent / HEADER_NAME, _PKG.parent.parent / "systemc" / "api" / HEADER_NAME):
         if c.is_file():
             return c
     raise PlatformError(f"cannot find {HEADER_NAME} next to {lib}")

@@ -1,4 +1,4 @@
-"""The hardware configuration: defaults from the model's one table (``systemc/a3_config.h``), with
+"""The hardware configuration: defaults from the model's one table (``systemc/soc/a3_config.h``), with
 overrides from a dict, a TOML file or ``key=value`` text.
 
 ``docs/configuration.md`` lists every entry with its unit and source; ``a3sim config`` prints the

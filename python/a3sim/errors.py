@@ -101,7 +101,7 @@ class QueueError(DeviceError):
     """The descriptor or completion queue is misconfigured or overflowed."""
 
 
-# status code name -> exception class (names as in systemc/a3_protocol.h)
+# status code name -> exception class (names as in systemc/a3/a3_protocol.h)
 ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "BAD_OPCODE": DescriptorError,
     "BAD_MODE": DescriptorError,

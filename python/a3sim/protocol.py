@@ -2,7 +2,7 @@
 status codes, trace enumerations.
 
 This is the driver's own statement of ``docs/register-map.md`` and ``docs/descriptors.md``,
-written independently of ``systemc/a3_protocol.h``; the host-integration tests check that the two
+written independently of ``systemc/a3/a3_protocol.h``; the host-integration tests check that the two
 agree.
 """
 from __future__ import annotations

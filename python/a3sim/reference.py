@@ -2,7 +2,7 @@
 
 This module is the executable form of the specification: read it beside
 ``/work/shared/A3-SPEC.md``.  It is written for clarity first; it is the
-yardstick that the C++ device (``systemc/approx_kernel.cpp``) is tested against.
+yardstick that the C++ device (``systemc/kernels/approx_kernel.cpp``) is tested against.
 
 Numeric contract
 ----------------

@@ -1,10 +1,10 @@
-// test_approx_kernel.cpp -- standalone checks of systemc/approx_kernel against a
+// test_approx_kernel.cpp -- standalone checks of systemc/kernels/approx_kernel against a
 // slow, literal re-statement of A3-SPEC 3.1-3.3 written here.
 //
 // Build and run:
-//   g++ -std=c++17 -O2 -Isystemc tests/cpp/test_approx_kernel.cpp systemc/approx_kernel.cpp -o /tmp/t && /tmp/t
+//   g++ -std=c++17 -O2 -Isystemc tests/cpp/test_approx_kernel.cpp systemc/kernels/approx_kernel.cpp -o /tmp/t && /tmp/t
 // Exit status 0 when every check passes; otherwise the failures are printed.
-#include "approx_kernel.h"
+#include "kernels/approx_kernel.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,12 +9,12 @@
 #include <random>
 #include <vector>
 
-#include "a3_protocol.h"
-#include "dram_timing_simple.h"
-#include "platform.h"
-#include "approx_kernel.h"
-#include "timing_model.h"
-#include "worker_pool.h"
+#include "a3/a3_protocol.h"
+#include "soc/dram_timing_simple.h"
+#include "soc/platform.h"
+#include "kernels/approx_kernel.h"
+#include "a3/timing_model.h"
+#include "kernels/worker_pool.h"
 
 #include <algorithm>
 

@@ -1,0 +1,214 @@
+#include "a3/compute_core.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "kernels/exact_kernel.h"
+
+namespace a3 {
+
+using namespace sc_core;
+
+namespace {
+uint64_t u(double v) { return static_cast<uint64_t>(v); }
+// The datapath's number format is float32: a score beyond its range (the functional model keeps
+// scores in double for accuracy) is reported as NONFINITE, as are NaN and infinities.
+bool stats_ok(const RowStats& r) {
+  return std::isfinite(static_cast<float>(r.s_max)) && std::isfinite(static_cast<float>(r.sum_exp));
+}
+}  // namespace
+
+SramBanks::SramBanks(const Config& c)
+    : key("key", u(c.n_max) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      value("value", u(c.n_max) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      sorted("sorted", u(c.n_max) * u(c.d_max) * u(c.sorted_entry_bytes), u(c.sram_width_bytes)),
+      query("query", u(c.q_rows) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      output("output", u(c.q_rows) * u(c.d_max) * u(c.elem_bytes), u(c.sram_width_bytes)),
+      score("score", 2 * u(c.n_max) * u(c.elem_bytes), u(c.sram_width_bytes)) {}
+
+ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& banks)
+    : sc_module(name),
+      cfg_(cfg),
+      banks_(banks),
+      timing_(cfg),
+      cycle_(cfg.cycle_ns(), SC_NS),
+      pool_(static_cast<unsigned>(cfg.sim_threads)) {
+  const unsigned w = pool_.threads();
+  approx_.resize(w);
+  approx2_.resize(w);
+  cand_.resize(w);
+  sel_.resize(w);
+  for (unsigned i = 0; i < w; ++i) {
+    approx_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
+    approx2_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
+    cand_[i].resize(static_cast<size_t>(cfg.n_max));
+    sel_[i].resize(static_cast<size_t>(cfg.n_max));
+  }
+}
+
+void ComputeCore::run_stages(const std::vector<uint64_t>& cycles, uint32_t m, const Phase* phases, uint32_t S,
+                             JobRecord& rec, const PhaseFn& on_phase) {
+  TimingModel::Schedule sched = TimingModel::pipeline(cycles, m, S);
+  const uint64_t t0 = sc_time_stamp().value();
+  const uint64_t cyc = cycle_.value();
+  uint64_t elapsed = 0;
+  for (uint32_t k = 0; k < S; ++k) {
+    // One wait per pipeline stage: until the stage's last query leaves it.
+    const uint64_t end = sched.stage_end[k] * cyc;
+    if (end > elapsed) {
+      wait(sc_time::from_value(end - elapsed));
+      elapsed = end;
+    }
+    on_phase(phases[k], t0 + sched.stage_start[k] * cyc, t0 + end);
+    switch (phases[k]) {
+      case Phase::CAND_SEL: rec.cyc_cand_sel += sched.stage_busy[k]; break;
+      case Phase::DOT: rec.cyc_dot += sched.stage_busy[k]; break;
+      default: rec.cyc_exp_out += sched.stage_busy[k]; break;
+    }
+  }
+  rec.compute_cycles += sched.makespan;
+  rec.first_latency_cycles = sched.first_latency;
+}
+
+Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase) {
+  const uint32_t n = job.n, d = job.d, m = job.m;
+  const float* Q = banks_.query.as<float>();
+  const float* K = banks_.key.as<float>();
+  const float* V = banks_.value.as<float>();
+  float* O = banks_.output.as<float>();
+  stats_.resize(m);
+  const uint32_t words = set_words(n);
+  if (job.want_sets) sets_.assign(static_cast<size_t>(m) * 2 * words, 0u);
+
+  const uint64_t eb = u(cfg_.elem_bytes);
+  const uint64_t row = static_cast<uint64_t>(d) * eb;
+  if (job.mode == Mode::EXACT) {
+    // ---- function: the whole job at once ----
+    exact_attention(Q, m, K, V, n, d, O, stats_.data(), exact_);
+    if (job.want_sets) {
+      for (uint32_t i = 0; i < m; ++i) {
+        uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+        for (uint32_t r = 0; r < n; ++r) {
+          c[r / 32] |= 1u << (r % 32);
+          c[words + r / 32] |= 1u << (r % 32);
+        }
+      }
+    }
+    rec.candidates += static_cast<uint64_t>(m) * n;
+    rec.selected += static_cast<uint64_t>(m) * n;
+    // ---- SRAM traffic of the base pipeline, per query ----
+    banks_.query.count_read(static_cast<uint64_t>(m) * row);
+    banks_.key.count_read(static_cast<uint64_t>(m) * n * row);
+    banks_.value.count_read(static_cast<uint64_t>(m) * n * row);
+    banks_.score.count_write(static_cast<uint64_t>(m) * n * eb);
+    banks_.score.count_read(static_cast<uint64_t>(m) * n * eb);
+    banks_.output.count_write(static_cast<uint64_t>(m) * row);
+    // ---- timing: two stages, constant per query ----
+    cycles_.assign(static_cast<size_t>(m) * 2, 0);
+    for (uint32_t i = 0; i < m; ++i) {
+      cycles_[2 * i] = timing_.exact_dot(n, d);
+      cycles_[2 * i + 1] = timing_.exact_exp_out(n);
+    }
+    static const Phase phases[] = {Phase::DOT, Phase::EXP_OUT};
+    if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
+    for (uint32_t i = 0; i < m; ++i)
+      if (!stats_ok(stats_[i])) return Error::NONFINITE;
+    run_stages(cycles_, m, phases, 2, rec, on_phase);
+    return Error::OK;
+  }
+
+  // ---- approx / post_only: per query ----
+  const bool post_only = job.mode == Mode::POST_ONLY;
+  const uint32_t S = post_only ? 2 : 3;
+  cycles_.assign(static_cast<size_t>(m) * S, 0);
+  const float* sv = banks_.sorted.as<float>();
+  const uint32_t* sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  const uint64_t entry = u(cfg_.sorted_entry_bytes);
+  const uint64_t live_cap = 2ull * n * d;
+  // ---- function: queries are independent, so they are spread over the host's worker threads ----
+  // Exact scores of every row for the whole job first (bit-identical to scoring the candidates
+  // one by one: see approx_kernel.h), then per query selection, post-scoring and output.
+  if (kt_generation_ != job.kv_generation || kt_.size() != static_cast<size_t>(padded_rows(n)) * d) {
+    kt_.resize(static_cast<size_t>(padded_rows(n)) * d);
+    transpose_keys(K, n, d, kt_.data());
+    kt_generation_ = job.kv_generation;
+  }
+  scores_all_.resize(static_cast<size_t>(m) * n);
+  const bool want_sets = job.want_sets;
+  pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
+    all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
+    uint32_t* cb = cand_[w].data();
+    uint32_t* sb = sel_[w].data();
+    auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
+      const float* q = Q + static_cast<size_t>(i) * d;
+      float* o = O + static_cast<size_t>(i) * d;
+      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, sc, o,
+                                   want_sets ? cb : nullptr, want_sets ? sb : nullptr,
+                                   scores_all_.data() + static_cast<size_t>(i) * n, pre_selected);
+      stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
+      if (want_sets) {
+        uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+        for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
+        for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sb[k] / 32] |= 1u << (sb[k] % 32);
+      }
+    };
+    uint32_t i = i0;
+    if (!post_only && d <= 64) {
+      // Candidate selection is a serial chain per query: run two queries' chains together.
+      for (; i + 1 < i1; i += 2) {
+        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, n, d, sv, sr, job.M,
+                   approx_[w], approx2_[w]);
+        finish(i, approx_[w], true);
+        finish(i + 1, approx2_[w], true);
+      }
+    }
+    for (; i < i1; ++i) finish(i, approx_[w], false);
+  });
+  // ---- counts, cycles and SRAM traffic of each query ----
+  for (uint32_t i = 0; i < m; ++i) {
+    const uint32_t n_cand = stats_[i].n_cand, n_sel = stats_[i].n_sel;
+    rec.candidates += n_cand;
+    rec.selected += n_sel;
+    uint64_t* cy = &cycles_[static_cast<size_t>(i) * S];
+    if (post_only) {
+      cy[0] = timing_.approx_dot(n, d);
+      cy[1] = timing_.post(n, n_sel);
+    } else {
+      cy[0] = timing_.cand_sel(job.M, n);
+      cy[1] = timing_.approx_dot(n_cand, d);
+      cy[2] = timing_.post(n_cand, n_sel);
+      // pointer reads: 2d at fill, then one per side per iteration while entries are live
+      banks_.sorted.count_read((2ull * d + std::min<uint64_t>(2 * job.M, live_cap)) * entry);
+      banks_.query.count_read(row);
+    }
+    banks_.query.count_read(row);
+    banks_.key.count_read(static_cast<uint64_t>(n_cand) * row);
+    banks_.value.count_read(static_cast<uint64_t>(n_sel) * row);
+    banks_.score.count_write(static_cast<uint64_t>(n_cand) * eb);
+    banks_.score.count_read(static_cast<uint64_t>(n_cand) * eb);
+    banks_.output.count_write(row);
+  }
+  if (!all_finite(O, static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
+  for (uint32_t i = 0; i < m; ++i)
+    if (!stats_ok(stats_[i])) return Error::NONFINITE;
+  static const Phase approx_phases[] = {Phase::CAND_SEL, Phase::DOT, Phase::EXP_OUT};
+  static const Phase post_phases[] = {Phase::DOT, Phase::EXP_OUT};
+  run_stages(cycles_, m, post_only ? post_phases : approx_phases, S, rec, on_phase);
+  return Error::OK;
+}
+
+void ComputeCore::sort(uint32_t n, uint32_t d, JobRecord& rec, const PhaseFn& on_phase) {
+  float* sv = banks_.sorted.as<float>();
+  uint32_t* sr = reinterpret_cast<uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  sort_keys(banks_.key.as<float>(), n, d, sv, sr);
+  const uint64_t eb = u(cfg_.elem_bytes);
+  banks_.key.count_read(static_cast<uint64_t>(n) * d * eb);
+  banks_.sorted.count_write(static_cast<uint64_t>(n) * d * u(cfg_.sorted_entry_bytes));
+  const uint64_t cycles = timing_.sort(n, d);
+  const uint64_t t0 = sc_time_stamp().value();
+  wait(cycle_ * static_cast<double>(cycles));
+  rec.cyc_sort += cycles;
+  on_phase(Phase::SORT, t0, sc_time_stamp().value());
+}
+
+}  // namespace a3

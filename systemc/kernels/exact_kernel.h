@@ -1,0 +1,35 @@
+// exact_kernel.h - the function of the base A3 pipeline (A3-SPEC section 2) for a whole job at
+// once: scores with a BLAS GEMM, max-subtracted softmax, weighted sum with a second GEMM.
+// Plain C++ (no SystemC), unit-testable alone. Timing lives in timing_model.h.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "a3/a3_protocol.h"
+
+namespace a3 {
+
+// Buffers reused across jobs (they grow to the largest job once).
+struct ExactScratch {
+  std::vector<double> qd, kd, s;
+  std::vector<float> p;
+};
+
+// out[i] = sum_r softmax(Q[i] . K[r]) V[r] for i < m; row-major float32, K and V n x d.
+// Scores are computed in double precision from the float32 operands (by dgemm, so the summation
+// order is BLAS's, not the left-to-right order of approx_kernel.h's contract: exact and post_only
+// with T = 0 may differ in the last bits); the weights and the weighted sum in float32.
+// stats[i] = {s_max, sum of exp(s - s_max), n, n}.
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& scratch);
+
+// p[i] = exp(float(s[i] - shift)) for s[i] <= shift; returns the sum (float32).
+float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift);
+// Largest of count >= 1 values.
+double max_of(const double* s, uint32_t count);
+
+// True when every value is finite.
+bool all_finite(const float* x, uint64_t count);
+
+}  // namespace a3

@@ -1,0 +1,121 @@
+#include "soc/a3_config.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+
+namespace a3 {
+
+const std::vector<ConfigEntry>& config_entries() {
+  static const std::vector<ConfigEntry> entries = {
+#define A3_CONFIG_ENTRY(name, def, unit, src) {#name, def, unit, src},
+      A3_CONFIG_TABLE(A3_CONFIG_ENTRY)
+#undef A3_CONFIG_ENTRY
+  };
+  return entries;
+}
+
+std::string Config::set(const std::string& key, double value) {
+  if (!std::isfinite(value)) return "config " + key + ": value must be finite";
+#define A3_CONFIG_SET(name, def, unit, src) \
+  if (key == #name) {                       \
+    name = value;                           \
+    return "";                              \
+  }
+  A3_CONFIG_TABLE(A3_CONFIG_SET)
+#undef A3_CONFIG_SET
+  return "unknown config key '" + key + "'";
+}
+
+bool Config::get(const std::string& key, double& value) const {
+#define A3_CONFIG_GET(field, def, unit, src) \
+  if (key == #field) {                       \
+    value = field;                           \
+    return true;                             \
+  }
+  A3_CONFIG_TABLE(A3_CONFIG_GET)
+#undef A3_CONFIG_GET
+  return false;
+}
+
+std::string Config::parse(const std::string& text) {
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ';')) {
+    auto trim = [](std::string s) {
+      const char* ws = " \t\n\r";
+      s.erase(0, s.find_first_not_of(ws));
+      s.erase(s.find_last_not_of(ws) + 1);
+      return s;
+    };
+    item = trim(item);
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos) return "config item '" + item + "' is not key=value";
+    std::string key = trim(item.substr(0, eq));
+    std::string val = trim(item.substr(eq + 1));
+    char* end = nullptr;
+    double v = std::strtod(val.c_str(), &end);
+    if (val.empty() || end == val.c_str() || *end != '\0')
+      return "config " + key + ": '" + val + "' is not a number";
+    std::string err = set(key, v);
+    if (!err.empty()) return err;
+  }
+  return validate();
+}
+
+std::string Config::validate() const {
+  auto integral = [](double v) { return std::floor(v) == v; };
+  struct Rule {
+    const char* name;
+    double value;
+    double lo, hi;
+    bool whole;
+  };
+  const Rule rules[] = {
+      {"clock_mhz", clock_mhz, 1, 1e5, false},
+      {"units", units, 1, 64, true},
+      {"n_max", n_max, 1, 1 << 20, true},
+      {"d_max", d_max, 1, 4096, true},
+      {"q_rows", q_rows, 1, 1 << 20, true},
+      {"elem_bytes", elem_bytes, 4, 4, true},
+      {"sorted_entry_bytes", sorted_entry_bytes, 8, 8, true},  // layout fixed: f32 value + u32 row
+      {"sram_width_bytes", sram_width_bytes, 4, 1 << 16, true},
+      {"L_dp_extra", L_dp_extra, 0, 1e6, true},
+      {"L_exp", L_exp, 0, 1e6, true},
+      {"L_mac", L_mac, 0, 1e6, true},
+      {"L_recip", L_recip, 0, 1e6, true},
+      {"cs_fill", cs_fill, 0, 1e6, true},
+      {"scan_lanes", scan_lanes, 1, 1 << 16, true},
+      {"filter_lanes", filter_lanes, 1, 1 << 16, true},
+      {"device_sorter", device_sorter, 0, 1, true},
+      {"sorter_lanes", sorter_lanes, 1, 4096, true},
+      {"burst_bytes", burst_bytes, 4, 1 << 20, true},
+      {"dma_outstanding", dma_outstanding, 1, 1024, true},
+      {"dma_setup_ns", dma_setup_ns, 0, 1e9, false},
+      {"bus_latency_ns", bus_latency_ns, 0, 1e9, false},
+      {"reg_latency_ns", reg_latency_ns, 0, 1e9, false},
+      {"host_mmio_ns", host_mmio_ns, 0, 1e9, false},
+      {"irq_latency_ns", irq_latency_ns, 0, 1e9, false},
+      {"dram_mb", dram_mb, 1, 65536, true},
+      {"dram_timing", dram_timing, 0, 0, true},
+      {"dram_latency_ns", dram_latency_ns, 0, 1e9, false},
+      {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
+      {"blas_threads", blas_threads, 1, 256, true},
+      {"sim_threads", sim_threads, 1, 256, true},
+      {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
+  };
+  for (const Rule& r : rules) {
+    if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {
+      std::ostringstream os;
+      os << "config " << r.name << " = " << r.value << " is out of range: expected "
+         << (r.whole ? "an integer " : "a value ") << "in [" << r.lo << ", " << r.hi << "]";
+      return os.str();
+    }
+  }
+  if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
+  if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
+  return "";
+}
+
+}  // namespace a3

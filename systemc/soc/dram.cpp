@@ -1,0 +1,69 @@
+#include "soc/dram.h"
+
+#include <sys/mman.h>
+
+#include <cstring>
+
+namespace a3 {
+
+using namespace sc_core;
+
+Dram::Dram(sc_module_name name, const Config& cfg)
+    : sc_module(name), target_socket("target_socket"), size_(cfg.dram_bytes()), timing_(make_dram_timing(cfg)) {
+  void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    // Not provokable through the API (dram_mb is range-checked); the host is out of memory.
+    SC_REPORT_FATAL("a3/dram", "model bug or host limit: cannot map the DRAM backing store");
+  }
+  store_ = static_cast<uint8_t*>(p);
+  target_socket.register_b_transport(this, &Dram::b_transport);
+  target_socket.register_transport_dbg(this, &Dram::transport_dbg);
+}
+
+Dram::~Dram() {
+  if (store_) munmap(store_, size_);
+}
+
+void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
+  const uint64_t addr = trans.get_address();
+  const uint32_t len = trans.get_data_length();
+  if (trans.get_byte_enable_ptr() != nullptr || trans.get_streaming_width() < len) {
+    trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    return;
+  }
+  if (!in_range(addr, len)) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  const bool write = trans.is_write();
+  if (write) {
+    std::memcpy(store_ + addr, trans.get_data_ptr(), len);
+    bytes_written += len;
+  } else if (trans.is_read()) {
+    std::memcpy(trans.get_data_ptr(), store_ + addr, len);
+    bytes_read += len;
+  } else {
+    trans.set_response_status(tlm::TLM_COMMAND_ERROR_RESPONSE);
+    return;
+  }
+  const uint64_t issue = (sc_time_stamp() + delay).value();
+  const uint64_t done = timing_->access(addr, len, write, issue);
+  delay += sc_time::from_value(done - issue);
+  trans.set_response_status(tlm::TLM_OK_RESPONSE);
+}
+
+unsigned int Dram::transport_dbg(tlm::tlm_generic_payload& trans) {
+  const uint64_t addr = trans.get_address();
+  uint64_t len = trans.get_data_length();
+  if (addr >= size_) return 0;
+  if (len > size_ - addr) len = size_ - addr;
+  if (trans.is_write())
+    std::memcpy(store_ + addr, trans.get_data_ptr(), len);
+  else if (trans.is_read())
+    std::memcpy(trans.get_data_ptr(), store_ + addr, len);
+  else
+    return 0;
+  return static_cast<unsigned int>(len);
+}
+
+}  // namespace a3

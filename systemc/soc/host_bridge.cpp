@@ -1,0 +1,85 @@
+#include "soc/host_bridge.h"
+
+#include <algorithm>
+
+namespace a3 {
+
+using namespace sc_core;
+
+HostBridge::HostBridge(sc_module_name name, const Config& cfg, unsigned units)
+    : sc_module(name),
+      initiator_socket("initiator_socket"),
+      irq("irq", units),
+      mmio_latency_(cfg.host_mmio_ns, SC_NS),
+      irq_latency_(cfg.irq_latency_ns, SC_NS) {
+  tag_.stream = Stream::MMIO;
+  trans_.set_extension(&tag_);
+  SC_METHOD(on_irq_change);
+  for (auto& line : irq) sensitive << line;
+  dont_initialize();
+  SC_METHOD(deliver);
+  sensitive << deliver_ev_;
+  dont_initialize();
+}
+
+HostBridge::~HostBridge() { trans_.clear_extension(&tag_); }
+
+bool HostBridge::any_line() const {
+  for (const auto& line : irq)
+    if (line.read()) return true;
+  return false;
+}
+
+void HostBridge::on_irq_change() {
+  const bool any = any_line();
+  if (any && !delivered_)
+    deliver_ev_.notify(irq_latency_);
+  else if (!any)
+    delivered_ = false;
+}
+
+void HostBridge::deliver() {
+  if (!any_line() || delivered_) return;
+  delivered_ = true;
+  ++irqs_;
+  last_irq_ps_ = sc_time_stamp().value();
+  if (running_) sc_pause();
+}
+
+int HostBridge::mmio(bool write, uint64_t address, uint32_t& value) {
+  const uint64_t now = sc_time_stamp().value();
+  host_ps_ = std::max<uint64_t>(host_ps_, now);
+  sc_time delay = sc_time::from_value(host_ps_ - now) + mmio_latency_;
+  trans_.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  trans_.set_address(address);
+  trans_.set_data_ptr(reinterpret_cast<unsigned char*>(&value));
+  trans_.set_data_length(4);
+  trans_.set_streaming_width(4);
+  trans_.set_byte_enable_ptr(nullptr);
+  trans_.set_dmi_allowed(false);
+  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  initiator_socket->b_transport(trans_, delay);
+  host_ps_ = now + delay.value();
+  return static_cast<int>(trans_.get_response_status());
+}
+
+int HostBridge::mmio_read32(uint64_t address, uint32_t& value) { return mmio(false, address, value); }
+
+int HostBridge::mmio_write32(uint64_t address, uint32_t value) { return mmio(true, address, value); }
+
+bool HostBridge::run(double max_ns) {
+  const uint64_t before = irqs_;
+  // Let signal writes made by MMIO since the last run (e.g. an interrupt acknowledge) settle.
+  sc_start(SC_ZERO_TIME);
+  if (!any_line())
+    delivered_ = false;
+  else if (delivered_)
+    return true;  // a line is still high and the host has seen it
+  running_ = true;
+  sc_start(sc_time(max_ns, SC_NS), SC_EXIT_ON_STARVATION);
+  running_ = false;
+  host_ps_ = std::max<uint64_t>(host_ps_, sc_time_stamp().value());
+  return irqs_ != before;
+}
+
+}  // namespace a3

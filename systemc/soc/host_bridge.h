@@ -1,0 +1,51 @@
+// host_bridge.h - the host CPU's port into the SoC: a TLM initiator that performs MMIO for the
+// Python driver (called between simulation runs, at the host's own time), and the receiver of
+// the A3 interrupt lines. run() advances the simulation until an interrupt reaches host software.
+#pragma once
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
+
+#include "soc/a3_config.h"
+#include "soc/txn_tag.h"
+
+namespace a3 {
+
+class HostBridge : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(HostBridge);
+  tlm_utils::simple_initiator_socket<HostBridge> initiator_socket;
+  sc_core::sc_vector<sc_core::sc_in<bool>> irq;
+
+  HostBridge(sc_core::sc_module_name name, const Config& cfg, unsigned units);
+  ~HostBridge() override;
+
+  // MMIO from host software. Returns the TLM response status (TLM_OK_RESPONSE = 1).
+  int mmio_read32(uint64_t address, uint32_t& value);
+  int mmio_write32(uint64_t address, uint32_t value);
+
+  // Simulate until an interrupt is delivered to the host, the simulation runs out of events, or
+  // max_ns pass. Returns true if an interrupt was delivered.
+  bool run(double max_ns);
+
+  uint64_t host_time_ps() const { return host_ps_; }
+  uint64_t last_irq_ps() const { return last_irq_ps_; }
+  uint64_t irqs_delivered() const { return irqs_; }
+
+ private:
+  int mmio(bool write, uint64_t address, uint32_t& value);
+  bool any_line() const;
+  void on_irq_change();
+  void deliver();
+
+  sc_core::sc_time mmio_latency_, irq_latency_;
+  sc_core::sc_event deliver_ev_;
+  tlm::tlm_generic_payload trans_;
+  TxnTag tag_;
+  uint64_t host_ps_ = 0, last_irq_ps_ = 0, irqs_ = 0;
+  bool delivered_ = false;  // an interrupt reached the host and its line is still high
+  bool running_ = false;
+};
+
+}  // namespace a3

@@ -1,0 +1,84 @@
+#include "soc/system_bus.h"
+
+#include "soc/txn_tag.h"
+
+namespace a3 {
+
+using namespace sc_core;
+
+SystemBus::SystemBus(sc_module_name name, const Config& cfg, TraceRecorder* recorder)
+    : sc_module(name),
+      target_socket("target_socket"),
+      initiator_socket("initiator_socket"),
+      latency_(cfg.bus_latency_ns, SC_NS),
+      recorder_(recorder) {
+  target_socket.register_b_transport(this, &SystemBus::b_transport);
+  target_socket.register_transport_dbg(this, &SystemBus::transport_dbg);
+}
+
+void SystemBus::map(uint8_t index, uint64_t base, uint64_t size, const std::string& name) {
+  regions_.push_back(Region{base, size, index, name});
+}
+
+std::vector<std::string> SystemBus::target_names() const {
+  std::vector<std::string> names;
+  for (const Region& r : regions_) {
+    if (names.size() <= r.target) names.resize(r.target + 1);
+    names[r.target] = r.name;
+  }
+  return names;
+}
+
+const SystemBus::Region* SystemBus::decode(uint64_t addr, uint64_t len) const {
+  for (const Region& r : regions_)
+    if (addr >= r.base && addr - r.base < r.size && len <= r.size - (addr - r.base)) return &r;
+  return nullptr;
+}
+
+void SystemBus::b_transport(int id, tlm::tlm_generic_payload& trans, sc_time& delay) {
+  ++transactions;
+  const uint64_t addr = trans.get_address();
+  const uint32_t len = trans.get_data_length();
+  const uint64_t t_start = (sc_time_stamp() + delay).value();
+  delay += latency_;
+  const Region* r = decode(addr, len);
+  uint8_t target = DECODE_ERROR;
+  if (r == nullptr) {
+    trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  } else {
+    target = r->target;
+    trans.set_address(addr - r->base);
+    initiator_socket[r->target]->b_transport(trans, delay);
+    trans.set_address(addr);
+  }
+  if (recorder_ && recorder_->enabled) {
+    TxnTag* tag = nullptr;
+    trans.get_extension(tag);
+    TxnRecord rec{};
+    rec.t_start_ps = t_start;
+    rec.t_end_ps = (sc_time_stamp() + delay).value();
+    rec.address = addr;
+    rec.bytes = len;
+    rec.job = tag ? tag->job : NO_JOB;
+    rec.initiator = static_cast<uint8_t>(id);
+    rec.target = target;
+    rec.op = trans.is_write() ? 1 : 0;
+    rec.stream = static_cast<uint8_t>(tag ? tag->stream : Stream::NONE);
+    rec.status = trans.is_response_ok() ? 0 : 1;
+    recorder_->txn(rec);
+  }
+}
+
+unsigned int SystemBus::transport_dbg(int, tlm::tlm_generic_payload& trans) {
+  const uint64_t addr = trans.get_address();
+  const Region* r = decode(addr, 1);
+  if (r == nullptr) return 0;
+  uint64_t room = r->size - (addr - r->base);
+  if (trans.get_data_length() > room) trans.set_data_length(static_cast<unsigned int>(room));
+  trans.set_address(addr - r->base);
+  unsigned int n = initiator_socket[r->target]->transport_dbg(trans);
+  trans.set_address(addr);
+  return n;
+}
+
+}  // namespace a3

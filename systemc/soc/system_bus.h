@@ -1,0 +1,56 @@
+// system_bus.h - address decoder/router between the initiators (host bridge, DMA engines) and the
+// targets (DRAM, register files). Adds its latency to every transaction and, as an opt-in
+// observer, records each one (time, initiator, target, op, address, bytes, job, stream).
+#pragma once
+
+#include <systemc>
+#include <tlm>
+#include <tlm_utils/multi_passthrough_initiator_socket.h>
+#include <tlm_utils/multi_passthrough_target_socket.h>
+
+#include <string>
+#include <vector>
+
+#include "soc/a3_config.h"
+#include "soc/trace_recorder.h"
+
+namespace a3 {
+
+class SystemBus : public sc_core::sc_module {
+ public:
+  tlm_utils::multi_passthrough_target_socket<SystemBus> target_socket;        // initiators bind here
+  tlm_utils::multi_passthrough_initiator_socket<SystemBus> initiator_socket;  // to targets
+
+  static constexpr uint8_t DECODE_ERROR = 255;
+
+  SystemBus(sc_core::sc_module_name name, const Config& cfg, TraceRecorder* recorder);
+
+  // Target `index` (the order of initiator_socket bindings) answers [base, base + size).
+  void map(uint8_t index, uint64_t base, uint64_t size, const std::string& name);
+  // Initiator `index` (the order of target_socket bindings) is called `name` in traces.
+  void name_initiator(uint8_t index, const std::string& name) {
+    if (initiator_names_.size() <= index) initiator_names_.resize(index + 1);
+    initiator_names_[index] = name;
+  }
+  const std::vector<std::string>& initiator_names() const { return initiator_names_; }
+  std::vector<std::string> target_names() const;
+
+  uint64_t transactions = 0;
+
+ private:
+  struct Region {
+    uint64_t base, size;
+    uint8_t target;
+    std::string name;
+  };
+  const Region* decode(uint64_t addr, uint64_t len) const;
+  void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
+  unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
+
+  sc_core::sc_time latency_;
+  TraceRecorder* recorder_;
+  std::vector<Region> regions_;
+  std::vector<std::string> initiator_names_;
+};
+
+}  // namespace a3

@@ -1,0 +1,57 @@
+#include "soc/trace_recorder.h"
+
+#include <cstddef>
+#include <sstream>
+
+namespace a3 {
+
+namespace {
+// Field description helper: numpy kind code ("u8" = uint64, "f4" = float32, ...).
+struct Field {
+  const char* name;
+  const char* kind;
+  size_t offset;
+};
+std::string join(std::initializer_list<Field> fields, size_t size) {
+  std::ostringstream os;
+  for (const Field& f : fields) os << f.name << ':' << f.kind << ':' << f.offset << ';';
+  os << "__size__:V:" << size;
+  return os.str();
+}
+}  // namespace
+
+#define A3_FIELD(T, name, kind) Field{#name, kind, offsetof(T, name)}
+
+std::string TraceRecorder::txn_layout() {
+  using T = TxnRecord;
+  return join({A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, address, "u8"),
+               A3_FIELD(T, bytes, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, initiator, "u1"),
+               A3_FIELD(T, target, "u1"), A3_FIELD(T, op, "u1"), A3_FIELD(T, stream, "u1"),
+               A3_FIELD(T, status, "u1")},
+              sizeof(T));
+}
+
+std::string TraceRecorder::phase_layout() {
+  using T = PhaseRecord;
+  return join({A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, job, "u4"),
+               A3_FIELD(T, phase, "u1"), A3_FIELD(T, unit, "u1")},
+              sizeof(T));
+}
+
+std::string TraceRecorder::job_layout() {
+  using T = JobRecord;
+  return join({A3_FIELD(T, t_doorbell_ps, "u8"), A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"),
+               A3_FIELD(T, M, "u8"), A3_FIELD(T, bytes_rd, "u8"), A3_FIELD(T, bytes_wr, "u8"),
+               A3_FIELD(T, cyc_cand_sel, "u8"), A3_FIELD(T, cyc_dot, "u8"), A3_FIELD(T, cyc_exp_out, "u8"),
+               A3_FIELD(T, cyc_sort, "u8"), A3_FIELD(T, compute_cycles, "u8"),
+               A3_FIELD(T, first_latency_cycles, "u8"), A3_FIELD(T, candidates, "u8"),
+               A3_FIELD(T, selected, "u8"), A3_FIELD(T, sram_rd, "u8"), A3_FIELD(T, sram_wr, "u8"),
+               A3_FIELD(T, job, "u4"), A3_FIELD(T, tag, "u4"), A3_FIELD(T, n, "u4"), A3_FIELD(T, d, "u4"),
+               A3_FIELD(T, m, "u4"), A3_FIELD(T, T, "f4"), A3_FIELD(T, status, "u2"), A3_FIELD(T, unit, "u1"),
+               A3_FIELD(T, opcode, "u1"), A3_FIELD(T, mode, "u1")},
+              sizeof(T));
+}
+
+#undef A3_FIELD
+
+}  // namespace a3
