@@ -82,9 +82,9 @@ def test_protocol_tables_agree_with_native(drv):
     names = {code: name for code, (name, _) in dev.errors.items()}
     assert names == {s.value: s.name for s in Status}
     assert set(Status.__members__) - {"OK"} == set(E.ERROR_CLASSES)
-    perf = [line.split("|")[0] for line in str(dev.api.perf_table()).splitlines()]
+    perf = [name for name, _ in dev.native.perf_counters()]
     assert perf == list(PERF_COUNTERS)
-    assert int(dev.api.mmio_base(0)) == MMIO_BASE and int(dev.api.mmio_base(1)) - MMIO_BASE == MMIO_STRIDE
+    assert int(dev.native.mmio_base(0)) == MMIO_BASE and int(dev.native.mmio_base(1)) - MMIO_BASE == MMIO_STRIDE
     assert drv.read_reg(Reg.ID) == DEVICE_ID and drv.read_reg(Reg.VERSION) == DEVICE_VERSION
 
 
@@ -102,7 +102,7 @@ def test_reset_values_in_a_fresh_platform():
     )
     regs = json.loads(out.strip().splitlines()[-1])
     expected = {"ID": DEVICE_ID, "VERSION": DEVICE_VERSION, "CAP_N_MAX": 320, "CAP_D_MAX": 64, "CAP_Q_ROWS": 256,
-                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1}
+                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1, "CAP_QUEUE_MAX": 65536}
     for name, value in regs.items():
         assert value == expected.get(name, 0), name
 
@@ -111,7 +111,7 @@ def test_read_only_registers_ignore_writes(drv):
     raw = RawHost(drv.device)
     for reg in (Reg.ID, Reg.VERSION, Reg.STATUS, Reg.IRQ_STATUS, Reg.SQ_HEAD, Reg.CQ_TAIL, Reg.CAP_N_MAX,
                 Reg.CAP_D_MAX, Reg.CAP_Q_ROWS, Reg.CAP_CLOCK_MHZ, Reg.CAP_BURST_BYTES, Reg.CAP_FEATURES,
-                perf_offset("JOBS"), perf_offset("JOBS") + 4):
+                Reg.CAP_QUEUE_MAX, perf_offset("JOBS"), perf_offset("JOBS") + 4):
         before = raw.r(reg)
         raw.w(reg, 0xFFFFFFFF)
         assert raw.r(reg) == before, reg

@@ -15,9 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from . import _native
-from .config import ConfigEntry, ConfigLike, normalise, parse_table, to_text
+from .config import ConfigEntry, ConfigLike, entries, normalise, to_text
 from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
-from .protocol import MMIO_STRIDE
 
 
 @dataclass
@@ -88,33 +87,27 @@ class Device:
     _instance: "Device | None" = None
 
     def __init__(self, overrides: Mapping[str, float]) -> None:
-        self.api = _native.api()
-        if self.api.create(to_text(overrides)) != 0:
-            raise ConfigError(str(self.api.last_error()))
+        #: The typed facade of the native library (:class:`a3sim._native.Native`).
+        self.native = self.api = _native.native()
+        if self.native.create(to_text(overrides)) != 0:
+            raise ConfigError(self.native.last_error())
         self.overrides = dict(overrides)
-        self.config: dict[str, ConfigEntry] = parse_table(str(self.api.config_table()))
+        self.config: dict[str, ConfigEntry] = entries(self.native)
         self.units = int(self.config["units"].value)
-        self.dram_base = int(self.api.dram_base())
-        self.dram_size = int(self.api.dram_size())
-        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.api.dram_ptr()))
+        self.dram_base = int(self.native.dram_base())
+        self.dram_size = int(self.native.dram_size())
+        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.native.dram_ptr()))
         self.dram = np.frombuffer(buf, dtype=np.uint8)
         # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
         self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
         self.unit_state = [UnitState() for _ in range(self.units)]
-        self.errors = self._parse_errors(str(self.api.error_table()))
-        self.initiators = [s for s in str(self.api.initiator_names()).split(";") if s]
-        self.targets = [s for s in str(self.api.target_names()).split(";") if s]
-        self._mmio_read = self.api.mmio_read
-        self._mmio_write = self.api.mmio_write
-        self._run = self.api.run_until_irq
-
-    @staticmethod
-    def _parse_errors(text: str) -> dict[int, tuple[str, str]]:
-        table = {}
-        for line in text.splitlines():
-            code, name, msg = line.split("|", 2)
-            table[int(code)] = (name, msg)
-        return table
+        #: status code -> (NAME, message)
+        self.errors = {c: (e.name, e.message) for c, e in self.native.error_codes().items()}
+        self.initiators = self.native.initiator_names()
+        self.targets = self.native.target_names()
+        self._mmio_read = self.native.mmio_read
+        self._mmio_write = self.native.mmio_write
+        self._run = self.native.run_until_irq
 
     @classmethod
     def open(cls, config: ConfigLike = None) -> "Device":
@@ -124,7 +117,7 @@ class Device:
         once per process (run such studies in separate processes).
         """
         if cls._instance is None:
-            defaults = parse_table(str(_native.api().config_table()))
+            defaults = entries(_native.native())
             cls._instance = Device(normalise(config, defaults))
             return cls._instance
         dev = cls._instance
@@ -150,7 +143,7 @@ class Device:
 
     # ---- MMIO ----
     def reg_address(self, unit: int, offset: int) -> int:
-        return int(self.api.mmio_base(unit)) + int(offset)
+        return int(self.native.mmio_base(unit)) + int(offset)
 
     def mmio_read(self, address: int) -> int:
         """Read a 32-bit register at a bus address; :class:`MmioError` on an error response."""
@@ -166,10 +159,10 @@ class Device:
             raise MmioError(f"MMIO write of {address:#x} failed (TLM status {st})", address, int(st))
 
     def read_reg(self, unit: int, offset: int) -> int:
-        return self.mmio_read(int(self.api.mmio_base(unit)) + int(offset))
+        return self.mmio_read(self.reg_address(unit, offset))
 
     def write_reg(self, unit: int, offset: int, value: int) -> None:
-        self.mmio_write(int(self.api.mmio_base(unit)) + int(offset), value)
+        self.mmio_write(self.reg_address(unit, offset), value)
 
     # ---- simulation ----
     def run(self, max_ns: float = 1e12) -> bool:
@@ -177,13 +170,12 @@ class Device:
         return bool(self._run(float(max_ns)))
 
     def now_ns(self) -> float:
-        return float(self.api.now_ns())
+        """Simulation time (ns)."""
+        return float(self.native.now_ns())
 
     def host_now_ns(self) -> float:
-        return float(self.api.host_now_ns())
-
-    def last_irq_ns(self) -> float:
-        return float(self.api.last_irq_ns())
+        """Host software's time (ns): simulation time plus the MMIO it has issued since."""
+        return float(self.native.host_now_ns())
 
     # ---- host memory ----
     def alloc(self, nbytes: int) -> Block:
@@ -199,7 +191,3 @@ class Device:
         if off < 0 or off + count * dt.itemsize > self.dram_size:
             raise PlatformError(f"view [{address:#x}, +{count * dt.itemsize}) is outside DRAM")
         return self.dram[off: off + count * dt.itemsize].view(dt)
-
-    def unit_window(self, unit: int) -> tuple[int, int]:
-        base = int(self.api.mmio_base(unit))
-        return base, base + MMIO_STRIDE

@@ -16,6 +16,8 @@ MMIO_BASE = 0x10_0000_0000
 MMIO_STRIDE = 0x1000
 DEVICE_ID = 0x41335349
 DEVICE_VERSION = 0x00010000
+#: Entries of a descriptor or completion ring: at least this many (the largest is CAP_QUEUE_MAX).
+QUEUE_ENTRIES_MIN = 2
 
 
 class Reg(enum.IntEnum):
@@ -45,6 +47,7 @@ class Reg(enum.IntEnum):
     CAP_CLOCK_MHZ = 0x08C
     CAP_BURST_BYTES = 0x090
     CAP_FEATURES = 0x094
+    CAP_QUEUE_MAX = 0x098
     PERF_BASE = 0x100
     PERF_CLEAR = 0x1F0
 
@@ -55,6 +58,7 @@ STATUS_BUSY = 1 << 0
 STATUS_ERROR = 1 << 1
 STATUS_ENABLED = 1 << 2
 STATUS_LAST_ERROR_SHIFT = 8
+STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
 IRQ_DONE = 1 << 0
 IRQ_ERROR = 1 << 1
 

@@ -28,7 +28,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
 }
 
 bool A3Device::queue_config_ok() const {
-  auto size_ok = [](uint32_t s) { return s >= 2 && s <= 65536; };
+  auto size_ok = [](uint32_t s) { return s >= QUEUE_ENTRIES_MIN && s <= QUEUE_ENTRIES_MAX; };
   return size_ok(regs.sq_size()) && size_ok(regs.cq_size()) && (regs.sq_base() % 64) == 0 &&
          (regs.cq_base() % 32) == 0 && regs.sq_tail() < regs.sq_size() && regs.sq_head() < regs.sq_size() &&
          regs.cq_head() < regs.cq_size() && regs.cq_tail() < regs.cq_size();

@@ -2,6 +2,7 @@
 
 #include <systemc>
 
+#include <cstddef>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -87,6 +88,73 @@ const char* perf_table() {
   return keep(os.str());
 }
 
+const char* protocol_table() {
+  std::ostringstream os;
+  auto row = [&os](const char* table, const char* name, uint64_t value) {
+    os << table << '|' << name << '|' << value << '\n';
+  };
+  using a3::Opcode;
+  using a3::Mode;
+  using a3::Phase;
+  using a3::Stream;
+#define A3_ROW(table, name, value) row(table, name, static_cast<uint64_t>(value));
+  A3_ROW("opcode", "NOP", Opcode::NOP) A3_ROW("opcode", "LOAD_KV", Opcode::LOAD_KV)
+  A3_ROW("opcode", "ATTEND", Opcode::ATTEND) A3_ROW("opcode", "LOAD_SORTED", Opcode::LOAD_SORTED)
+  A3_ROW("mode", "EXACT", Mode::EXACT) A3_ROW("mode", "APPROX", Mode::APPROX)
+  A3_ROW("mode", "POST_ONLY", Mode::POST_ONLY)
+  A3_ROW("phase", "QUEUE", Phase::QUEUE) A3_ROW("phase", "FETCH", Phase::FETCH)
+  A3_ROW("phase", "DMA_IN", Phase::DMA_IN) A3_ROW("phase", "SORT", Phase::SORT)
+  A3_ROW("phase", "CAND_SEL", Phase::CAND_SEL) A3_ROW("phase", "DOT", Phase::DOT)
+  A3_ROW("phase", "EXP_OUT", Phase::EXP_OUT) A3_ROW("phase", "DMA_OUT", Phase::DMA_OUT)
+  A3_ROW("phase", "COMPLETE", Phase::COMPLETE) A3_ROW("phase", "IRQ", Phase::IRQ)
+  A3_ROW("stream", "NONE", Stream::NONE) A3_ROW("stream", "DESC", Stream::DESC)
+  A3_ROW("stream", "K", Stream::K) A3_ROW("stream", "V", Stream::V)
+  A3_ROW("stream", "SORTED", Stream::SORTED) A3_ROW("stream", "Q", Stream::Q)
+  A3_ROW("stream", "OUT", Stream::OUT) A3_ROW("stream", "STATS", Stream::STATS)
+  A3_ROW("stream", "SETS", Stream::SETS) A3_ROW("stream", "COMPLETION", Stream::COMPLETION)
+  A3_ROW("stream", "MMIO", Stream::MMIO)
+  A3_ROW("dflag", "IRQ", a3::dflag::IRQ) A3_ROW("dflag", "ROW_STATS", a3::dflag::ROW_STATS)
+  A3_ROW("dflag", "SETS", a3::dflag::SETS)
+  A3_ROW("ctrl_bit", "ENABLE", a3::ctrl::ENABLE) A3_ROW("ctrl_bit", "SOFT_RESET", a3::ctrl::SOFT_RESET)
+  A3_ROW("status_bit", "BUSY", a3::status::BUSY) A3_ROW("status_bit", "ERROR", a3::status::ERROR)
+  A3_ROW("status_bit", "ENABLED", a3::status::ENABLED)
+  A3_ROW("status_bit", "LAST_ERROR_SHIFT", a3::status::LAST_ERROR_SHIFT)
+  A3_ROW("irq_bit", "DONE", a3::irq::DONE) A3_ROW("irq_bit", "ERROR", a3::irq::ERROR)
+  A3_ROW("limit", "QUEUE_ENTRIES_MIN", a3::QUEUE_ENTRIES_MIN)
+  A3_ROW("limit", "QUEUE_ENTRIES_MAX", a3::QUEUE_ENTRIES_MAX)
+  A3_ROW("limit", "DEVICE_ID", a3::DEVICE_ID) A3_ROW("limit", "DEVICE_VERSION", a3::DEVICE_VERSION)
+  A3_ROW("limit", "MMIO_BASE", a3::MMIO_BASE) A3_ROW("limit", "MMIO_STRIDE", a3::MMIO_STRIDE)
+  A3_ROW("limit", "DRAM_BASE", a3::DRAM_BASE)
+#undef A3_ROW
+#define A3_REG(name) row("reg", #name, a3::reg::name);
+  A3_REG(ID) A3_REG(VERSION) A3_REG(CTRL) A3_REG(STATUS) A3_REG(IRQ_STATUS) A3_REG(IRQ_ENABLE)
+  A3_REG(IRQ_ACK) A3_REG(SCRATCH) A3_REG(SQ_BASE_LO) A3_REG(SQ_BASE_HI) A3_REG(SQ_SIZE) A3_REG(SQ_HEAD)
+  A3_REG(SQ_TAIL) A3_REG(CQ_BASE_LO) A3_REG(CQ_BASE_HI) A3_REG(CQ_SIZE) A3_REG(CQ_HEAD) A3_REG(CQ_TAIL)
+  A3_REG(CAP_N_MAX) A3_REG(CAP_D_MAX) A3_REG(CAP_Q_ROWS) A3_REG(CAP_CLOCK_MHZ) A3_REG(CAP_BURST_BYTES)
+  A3_REG(CAP_FEATURES) A3_REG(CAP_QUEUE_MAX) A3_REG(PERF_BASE) A3_REG(PERF_CLEAR)
+#undef A3_REG
+#define A3_FIELD(table, type, field) row("layout", table "." #field, offsetof(type, field));
+  A3_FIELD("descriptor", a3::Descriptor, opcode) A3_FIELD("descriptor", a3::Descriptor, mode)
+  A3_FIELD("descriptor", a3::Descriptor, flags) A3_FIELD("descriptor", a3::Descriptor, tag)
+  A3_FIELD("descriptor", a3::Descriptor, n) A3_FIELD("descriptor", a3::Descriptor, d)
+  A3_FIELD("descriptor", a3::Descriptor, m) A3_FIELD("descriptor", a3::Descriptor, T)
+  A3_FIELD("descriptor", a3::Descriptor, M) A3_FIELD("descriptor", a3::Descriptor, addr_a)
+  A3_FIELD("descriptor", a3::Descriptor, addr_b) A3_FIELD("descriptor", a3::Descriptor, addr_c)
+  A3_FIELD("descriptor", a3::Descriptor, addr_d)
+  A3_FIELD("completion", a3::Completion, tag) A3_FIELD("completion", a3::Completion, status)
+  A3_FIELD("completion", a3::Completion, opcode) A3_FIELD("completion", a3::Completion, phase)
+  A3_FIELD("completion", a3::Completion, cycles) A3_FIELD("completion", a3::Completion, sq_index)
+  A3_FIELD("completion", a3::Completion, queries) A3_FIELD("completion", a3::Completion, detail)
+  A3_FIELD("completion", a3::Completion, reserved)
+  A3_FIELD("row_stats", a3::RowStats, s_max) A3_FIELD("row_stats", a3::RowStats, sum_exp)
+  A3_FIELD("row_stats", a3::RowStats, n_cand) A3_FIELD("row_stats", a3::RowStats, n_sel)
+#undef A3_FIELD
+  row("layout", "descriptor.__size__", sizeof(a3::Descriptor));
+  row("layout", "completion.__size__", sizeof(a3::Completion));
+  row("layout", "row_stats.__size__", sizeof(a3::RowStats));
+  return keep(os.str());
+}
+
 const char* initiator_names() {
   std::string s;
   if (g_platform)
@@ -136,7 +204,6 @@ void snapshot(uintptr_t dst) {
 }
 double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
 double host_now_ns() { return static_cast<double>(g_platform->host.host_time_ps()) / 1000.0; }
-double last_irq_ns() { return static_cast<double>(g_platform->host.last_irq_ps()) / 1000.0; }
 
 void trace_enable(bool on) { g_platform->recorder.enabled = on; }
 bool trace_enabled() { return g_platform->recorder.enabled; }
@@ -151,23 +218,6 @@ const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }
 uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.txns(), s, c, d); }
 uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.phases(), s, c, d); }
 uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.jobs(), s, c, d); }
-
-uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what) {
-  if (!g_platform || unit >= g_platform->units.size()) return 0;
-  auto banks = g_platform->units[unit]->banks.all();
-  if (bank >= banks.size()) return 0;
-  const a3::SramBank& s = *banks[bank];
-  switch (what) {
-    case 0: return s.capacity();
-    case 1: return s.read_bytes;
-    case 2: return s.write_bytes;
-    case 3: return s.read_accesses;
-    case 4: return s.write_accesses;
-    default: return 0;
-  }
-}
-
-const char* sram_bank_names() { return "key;value;sorted;query;output;score;"; }
 
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {
   a3::Config defaults;

@@ -20,6 +20,10 @@ const char* config_table();
 // Error codes: one line per code, "code|NAME|message". Performance counters: "NAME|doc".
 const char* error_table();
 const char* perf_table();
+// The protocol's other tables as a3_protocol.h defines them, one line per entry,
+// "table|NAME|value": opcode, mode, phase, stream, dflag, reg, ctrl_bit, status_bit, irq_bit, limit,
+// and layout (descriptor.FIELD / completion.FIELD / row_stats.FIELD -> offset; *.__size__ -> bytes).
+const char* protocol_table();
 // Bus initiator and target names, ';'-separated, in index order.
 const char* initiator_names();
 const char* target_names();
@@ -46,7 +50,6 @@ int write_and_wait(uint64_t address, uint32_t value, double max_ns);
 void snapshot(uintptr_t dst);
 double now_ns();
 double host_now_ns();
-double last_irq_ns();
 
 // Trace buffers: counts, row layouts ("name:kind:offset;...;__size__:V:bytes") and bulk copies
 // of rows [start, start + count) to dst (a buffer of count * row size bytes).
@@ -63,11 +66,6 @@ const char* job_layout();
 uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
-
-// SRAM bank counters of a unit: bank 0..5 = key, value, sorted, query, output, score;
-// what 0..4 = capacity, read bytes, write bytes, read accesses, write accesses.
-uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what);
-const char* sram_bank_names();
 
 // Cycle formulas of the timing model in force (for tests and docs): stage = 0 exact_dot(n, d),
 // 1 exact_exp_out(n), 2 cand_sel(M, n), 3 approx_dot(c, d), 4 post(c, s), 5 sort(n, d).

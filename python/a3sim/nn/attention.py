@@ -7,7 +7,7 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 * ``Q``: ``(B, m, d)``, ``K`` and ``V``: ``(B, n, d)``; each leading index ``b`` is one independent
   attention (for example one head of one sentence, or one story of a memory network).
 * Any softmax scale (such as ``1/sqrt(d)``) is already folded into ``Q`` by the caller, as the A3
-  device expects (A3-SPEC section 1).
+  device expects (``docs/spec.md`` 1).
 * Returns ``softmax(Q @ K^T) @ V`` of shape ``(B, m, d)``.
 * ``layer`` names the network layer (or memory hop) the call comes from, so that a backend can apply
   per-layer policies and keep per-layer statistics.
@@ -15,9 +15,14 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
+
+from .._native import Formula
+
+if TYPE_CHECKING:
+    from ..driver import A3Driver
 
 
 @runtime_checkable
@@ -86,7 +91,7 @@ class A3Attention:
 
     name = "a3"
 
-    def __init__(self, driver: Any = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
+    def __init__(self, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
                  T: float | None = None, layers: Mapping[int, Any] | None = None) -> None:
         if driver is None:
             from ..driver import A3Driver
@@ -147,19 +152,12 @@ class A3Attention:
         self.stats.clear()
 
 
-def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
-    """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys, with the
-    driver's tiling and job split: per tile and job, dot + exp_out + (jobs - 1) * max (A3-SPEC 3.6)."""
-    from ..driver import _tiles
-
-    api = driver.device.api
-    q_rows = driver.q_rows
-    total = 0
-    for r0, r1 in _tiles(n, driver.n_max):  # the driver's own tiling
-        rows = r1 - r0
-        dot = int(api.timing_formula(0, rows, d))
-        exp = int(api.timing_formula(1, rows, 0))
-        for c0 in range(0, m, q_rows):
-            mc = min(q_rows, m - c0)
-            total += dot + exp + (mc - 1) * max(dot, exp)
-    return total * 1000.0 / driver.device.cfg("clock_mhz")
+def base_compute_ns(driver: A3Driver, m: int, n: int, d: int) -> float:
+    """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys: the
+    cycles of the driver's own :class:`~a3sim.driver.CallPlan` for that call (``docs/spec.md`` 3.6)."""
+    native = driver.device.native
+    cycles = driver.plan_exact(m, n, d).base_compute_cycles(
+        lambda rows, dd: native.timing(Formula.EXACT_DOT, rows, dd),
+        lambda rows: native.timing(Formula.EXACT_EXP_OUT, rows),
+    )
+    return cycles * 1000.0 / driver.device.cfg("clock_mhz")

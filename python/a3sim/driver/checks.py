@@ -1,0 +1,117 @@
+"""Input validation: every argument of the public driver API is checked here, before anything
+reaches the device, and every failure is a typed :mod:`a3sim.errors` exception."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import errors as E
+from ..presets import DEFAULT_PRESET, MODES, PRESETS
+from ..protocol import Mode
+
+
+class ModeParams(NamedTuple):
+    """A call's checked approximation settings: M is absolute (0 when M_frac applies)."""
+
+    mode: Mode
+    M: int
+    T: float
+    M_frac: float | None
+
+
+def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
+    """Check an array argument and return it as C-contiguous float32."""
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # e.g. ragged lists
+            raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
+    if x.dtype not in (np.float32, np.float64):
+        raise E.DTypeError(
+            f"{name} has dtype {x.dtype}; the device takes float32 or float64 "
+            f"(convert with {name}.astype(np.float32))"
+        )
+    if x.ndim not in ndim:
+        want = " or ".join(f"{k}-D" for k in ndim)
+        raise E.ShapeError(f"{name} must be {want}, got shape {x.shape}")
+    if x.size == 0:
+        raise E.EmptyInputError(f"{name} is empty (shape {x.shape}); n, d and m must be at least 1")
+    # A finite sum means every element is finite; only otherwise look element by element.
+    if not math.isfinite(x.sum()) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise E.NonFiniteError(
+            f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
+            "the device computes on finite float32 data"
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_M(M: Any) -> int:
+    """M as a non-negative int (iterations of candidate selection, ``docs/spec.md`` 3.2)."""
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer, float, np.floating)):
+        raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    if isinstance(M, (float, np.floating)):
+        if not math.isfinite(M) or M != int(M):
+            raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    if M < 0:
+        raise E.ParameterError(f"M must be a non-negative integer (iterations of candidate selection), got {M}")
+    if M >= 2**63:
+        raise E.ParameterError(f"M = {M} is too large")
+    return int(M)
+
+
+def check_T(T: Any) -> float:
+    """T as the float32 value the descriptor carries (``docs/spec.md`` 3.3: 0 <= T <= 1)."""
+    try:
+        t = float(T)
+    except (TypeError, ValueError):
+        raise E.ParameterError(f"T must be a number in [0, 1], got {T!r}") from None
+    if not (0.0 <= t <= 1.0):  # also rejects NaN
+        raise E.ParameterError(f"T must be in [0, 1] (the post-scoring threshold on exp(s - s_max)), got {T!r}")
+    # The descriptor carries T as float32: use that value everywhere (records, references).
+    return float(np.float32(t))
+
+
+def check_mode(mode: str, M: Any, T: Any, preset: Any) -> ModeParams:
+    """Check mode, M, T and preset together; explicit M / T override the preset's."""
+    if mode not in MODES:
+        raise E.ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    mode_id = Mode(MODES.index(mode))
+    if isinstance(preset, Mapping):
+        custom = dict(preset)
+        if set(custom) - {"M_frac", "T"} or "M_frac" not in custom:
+            raise E.ParameterError(f"a custom preset is a dict with M_frac (and T); got {preset!r}")
+        frac = float(custom["M_frac"])
+        if not (math.isfinite(frac) and frac >= 0):
+            raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
+        preset_vals = {"M_frac": frac, "T": check_T(custom.get("T", 0.0))}
+    elif preset is not None and preset not in PRESETS:
+        raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+    else:
+        preset_vals = None
+    M_val = check_M(M) if M is not None else None
+    T_val = check_T(T) if T is not None else None
+    if mode_id == Mode.EXACT:
+        if preset is not None or M is not None or T is not None:
+            raise E.ParameterError("M, T and preset apply to the approx and post_only modes, not to exact")
+        return ModeParams(mode_id, 0, 0.0, None)
+    p = preset_vals or PRESETS[preset or DEFAULT_PRESET]
+    M_frac = p["M_frac"] if M_val is None else None
+    if T_val is None:
+        T_val = p["T"]
+    return ModeParams(mode_id, M_val or 0, T_val, M_frac)
+
+
+def check_kv(K: np.ndarray, V: np.ndarray, d_max: int) -> None:
+    """K and V agree in shape and fit the datapath width."""
+    if K.shape != V.shape:
+        raise E.ShapeError(f"K and V must have the same shape (n, d); got K {K.shape} and V {V.shape}")
+    if K.shape[1] > d_max:
+        raise E.ShapeError(
+            f"d = {K.shape[1]} exceeds the datapath width d_max = {d_max}; "
+            "project K/V/q to at most d_max columns, or build the platform with a larger d_max"
+        )

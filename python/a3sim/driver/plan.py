@@ -1,0 +1,210 @@
+"""The call plan: everything one call will do, computed before anything is sent to the device.
+
+A :class:`CallPlan` holds the tiling of K/V (``docs/spec.md`` 2: K/V beyond the SRAM banks are cut
+into tiles merged on the host), the split of each tile's queries into ATTEND jobs the query bank can
+hold, the value of M per tile, the arena layout of the call's buffers, and the list of device
+operations (:class:`Op`) in submission order. :meth:`CallPlan.descriptors` turns the operations
+into descriptor records (``protocol.DESCRIPTOR_DTYPE``) once the addresses are known.
+
+The cost model of base A3 (:meth:`CallPlan.base_compute_cycles`) reads the same plan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..protocol import DESCRIPTOR_DTYPE, FLAG_ROW_STATS, FLAG_SETS, ROW_STATS_DTYPE, Mode, Opcode, set_words
+
+#: Bytes of one query's row stats.
+ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
+F32 = 4
+ALIGN = 256  # arena alignment (bytes)
+
+
+def tiles(n: int, n_max: int) -> list[tuple[int, int]]:
+    """Balanced row ranges of at most n_max rows covering [0, n)."""
+    count = -(-n // n_max)
+    size = -(-n // count)
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // ALIGN) * ALIGN
+
+
+class Op(NamedTuple):
+    """One device operation of a plan. Offsets are bytes from the arena base (None: the data lives
+    in a :class:`KVContext`)."""
+
+    opcode: Opcode
+    item: int  # b, the batch item
+    tile: int
+    c0: int = 0  # ATTEND: first query of the job within the item
+    mc: int = 0  # ATTEND: queries of the job
+    kv_offset: tuple[int, int] | None = None  # LOAD_KV of arrays: K and V in the arena
+    sorted_offset: int | None = None  # LOAD_SORTED of arrays: the sorted table in the arena
+
+
+@dataclass
+class Layout:
+    """Where a call's buffers sit in the arena (byte offsets from its base)."""
+
+    reserve: int  # bytes the arena must hold
+    queries: int = 0
+    outs: list[int] = field(default_factory=list)  # per tile, all items (item b at row b * m)
+    stats: list[int] = field(default_factory=list)
+    sets: list[int] = field(default_factory=list)
+    top: int = 0
+
+    def take(self, nbytes: int) -> int:
+        off = self.top
+        self.top += _aligned(nbytes)
+        return off
+
+
+@dataclass
+class CallPlan:
+    """One call: B items of m queries (d columns) against n keys, in ``mode``."""
+
+    mode: Mode
+    B: int
+    m: int
+    n: int
+    d: int
+    tiles: list[tuple[int, int]]
+    q_rows: int
+    want_sets: bool = False
+    T: float = 0.0
+    M: list[int] = field(default_factory=list)  # per tile (approx mode)
+    ops: list[Op] = field(default_factory=list)
+    layout: Layout | None = None
+    #: What the banks hold after the call succeeds: (K/V key, sorted table loaded).
+    resident_after: tuple[object, bool] = (None, False)
+
+    @property
+    def words(self) -> list[int]:
+        """32-bit words of one candidate (or selected) bitmap per tile."""
+        return [set_words(r1 - r0) for r0, r1 in self.tiles]
+
+    def jobs(self) -> list[tuple[int, int]]:
+        """(first query, queries) of each ATTEND job of one tile: as many as the query bank holds."""
+        return [(c0, min(self.q_rows, self.m - c0)) for c0 in range(0, self.m, self.q_rows)]
+
+    # ---- the cost model of base A3 ----
+    def base_compute_cycles(self, dot: Callable[[int, int], int], exp_out: Callable[[int], int]) -> int:
+        """Compute cycles of base A3 (the exact pipeline) for this plan's tiles and jobs, per item:
+        per tile and job, dot + exp_out + (jobs - 1) * max(dot, exp_out) (``docs/spec.md`` 3.6)."""
+        total = 0
+        for r0, r1 in self.tiles:
+            rows = r1 - r0
+            c_dot, c_exp = dot(rows, self.d), exp_out(rows)
+            for _, mc in self.jobs():
+                total += c_dot + c_exp + (mc - 1) * max(c_dot, c_exp)
+        return total
+
+    # ---- descriptors ----
+    def descriptors(
+        self,
+        queries: int,
+        outs: Sequence[int],
+        stats: Sequence[int],
+        sets: Sequence[int],
+        load: Callable[[Op], tuple[int, int]],
+        load_sorted: Callable[[Op], int],
+    ) -> np.ndarray:
+        """The plan's descriptor records (tag 0, no IRQ flag: the queue sets those).
+
+        ``queries``, ``outs``, ``stats`` and ``sets`` are device addresses of the call's buffers;
+        ``load(op)`` returns the K and V addresses of a LOAD_KV and ``load_sorted(op)`` the table
+        address of a LOAD_SORTED (writing the data where the plan keeps it in the arena).
+        """
+        d, m = self.d, self.m
+        flags = FLAG_ROW_STATS | (FLAG_SETS if self.want_sets else 0)
+        words = self.words
+        mode = int(self.mode)
+        rows_of = [r1 - r0 for r0, r1 in self.tiles]
+        recs: list[tuple] = []
+        for op in self.ops:
+            rows = rows_of[op.tile]
+            if op.opcode == Opcode.LOAD_KV:
+                ka, va = load(op)
+                recs.append((Opcode.LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+            elif op.opcode == Opcode.LOAD_SORTED:
+                recs.append((Opcode.LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
+            else:
+                t, w = op.tile, words[op.tile]
+                row = op.item * m + op.c0
+                recs.append((
+                    Opcode.ATTEND, mode, flags, 0, rows, d, op.mc, self.T, self.M[t],
+                    queries + row * d * F32, outs[t] + row * d * F32, stats[t] + row * ROW_STATS_BYTES,
+                    (sets[t] + row * 2 * w * F32) if self.want_sets else 0,
+                ))  # fmt: skip
+        return np.array(recs, dtype=DESCRIPTOR_DTYPE)
+
+
+def plan_call(
+    *,
+    mode: Mode,
+    B: int,
+    m: int,
+    n: int,
+    d: int,
+    n_max: int,
+    q_rows: int,
+    tile_list: list[tuple[int, int]] | None = None,
+    ctx_id: int | None = None,
+    want_sets: bool = False,
+    M: int = 0,
+    M_frac: float | None = None,
+    T: float = 0.0,
+    resident: tuple[object, bool] = (None, False),
+    device_sorter: bool = False,
+) -> CallPlan:
+    """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
+    item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
+    tl = tile_list if tile_list is not None else tiles(n, n_max)
+    plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T)
+    approx = mode == Mode.APPROX
+    plan.M = [M if M_frac is None else int(math.ceil(M_frac * (r1 - r0))) for r0, r1 in tl]
+    ntiles, words = len(tl), plan.words
+    # Arena: queries, per item and tile outputs, stats and set bitmaps, and the K/V (and sorted
+    # tables) of a call that passed arrays rather than a context.
+    per_item = ntiles * (m * d * F32 + m * ROW_STATS_BYTES + 512)
+    if want_sets:
+        per_item += sum(2 * m * w * F32 + 256 for w in words)
+    if ctx_id is None:
+        per_item += n * d * (16 if approx else 8) + 768 * ntiles
+    lay = Layout(reserve=B * (m * d * F32 + per_item) + 512)
+    lay.queries = lay.take(B * m * d * F32)
+    lay.outs = [lay.take(B * m * d * F32) for _ in tl]
+    lay.stats = [lay.take(B * m * ROW_STATS_BYTES) for _ in tl]
+    lay.sets = [lay.take(B * 2 * m * w * F32) if want_sets else 0 for w in words]
+    key, sorted_res = resident
+    jobs = plan.jobs()
+    for b in range(B):
+        for t, (r0, r1) in enumerate(tl):
+            rows = r1 - r0
+            tile_key = (ctx_id, t) if ctx_id is not None else None
+            if tile_key is None or key != tile_key:
+                kv = None if ctx_id is not None else (lay.take(rows * d * F32), lay.take(rows * d * F32))
+                plan.ops.append(Op(Opcode.LOAD_KV, b, t, kv_offset=kv))
+                key, sorted_res = tile_key, False
+            if approx and not sorted_res:
+                if not device_sorter:
+                    so = None if ctx_id is not None else lay.take(rows * d * 8)
+                    plan.ops.append(Op(Opcode.LOAD_SORTED, b, t, sorted_offset=so))
+                sorted_res = True
+            plan.ops.extend(Op(Opcode.ATTEND, b, t, c0, mc) for c0, mc in jobs)
+    plan.layout = lay
+    plan.resident_after = (key, sorted_res)
+    return plan
+
+
+def exact_plan(m: int, n: int, d: int, n_max: int, q_rows: int) -> CallPlan:
+    """The plan of one exact call (tiles and jobs only), as the cost model of base A3 reads it."""
+    return CallPlan(mode=Mode.EXACT, B=1, m=m, n=n, d=d, tiles=tiles(n, n_max), q_rows=q_rows)
