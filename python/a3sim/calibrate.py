@@ -5,7 +5,7 @@ aggressive <= 9 percentage points of task accuracy, the paper's figures).
 
 For every (M_frac, T) of a grid, each task runs through the simulated A3 in approx mode; its loss
 is exact accuracy minus approx accuracy (percentage points), and its gain is the modelled compute
-throughput gain over base A3 on the same calls (A3-SPEC 3.6 cycles). A preset is the setting with
+throughput gain over base A3 on the same calls (``docs/spec.md`` 3.6 cycles). A preset is the setting with
 the largest geometric-mean gain whose worst loss over the tasks stays within its bound.
 """
 from __future__ import annotations
@@ -14,13 +14,17 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from .nn.attention import A3Attention, NumpyAttention
+from .presets import BOUNDS
 
-BOUNDS = {"conservative": 1.6, "aggressive": 9.0}
+if TYPE_CHECKING:
+    from .driver import A3Driver
+
+__all__ = ["BOUNDS", "M_FRACS", "TS", "Point", "sweep", "choose", "report", "calibrate"]
 M_FRACS = (0.0625, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0, 1.5, 2.0)
 TS = (0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.2, 0.3)
 
@@ -56,7 +60,7 @@ class Point:
         return float(math.exp(np.mean([math.log(g) for g in self.gain.values()])))
 
 
-def sweep(driver: Any = None, *, quick: bool = False, m_fracs: Sequence[float] = M_FRACS,
+def sweep(driver: A3Driver | None = None, *, quick: bool = False, m_fracs: Sequence[float] = M_FRACS,
           ts: Sequence[float] = TS, progress: bool = True) -> tuple[dict[str, float], list[Point]]:
     """Exact accuracies per task, and one Point per grid setting."""
     from rich.progress import Progress
@@ -104,7 +108,7 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "",
         f"Produced by `{command}` in {seconds:.0f} s (simulated A3, default hardware configuration).",
         "Loss = exact accuracy - approx accuracy, in percentage points; gain = modelled compute",
-        "throughput gain over base A3 on the same calls (cycles of A3-SPEC 3.6); C/q = mean candidates",
+        "throughput gain over base A3 on the same calls (cycles of docs/spec.md 3.6); C/q = mean candidates",
         "per query. The presets take the largest geometric-mean gain whose worst loss over the tasks",
         f"stays within the paper's figures: conservative <= {BOUNDS['conservative']}, aggressive <= "
         f"{BOUNDS['aggressive']} points.",
@@ -128,7 +132,7 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "",
         "## Reading the table",
         "",
-        "Throughput is set by the slowest pipeline stage (A3-SPEC 3.6). Candidate selection takes",
+        "Throughput is set by the slowest pipeline stage (docs/spec.md 3.6). Candidate selection takes",
         "2 + M + ceil(n/32) cycles per query against n + L_exp + L_mac + L_recip = n + 13 for base A3's",
         "exponent stage, so the gain is at most (n + 13) / (M + n/32 + 2) whatever |C| and |SEL| are:",
         "at n = 320 about 1.14x at M = 0.875 n, 1.9x at M = n/2, 3.6x at M = n/4. The paper's 2.6-7x needs M",
@@ -147,7 +151,7 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
     return "\n".join(lines) + "\n"
 
 
-def calibrate(out: Path | None = None, *, quick: bool = False, driver: Any = None, progress: bool = True,
+def calibrate(out: Path | None = None, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,
               command: str = "a3sim calibrate") -> dict[str, Point | None]:
     """Run the sweep, choose the presets, write the Markdown report (if ``out``) and return them."""
     t0 = time.perf_counter()

@@ -11,14 +11,15 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 
 if TYPE_CHECKING:
     from ._native import Native
 
-ConfigLike = Union[None, Mapping[str, float], str, Path]
+ConfigLike = Mapping[str, float] | str | Path | None
 
 
 @dataclass(frozen=True)

@@ -40,11 +40,11 @@ REPORT_MODES: Final[tuple[tuple[str, str | None], ...]] = (("exact", None),) + t
 )
 
 
-def mode_label(mode: str, preset: str | None) -> str:
-    """How a run is named in tables: the preset in approx mode, else the mode (``post_only`` stays
-    ``post_only`` even when a preset supplied its T)."""
-    if mode == "approx" and preset is not None:
-        return preset
-    if preset is not None and mode != "exact":
-        return f"{mode}/{preset}"
-    return mode
+def mode_label(mode: str, preset: object = None) -> str:
+    """How a run is named in tables: the preset's name in approx mode, else the mode, with the
+    preset after a slash (``post_only`` stays ``post_only/...`` when a preset supplied its T)."""
+    if isinstance(preset, dict):
+        preset = ",".join(f"{k}={v:g}" for k, v in preset.items())
+    if preset is None or mode == "exact":
+        return mode
+    return str(preset) if mode == "approx" else f"{mode}/{preset}"

@@ -1,7 +1,7 @@
 """Plain numpy statement of the A3 approximation (A3-SPEC sections 1, 3.1-3.3).
 
 This module is the executable form of the specification: read it beside
-``/work/shared/A3-SPEC.md``.  It is written for clarity first; it is the
+the project's ``docs/spec.md``.  It is written for clarity first; it is the
 yardstick that the C++ device (``systemc/kernels/approx_kernel.cpp``) is tested against.
 
 Numeric contract

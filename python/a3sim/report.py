@@ -14,10 +14,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import errors as E
 from .nn.attention import A3Attention, AttentionBackend, NumpyAttention, softmax_attention
+from .presets import BOUNDS, DEFAULT_PRESET, REPORT_MODES, mode_label
 
 WORKLOADS = ("minilm", "memn2n", "wordnet", "synthetic")
-MODES = (("exact", None), ("approx", "conservative"), ("approx", "aggressive"))
+#: The main job's (mode, preset) rows.
+MODES = REPORT_MODES
 
 #: Sample text for MiniLM: sentences of several lengths, one of them long.
 SAMPLE_TEXT = [
@@ -46,17 +49,21 @@ class CpuTimed:
     """Wraps a backend; for every call also times exact numpy attention on the same arrays, so that
     the modelled A3 time can be set against this CPU's time for the same work."""
 
-    def __init__(self, inner: AttentionBackend) -> None:
+    def __init__(self, inner: AttentionBackend, on_call: Callable[[int], None] | None = None) -> None:
         self.inner = inner
         self.cpu_seconds = 0.0
         self.calls = 0
+        self.on_call = on_call
 
     def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
         t0 = time.perf_counter()
         softmax_attention(Q, K, V)
         self.cpu_seconds += time.perf_counter() - t0
         self.calls += 1
-        return self.inner(Q, K, V, layer=layer)
+        out = self.inner(Q, K, V, layer=layer)
+        if self.on_call is not None:
+            self.on_call(self.calls)
+        return out
 
 
 @dataclass
@@ -65,7 +72,7 @@ class RunResult:
 
     workload: str
     mode: str
-    preset: str | None
+    preset: str | dict | None
     metric_name: str
     metric: float
     metric_exact: float | None = None
@@ -118,50 +125,58 @@ def _minilm():
     return _cache["minilm"]
 
 
-def run_minilm(backend: A3Attention, sentences: Sequence[str] | None = None) -> tuple[str, float, float, dict]:
-    """Embeds the sample text; metric: mean cosine to the host's exact embeddings."""
+def run_minilm(backend: AttentionBackend, sentences: Sequence[str] | None = None, limit: int | None = None,
+               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
+    """Embeds the sample text (its first ``limit`` sentences); metric: mean cosine to the host's
+    exact embeddings."""
     model = _minilm()
-    sents = list(sentences or SAMPLE_TEXT)
+    sents = list(sentences or SAMPLE_TEXT)[:limit]
     key = ("minilm-exact", tuple(sents))
     if key not in _cache:
         _cache[key] = model.encode(sents, attention=NumpyAttention())
     ref = _cache[key]
-    timed = CpuTimed(backend)
+    timed = CpuTimed(backend, on_call)
     emb = model.encode(sents, attention=timed)
     cos = (emb.astype(np.float64) * ref).sum(axis=1)
     return "cosine", float(cos.mean()), 1.0, {"timed": timed, "min_cosine": float(cos.min()), "sentences": len(sents)}
 
 
-def run_memn2n(backend: A3Attention, task: int = 2, limit: int | None = None) -> tuple[str, float, float, dict]:
+def run_memn2n(backend: AttentionBackend, task: int = 2, limit: int | None = None,
+               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
     """MemN2N on a bAbI task; metric: test accuracy (exact-on-host accuracy for reference)."""
     from .nn import memn2n
 
     key = ("memn2n-exact", task, limit)
     if key not in _cache:
         _cache[key] = memn2n.evaluate(task, NumpyAttention(), limit=limit)
-    timed = CpuTimed(backend)
+    timed = CpuTimed(backend, on_call)
     acc = memn2n.evaluate(task, timed, limit=limit)
     return "accuracy", acc, _cache[key], {"timed": timed, "task": task}
 
 
-def run_wordnet(backend: A3Attention, limit: int | None = 120) -> tuple[str, float, float, dict]:
+def run_wordnet(backend: AttentionBackend, limit: int | None = 120,
+                on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
     """WordNet sense matching on MiniLM embeddings projected to d=64; metric: accuracy."""
     from .tasks import wordnet
 
     key = ("wordnet-exact", limit)
     if key not in _cache:
         _cache[key] = wordnet.sense_matching(NumpyAttention(), limit=limit, dim=64).metrics["accuracy"]
-    timed = CpuTimed(backend)
+    timed = CpuTimed(backend, on_call)
     r = wordnet.sense_matching(timed, limit=limit, dim=64)
     return "accuracy", r.metrics["accuracy"], _cache[key], {"timed": timed}
 
 
-def run_synthetic(backend: A3Attention, n: int = 320, d: int = 64, m: int = 1024, alpha: float = 8.0
+def run_synthetic(backend: AttentionBackend, n: int = 320, d: int = 64, m: int = 1024, alpha: float = 8.0,
+                  limit: int | None = None, on_call: Callable[[int], None] | None = None
                   ) -> tuple[str, float, float, dict]:
-    """Planted keys; metric: fraction of queries whose output is nearest the planted value."""
+    """Planted keys; metric: fraction of queries whose output is nearest the planted value.
+    ``limit`` caps the number of queries m."""
     from .tasks import synthetic
 
-    timed = CpuTimed(backend)
+    if limit is not None:
+        m = min(m, limit)
+    timed = CpuTimed(backend, on_call)
     r = synthetic.run_planted(timed, n=n, d=d, m=m, alpha=alpha)
     ref = synthetic.run_planted(NumpyAttention(), n=n, d=d, m=m, alpha=alpha)
     return "planted_hits", r.hits, ref.hits, {"timed": timed}
@@ -172,18 +187,23 @@ RUNNERS: dict[str, Callable[..., tuple[str, float, float, dict]]] = {
 }
 
 
-def run(workload: str, driver: Any = None, *, mode: str = "exact", preset: str | None = None,
-        M: int | None = None, T: float | None = None, layers: dict | None = None, **kwargs: Any) -> RunResult:
-    """Run one workload through the simulated A3 in one mode and summarise it."""
+def run(workload: str, driver: Any = None, *, mode: str = "exact", preset: str | dict | None = None,
+        M: int | None = None, T: float | None = None, layers: dict | None = None,
+        on_call: Callable[[int], None] | None = None, **kwargs: Any) -> RunResult:
+    """Run one workload through the simulated A3 in one mode and summarise it. ``on_call(calls)``
+    is called after each offload (for a progress display)."""
     if workload not in RUNNERS:
-        raise ValueError(f"unknown workload {workload!r}; choose from {', '.join(RUNNERS)}")
+        raise E.ParameterError(f"unknown workload {workload!r}; choose from {', '.join(RUNNERS)}")
+    limit = kwargs.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise E.ParameterError(f"limit must be a whole number >= 1, got {limit!r}")
     if mode != "exact" and preset is None and M is None and T is None:
-        preset = "conservative"
+        preset = DEFAULT_PRESET
     backend = A3Attention(driver, mode=mode, preset=preset, M=M, T=T, layers=layers)
     drv = backend.driver
     job0 = drv.trace.job_base + drv.trace.count("job")
     t0 = time.perf_counter()
-    name, metric, exact, extra = RUNNERS[workload](backend, **kwargs)
+    name, metric, exact, extra = RUNNERS[workload](backend, on_call=on_call, **kwargs)
     res = RunResult(workload=workload, mode=mode, preset=preset, metric_name=name, metric=metric,
                     metric_exact=exact, loss=(exact - metric) if exact is not None else None,
                     params={"M": M, "T": T, **{k: v for k, v in kwargs.items()}})
@@ -202,7 +222,7 @@ def results_table(results: Sequence[RunResult]):
     rows = []
     for r in results:
         rows.append({
-            "workload": r.workload, "mode": r.mode if r.preset is None else f"{r.mode}/{r.preset}",
+            "workload": r.workload, "mode": r.mode if r.preset is None else f"{r.mode}/{mode_label('approx', r.preset)}",
             "metric": r.metric_name, "value": r.metric, "exact_on_host": r.metric_exact, "loss": r.loss,
             "queries": r.queries, "keys_per_query": r.mean_keys, "candidates_per_query": r.mean_candidates,
             "selected_per_query": r.mean_selected, "sim_latency_us": r.latency_ns / 1e3,
@@ -224,7 +244,7 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
         t.add_column(col, justify="right" if col not in ("workload", "mode") else "left")
     for r in results:
         t.add_row(
-            r.workload, r.preset or r.mode,
+            r.workload, mode_label(r.mode, r.preset),
             f"{r.metric_name} {r.metric:.4f}", "" if r.loss is None else f"{r.loss:+.4f}",
             f"{r.mean_keys:.1f}", f"{r.mean_candidates:.1f}", f"{r.mean_selected:.1f}",
             f"{r.latency_ns / 1e3:,.1f} us", f"{r.gain:.2f}x", f"{r.bytes_read / 1e6:.2f} MB",
@@ -259,7 +279,7 @@ def plot(results: Sequence[RunResult], driver: Any, folder: Path) -> list[Path]:
         by = sel.groupby("phase", observed=False).duration_ns.sum()
         vals = np.array([by.get(p, 0.0) for p in shown])
         stacks.append(100.0 * vals / vals.sum() if vals.sum() > 0 else vals)
-        labels.append(f"{r.workload}\n{r.preset or r.mode}")
+        labels.append(f"{r.workload}\n{mode_label(r.mode, r.preset)}")
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4.8))
     bottom = np.zeros(len(labels))
     for i, p in enumerate(shown):
@@ -282,9 +302,9 @@ def plot(results: Sequence[RunResult], driver: Any, folder: Path) -> list[Path]:
         rs = [r for r in results if r.workload == wl]
         ax.plot([r.gain for r in rs], [100 * (r.loss or 0.0) for r in rs], "o-", label=wl)
         for r in rs:
-            ax.annotate(r.preset or r.mode, (r.gain, 100 * (r.loss or 0.0)), fontsize=7)
-    ax.axhline(1.6, ls=":", c="gray")
-    ax.axhline(9.0, ls=":", c="gray")
+            ax.annotate(mode_label(r.mode, r.preset), (r.gain, 100 * (r.loss or 0.0)), fontsize=7)
+    for bound in BOUNDS.values():
+        ax.axhline(bound, ls=":", c="gray")
     ax.set_xlabel("modelled throughput gain over base A3 (x)")
     ax.set_ylabel("task loss vs exact on the host (points; MiniLM: 100 x (1 - cosine))")
     ax.set_title("Accuracy against speed")
