@@ -38,6 +38,10 @@ class ParameterError(A3InputError):
     """A mode, preset, M or T is not valid."""
 
 
+class ArgumentTypeError(ParameterError, TypeError):
+    """An argument has the wrong type, or a keyword argument is unknown."""
+
+
 class ConfigError(A3Error, ValueError):
     """A hardware configuration key or value is not valid, or conflicts with the running platform."""
 

@@ -52,15 +52,33 @@ class Reg(enum.IntEnum):
     PERF_CLEAR = 0x1F0
 
 
-CTRL_ENABLE = 1 << 0
-CTRL_SOFT_RESET = 1 << 1
-STATUS_BUSY = 1 << 0
-STATUS_ERROR = 1 << 1
-STATUS_ENABLED = 1 << 2
+class Ctrl(enum.IntFlag):
+    """Bits of CTRL."""
+
+    ENABLE = 1 << 0
+    SOFT_RESET = 1 << 1  # write 1; self-clearing
+
+
+class StatusBit(enum.IntFlag):
+    """Bits of STATUS; bits 15:8 hold the last error code (``STATUS_LAST_ERROR_*``)."""
+
+    BUSY = 1 << 0
+    ERROR = 1 << 1
+    ENABLED = 1 << 2
+
+
+class Irq(enum.IntFlag):
+    """Bits of IRQ_STATUS, IRQ_ENABLE and IRQ_ACK."""
+
+    DONE = 1 << 0
+    ERROR = 1 << 1
+
+
+CTRL_ENABLE, CTRL_SOFT_RESET = Ctrl.ENABLE, Ctrl.SOFT_RESET
+STATUS_BUSY, STATUS_ERROR, STATUS_ENABLED = StatusBit.BUSY, StatusBit.ERROR, StatusBit.ENABLED
 STATUS_LAST_ERROR_SHIFT = 8
 STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
-IRQ_DONE = 1 << 0
-IRQ_ERROR = 1 << 1
+IRQ_DONE, IRQ_ERROR = Irq.DONE, Irq.ERROR
 
 PERF_COUNTERS = (
     "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_DOT", "CYC_EXP_OUT",
@@ -74,6 +92,8 @@ def perf_offset(name: str) -> int:
 
 
 class Opcode(enum.IntEnum):
+    """Descriptor opcodes (docs/descriptors.md)."""
+
     NOP = 0
     LOAD_KV = 1
     ATTEND = 2
@@ -81,14 +101,22 @@ class Opcode(enum.IntEnum):
 
 
 class Mode(enum.IntEnum):
+    """ATTEND modes (``docs/spec.md`` 3.4)."""
+
     EXACT = 0
     APPROX = 1
     POST_ONLY = 2
 
 
-FLAG_IRQ = 1 << 0
-FLAG_ROW_STATS = 1 << 1
-FLAG_SETS = 1 << 3
+class Flag(enum.IntFlag):
+    """Descriptor flags."""
+
+    IRQ = 1 << 0  # raise the DONE interrupt when this descriptor completes
+    ROW_STATS = 1 << 1  # ATTEND: write per-query stats to addr_c
+    SETS = 1 << 3  # ATTEND: write candidate/selected bitmaps to addr_d
+
+
+FLAG_IRQ, FLAG_ROW_STATS, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS, Flag.SETS
 
 DESCRIPTOR_DTYPE = np.dtype(
     [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
@@ -21,6 +21,38 @@ class ModeParams(NamedTuple):
     M: int
     T: float
     M_frac: float | None
+
+
+class CallOptions(TypedDict, total=False):
+    """Keyword arguments of ``A3Driver.attention`` and ``attention_batch``.
+
+    ``mode``: "exact" (default), "approx" or "post_only" (``docs/spec.md`` 3.4). ``preset``: a
+    name of :data:`a3sim.presets.PRESETS` or a dict with ``M_frac`` (and ``T``); the approximate
+    modes use the default preset when none is given. ``M`` / ``T``: explicit values that override
+    the preset's. ``sets``: ask the device for each query's candidate and selected rows (default:
+    on in the approximate modes).
+    """
+
+    mode: str
+    M: int | None
+    T: float | None
+    preset: str | Mapping[str, float] | None
+    sets: bool | None
+
+
+def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
+    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets."""
+    unknown = set(options) - set(CallOptions.__annotations__)
+    if unknown:
+        raise E.ArgumentTypeError(
+            f"unknown keyword argument(s) {', '.join(sorted(unknown))}; the driver takes "
+            f"{', '.join(CallOptions.__annotations__)}"
+        )
+    mp = check_mode(options.get("mode", "exact"), options.get("M"), options.get("T"), options.get("preset"))
+    sets = options.get("sets")
+    if sets is not None and not isinstance(sets, (bool, np.bool_)):
+        raise E.ArgumentTypeError(f"sets must be True, False or None, got {sets!r}")
+    return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
 
 
 def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:

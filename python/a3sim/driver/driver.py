@@ -18,7 +18,7 @@ the host with the log-sum-exp rule, which gives exact attention.
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
@@ -37,7 +37,7 @@ from ..protocol import (
     perf_offset,
 )
 from ..trace import Trace
-from .checks import ModeParams, as_f32, check_kv, check_mode
+from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
 from .plan import CallPlan, Op, exact_plan, plan_call
 from .queue import Rings, device_error
@@ -140,28 +140,18 @@ class A3Driver:
         """The tiles and jobs of an exact call of m queries against n x d keys (for cost models)."""
         return exact_plan(m, n, d, self.n_max, self.q_rows)
 
-    def attention(
-        self,
-        q: Any,
-        K: Any,
-        V: Any = None,
-        *,
-        mode: str = "exact",
-        M: Any = None,
-        T: Any = None,
-        preset: Any = None,
-        sets: bool | None = None,
-    ) -> tuple[np.ndarray, CallRecord]:
+    def attention(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
         """Attention of q against K/V (arrays, or a :class:`KVContext` from :meth:`load`).
 
         ``q`` is (d,) or (m, d); the result has the same shape and dtype. No scale is applied: fold
-        any 1/sqrt(d) into q. ``mode`` is "exact", "approx" or "post_only" (``docs/spec.md`` 3.4);
-        in the approximate modes ``preset`` ("conservative", "aggressive", or a dict with M_frac and
-        T) gives M and T, and explicit ``M`` / ``T`` override it. ``sets`` asks the device for each
-        query's candidate and selected rows (default: on in the approximate modes).
+        any 1/sqrt(d) into q. ``options`` (:class:`~a3sim.driver.checks.CallOptions`): ``mode``
+        "exact", "approx" or "post_only" (``docs/spec.md`` 3.4); in the approximate modes
+        ``preset`` ("conservative", "aggressive", or a dict with M_frac and T) gives M and T, and
+        explicit ``M`` / ``T`` override it; ``sets`` asks the device for each query's candidate and
+        selected rows (default: on in the approximate modes).
         """
         self._ensure_owner()
-        mp = check_mode(mode, M, T, preset)
+        mp, want_sets = call_options(options)
         q_in = q
         q = as_f32("q", q, (1, 2))
         single = q.ndim == 1
@@ -185,34 +175,23 @@ class A3Driver:
             raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
         Q3 = Q[None]
         K3, V3 = (Ka[None], Va[None]) if Ka is not None else (None, None)
-        out, rec = self._run_call(Q3, ctx, K3, V3, mp, sets if sets is not None else mp.mode != Mode.EXACT)
+        out, rec = self._run_call(Q3, ctx, K3, V3, mp, want_sets)
         out = out[0]
         out_dtype = np.asarray(q_in).dtype if isinstance(q_in, np.ndarray) else np.float32
         if out_dtype != np.float32:
             out = out.astype(out_dtype)
         return (out[0] if single else out), rec
 
-    def attention_batch(
-        self,
-        Q: Any,
-        K: Any,
-        V: Any,
-        *,
-        mode: str = "exact",
-        M: Any = None,
-        T: Any = None,
-        preset: Any = None,
-        sets: bool | None = None,
-    ) -> tuple[np.ndarray, CallRecord]:
+    def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
         """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
 
         Item b is ``attention(Q[b], K[b], V[b])``: its own LOAD_KV, then ATTEND jobs for its m
         queries. All descriptors go out with one doorbell and one interrupt, so a network's heads
         cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
-        the per-query arrays are in item order.
+        the per-query arrays are in item order. ``options`` as for :meth:`attention`.
         """
         self._ensure_owner()
-        mp = check_mode(mode, M, T, preset)
+        mp, want_sets = call_options(options)
         dtype = np.asarray(Q).dtype
         Qa = as_f32("Q", Q, (3,))
         Ka = as_f32("K", K, (3,))
@@ -222,7 +201,7 @@ class A3Driver:
         if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
             raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
         check_kv(Ka[0], Va[0], self.d_max)
-        out, rec = self._run_call(Qa, None, Ka, Va, mp, sets if sets is not None else mp.mode != Mode.EXACT)
+        out, rec = self._run_call(Qa, None, Ka, Va, mp, want_sets)
         if dtype in (np.float64,):
             out = out.astype(dtype)
         return out, rec

@@ -14,7 +14,7 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
@@ -61,15 +61,20 @@ class LayerStats:
     calls: int = 0
     heads: int = 0
     queries: int = 0
-    latency_ns: float = 0.0
-    compute_ns: float = 0.0
-    base_compute_ns: float = 0.0
+    """Offloads, attention heads (batch items) and queries sent to the device."""
+    latency_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    compute_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    base_compute_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    """Simulated doorbell-to-interrupt time, pipeline compute time, and what base A3 would take."""
     bytes_read: int = 0
     bytes_written: int = 0
+    """DMA traffic."""
     candidates: int = 0
     selected: int = 0
     keys: int = 0
+    """Sums over queries of |C|, |SEL| and n."""
     host_calls: int = 0
+    """Calls the layer policy kept on the host."""
 
     @property
     def gain(self) -> float:
