@@ -14,6 +14,9 @@ from ..presets import DEFAULT_PRESET, MODES, PRESETS
 from ..protocol import Mode
 
 
+_MODE_BY_NAME = {name: Mode(i) for i, name in enumerate(MODES)}
+
+
 class ModeParams(NamedTuple):
     """A call's checked approximation settings: M is absolute (0 when M_frac applies)."""
 
@@ -42,6 +45,8 @@ class CallOptions(TypedDict, total=False):
 
 def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
     """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets."""
+    if not options:
+        return _EXACT, False
     unknown = set(options) - set(CallOptions.__annotations__)
     if unknown:
         raise E.ArgumentTypeError(
@@ -53,6 +58,9 @@ def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
     if sets is not None and not isinstance(sets, (bool, np.bool_)):
         raise E.ArgumentTypeError(f"sets must be True, False or None, got {sets!r}")
     return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
+
+
+_EXACT = ModeParams(Mode.EXACT, 0, 0.0, None)
 
 
 def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
@@ -110,10 +118,12 @@ def check_T(T: Any) -> float:
 
 def check_mode(mode: str, M: Any, T: Any, preset: Any) -> ModeParams:
     """Check mode, M, T and preset together; explicit M / T override the preset's."""
-    if mode not in MODES:
+    mode_id = _MODE_BY_NAME.get(mode) if isinstance(mode, str) else None
+    if mode_id is None:
         raise E.ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-    mode_id = Mode(MODES.index(mode))
-    if isinstance(preset, Mapping):
+    if preset is None:
+        preset_vals = None
+    elif isinstance(preset, Mapping):
         custom = dict(preset)
         if set(custom) - {"M_frac", "T"} or "M_frac" not in custom:
             raise E.ParameterError(f"a custom preset is a dict with M_frac (and T); got {preset!r}")
@@ -121,7 +131,7 @@ def check_mode(mode: str, M: Any, T: Any, preset: Any) -> ModeParams:
         if not (math.isfinite(frac) and frac >= 0):
             raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
         preset_vals = {"M_frac": frac, "T": check_T(custom.get("T", 0.0))}
-    elif preset is not None and preset not in PRESETS:
+    elif preset not in PRESETS:
         raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     else:
         preset_vals = None

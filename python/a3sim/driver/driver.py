@@ -39,7 +39,7 @@ from ..protocol import (
 from ..trace import Trace
 from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
-from .plan import CallPlan, Op, exact_plan, plan_call
+from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call
 from .queue import Rings, device_error
 from .record import CallRecord, merge_tiles
 
@@ -254,7 +254,7 @@ class A3Driver:
 
     def _materialise(
         self, plan: CallPlan, Q: np.ndarray, ctx: KVContext | None, K: np.ndarray | None, V: np.ndarray | None
-    ) -> tuple[np.ndarray, dict[str, Any]]:
+    ) -> tuple[list[Descriptor], dict[str, Any]]:
         """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
         build the descriptor records."""
         dev, lay, f32 = self.device, plan.layout, self._f32

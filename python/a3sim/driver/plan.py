@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-import numpy as np
 
 from ..protocol import DESCRIPTOR_DTYPE, FLAG_ROW_STATS, FLAG_SETS, ROW_STATS_DTYPE, Mode, Opcode, set_words
 
@@ -24,6 +24,8 @@ from ..protocol import DESCRIPTOR_DTYPE, FLAG_ROW_STATS, FLAG_SETS, ROW_STATS_DT
 ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
 F32 = 4
 ALIGN = 256  # arena alignment (bytes)
+_LOAD_KV, _ATTEND, _LOAD_SORTED = int(Opcode.LOAD_KV), int(Opcode.ATTEND), int(Opcode.LOAD_SORTED)
+_FLAGS, _FLAGS_SETS = int(FLAG_ROW_STATS), int(FLAG_ROW_STATS | FLAG_SETS)  # of an ATTEND
 
 
 def tiles(n: int, n_max: int) -> list[tuple[int, int]]:
@@ -35,6 +37,28 @@ def tiles(n: int, n_max: int) -> list[tuple[int, int]]:
 
 def _aligned(nbytes: int) -> int:
     return -(-nbytes // ALIGN) * ALIGN
+
+
+class Descriptor(NamedTuple):
+    """One descriptor record, field by field as ``protocol.DESCRIPTOR_DTYPE`` (and the C++
+    ``a3::Descriptor``) lays it out; it is written into the ring as one row."""
+
+    opcode: int
+    mode: int
+    flags: int
+    tag: int
+    n: int
+    d: int
+    m: int
+    T: float
+    M: int
+    addr_a: int
+    addr_b: int
+    addr_c: int
+    addr_d: int
+
+
+assert Descriptor._fields == DESCRIPTOR_DTYPE.names
 
 
 class Op(NamedTuple):
@@ -116,7 +140,7 @@ class CallPlan:
         sets: Sequence[int],
         load: Callable[[Op], tuple[int, int]],
         load_sorted: Callable[[Op], int],
-    ) -> np.ndarray:
+    ) -> list[Descriptor]:
         """The plan's descriptor records (tag 0, no IRQ flag: the queue sets those).
 
         ``queries``, ``outs``, ``stats`` and ``sets`` are device addresses of the call's buffers;
@@ -124,30 +148,38 @@ class CallPlan:
         address of a LOAD_SORTED (writing the data where the plan keeps it in the arena).
         """
         d, m = self.d, self.m
-        flags = FLAG_ROW_STATS | (FLAG_SETS if self.want_sets else 0)
+        flags = _FLAGS_SETS if self.want_sets else _FLAGS
         words = self.words
         mode = int(self.mode)
         rows_of = [r1 - r0 for r0, r1 in self.tiles]
-        recs: list[tuple] = []
+        recs: list[Descriptor] = []
+        D = Descriptor
         for op in self.ops:
             rows = rows_of[op.tile]
-            if op.opcode == Opcode.LOAD_KV:
+            if op.opcode == _LOAD_KV:
                 ka, va = load(op)
-                recs.append((Opcode.LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
-            elif op.opcode == Opcode.LOAD_SORTED:
-                recs.append((Opcode.LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
+                recs.append(D(_LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+            elif op.opcode == _LOAD_SORTED:
+                recs.append(D(_LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
             else:
                 t, w = op.tile, words[op.tile]
                 row = op.item * m + op.c0
-                recs.append((
-                    Opcode.ATTEND, mode, flags, 0, rows, d, op.mc, self.T, self.M[t],
+                recs.append(D(
+                    _ATTEND, mode, flags, 0, rows, d, op.mc, self.T, self.M[t],
                     queries + row * d * F32, outs[t] + row * d * F32, stats[t] + row * ROW_STATS_BYTES,
                     (sets[t] + row * 2 * w * F32) if self.want_sets else 0,
                 ))  # fmt: skip
-        return np.array(recs, dtype=DESCRIPTOR_DTYPE)
+        return recs
 
 
-def plan_call(
+def plan_call(**kw: Any) -> CallPlan:
+    """Plan a call (see :func:`make_plan`). Plans are cached: a repeated call of the same shape,
+    parameters and bank state reuses its plan, so a plan must never be modified."""
+    tl = kw.pop("tile_list", None)
+    return _cached_plan(tile_list=tuple(tl) if tl is not None else None, **kw)
+
+
+def make_plan(
     *,
     mode: Mode,
     B: int,
@@ -156,7 +188,7 @@ def plan_call(
     d: int,
     n_max: int,
     q_rows: int,
-    tile_list: list[tuple[int, int]] | None = None,
+    tile_list: Sequence[tuple[int, int]] | None = None,
     ctx_id: int | None = None,
     want_sets: bool = False,
     M: int = 0,
@@ -167,7 +199,7 @@ def plan_call(
 ) -> CallPlan:
     """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
     item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
-    tl = tile_list if tile_list is not None else tiles(n, n_max)
+    tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
     plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T)
     approx = mode == Mode.APPROX
     plan.M = [M if M_frac is None else int(math.ceil(M_frac * (r1 - r0))) for r0, r1 in tl]
@@ -203,6 +235,9 @@ def plan_call(
     plan.layout = lay
     plan.resident_after = (key, sorted_res)
     return plan
+
+
+_cached_plan = lru_cache(maxsize=256)(make_plan)
 
 
 def exact_plan(m: int, n: int, d: int, n_max: int, q_rows: int) -> CallPlan:

@@ -4,7 +4,7 @@ completion records (phase-bit protocol), and the mapping of status codes to exce
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,8 +25,12 @@ from ..protocol import (
     Reg,
     Status,
 )
+from .plan import Descriptor
 
 TAG_MASK = 0xFFFF_FFFF
+_FLAG_IRQ = int(FLAG_IRQ)
+_SQ_TAIL, _IRQ_ACK, _CQ_HEAD = int(Reg.SQ_TAIL), int(Reg.IRQ_ACK), int(Reg.CQ_HEAD)
+_IRQ_ALL = int(IRQ_DONE | IRQ_ERROR)
 LO32 = 0xFFFF_FFFF
 
 
@@ -104,23 +108,24 @@ class Rings:
         """Descriptors one doorbell may carry (a ring of N entries holds N - 1)."""
         return self.sq_size - 1
 
-    def submit(self, descs: np.ndarray, host_ns: Callable[[], float], t_host: float | None = None
+    def submit(self, descs: Sequence[Descriptor], host_ns: Callable[[], float], t_host: float | None = None
                ) -> tuple[float, list[np.void]]:
         """Write descriptors to the ring, ring the doorbell once, run until they all complete.
         Returns the latency (doorbell to interrupt, ns) and the failed completion records.
         ``t_host`` is the host time (ns) if no MMIO happened since it was read."""
         dev = self.device
         k = len(descs)
-        idx = (self.sq_tail + np.arange(k)) % self.sq_size
-        descs["tag"] = (self.tag + 1 + np.arange(k, dtype=np.int64)) & TAG_MASK
-        descs["flags"][k - 1] |= FLAG_IRQ
-        self.sq[idx] = descs
-        self.tag = int(descs["tag"][k - 1])
-        self.sq_tail = int(idx[k - 1] + 1) % self.sq_size
+        sq, tail, size, tag = self.sq, self.sq_tail, self.sq_size, self.tag
+        last = k - 1
+        for i, dsc in enumerate(descs):
+            tag = (tag + 1) & TAG_MASK
+            sq[tail] = (dsc.opcode, dsc.mode, dsc.flags | (_FLAG_IRQ if i == last else 0), tag, *dsc[4:])
+            tail = tail + 1 if tail + 1 < size else 0
+        self.tag, self.sq_tail = tag, tail
         t_bell = t_host if t_host is not None else host_ns()
-        irq = self._write_and_wait(self.base + Reg.SQ_TAIL, self.sq_tail, self.timeout_ns)
+        irq = self._write_and_wait(self.base + _SQ_TAIL, self.sq_tail, self.timeout_ns)
         if irq < 0:
-            raise E.MmioError("doorbell write failed", self.base + Reg.SQ_TAIL, irq)
+            raise E.MmioError("doorbell write failed", self.base + _SQ_TAIL, irq)
         got = 0
         failures: list[np.void] = []
         while True:
@@ -129,11 +134,11 @@ class Rings:
                 break
             if not irq:
                 self._idle_with_work(k - got, k)
-            self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
+            self.write_reg(_IRQ_ACK, _IRQ_ALL)
             irq = dev.run(self.timeout_ns)
         latency = dev.native.snapshot()["last_irq_ps"] / 1000.0 - t_bell
-        self.write_reg(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
-        self.write_reg(Reg.CQ_HEAD, self.cq_head)
+        self.write_reg(_IRQ_ACK, _IRQ_ALL)
+        self.write_reg(_CQ_HEAD, self.cq_head)
         return latency, failures
 
     def drain(self, limit: int, failures: list[np.void]) -> int:
@@ -144,7 +149,7 @@ class Rings:
         head = self.cq_head
         count = 0
         while count < limit and phase[head] == self.cq_phase:
-            if status[head] != Status.OK:
+            if status[head]:  # Status.OK is 0
                 failures.append(self.cq[head].copy())
             count += 1
             head += 1
