@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -84,7 +85,7 @@ class UnitState:
 class Device:
     """The simulated SoC of this process. Build it with :meth:`open`; there is one per process."""
 
-    _instance: "Device | None" = None
+    _instance: Device | None = None
 
     def __init__(self, overrides: Mapping[str, float]) -> None:
         #: The typed facade of the native library (:class:`a3sim._native.Native`).
@@ -101,6 +102,9 @@ class Device:
         # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
         self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
         self.unit_state = [UnitState() for _ in range(self.units)]
+        #: Serialises every driver call on this device (one SystemC kernel, shared DRAM and units):
+        #: drivers used from several threads take it around each call.
+        self.lock = threading.RLock()
         #: status code -> (NAME, message)
         self.errors = {c: (e.name, e.message) for c, e in self.native.error_codes().items()}
         self.initiators = self.native.initiator_names()
@@ -110,7 +114,7 @@ class Device:
         self._run = self.native.run_until_irq
 
     @classmethod
-    def open(cls, config: ConfigLike = None) -> "Device":
+    def open(cls, config: ConfigLike = None) -> Device:
         """The process's device, built on first use with ``config`` overrides.
 
         A later call with a different configuration raises :class:`ConfigError`: SystemC elaborates
@@ -179,10 +183,14 @@ class Device:
 
     # ---- host memory ----
     def alloc(self, nbytes: int) -> Block:
-        return self.allocator.alloc(nbytes)
+        """A block of at least ``nbytes`` of simulated DRAM."""
+        with self.lock:
+            return self.allocator.alloc(nbytes)
 
     def free(self, block: Block) -> None:
-        self.allocator.free(block)
+        """Give a block back."""
+        with self.lock:
+            self.allocator.free(block)
 
     def view(self, address: int, dtype: Any, count: int) -> np.ndarray:
         """A numpy view (no copy) of ``count`` items of ``dtype`` at a DRAM bus address."""

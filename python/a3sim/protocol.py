@@ -16,6 +16,9 @@ MMIO_BASE = 0x10_0000_0000
 MMIO_STRIDE = 0x1000
 DEVICE_ID = 0x41335349
 DEVICE_VERSION = 0x00010000
+#: Largest M (candidate-selection iterations) the driver sends: the unit counts iterations in a
+#: 32-bit counter [ours]; with it a job's cycle count stays far below 2**64 (docs/descriptors.md).
+M_MAX = 2**32 - 1
 #: Entries of a descriptor or completion ring: at least this many (the largest is CAP_QUEUE_MAX).
 QUEUE_ENTRIES_MIN = 2
 

@@ -11,8 +11,7 @@ import numpy as np
 
 from .. import errors as E
 from ..presets import DEFAULT_PRESET, MODES, PRESETS
-from ..protocol import Mode
-
+from ..protocol import M_MAX, Mode
 
 _MODE_BY_NAME = {name: Mode(i) for i, name in enumerate(MODES)}
 
@@ -65,6 +64,13 @@ _EXACT = ModeParams(Mode.EXACT, 0, 0.0, None)
 
 def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
     """Check an array argument and return it as C-contiguous float32."""
+    if isinstance(x, np.ma.MaskedArray):
+        if np.ma.getmaskarray(x).any():
+            raise E.MaskedInputError(
+                f"{name} is a masked array with masked elements; the device has no mask: pass "
+                f"{name}.filled(value) or drop the masked rows"
+            )
+        x = np.ma.getdata(x)
     if not isinstance(x, np.ndarray):
         try:
             x = np.asarray(x)
@@ -87,29 +93,62 @@ def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
             f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
             "the device computes on finite float32 data"
         )
+    if x.dtype == np.float64:
+        with np.errstate(over="ignore"):
+            x32 = np.ascontiguousarray(x, dtype=np.float32)
+        if not math.isfinite(x32.sum()) and not np.isfinite(x32).all():
+            bad = np.argwhere(~np.isfinite(x32))[0]
+            raise E.NonFiniteError(
+                f"{name} holds {x[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}, beyond the float32 "
+                f"range of the device (|x| <= {float(np.finfo(np.float32).max):.4g}); scale the input"
+            )
+        return x32
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
 def check_M(M: Any) -> int:
-    """M as a non-negative int (iterations of candidate selection, ``docs/spec.md`` 3.2)."""
-    if isinstance(M, bool) or not isinstance(M, (int, np.integer, float, np.floating)):
-        raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    """M as an int in [0, M_MAX] (iterations of candidate selection, ``docs/spec.md`` 3.2)."""
+    if isinstance(M, (bool, np.bool_)) or not isinstance(M, (int, np.integer, float, np.floating)):
+        raise E.ArgumentTypeError(f"M must be a non-negative integer, got {M!r}")
     if isinstance(M, (float, np.floating)):
         if not math.isfinite(M) or M != int(M):
             raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
     if M < 0:
         raise E.ParameterError(f"M must be a non-negative integer (iterations of candidate selection), got {M}")
-    if M >= 2**63:
-        raise E.ParameterError(f"M = {M} is too large")
+    if M > M_MAX:
+        raise E.ParameterError(f"M = {M} exceeds what the unit counts (M_MAX = {M_MAX}); use a smaller M")
+    return int(M)
+
+
+def check_M_frac(frac: Any) -> float:
+    """A preset's M_frac: a finite number >= 0 (M = ceil(M_frac * n) is checked per tile)."""
+    if isinstance(frac, (bool, np.bool_)) or not isinstance(frac, (int, np.integer, float, np.floating)):
+        raise E.ArgumentTypeError(f"M_frac must be a number >= 0, got {frac!r}")
+    f = float(frac)
+    if not (math.isfinite(f) and f >= 0):
+        raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
+    return f
+
+
+def tile_M(M_frac: float, rows: int) -> int:
+    """M of a tile of ``rows`` keys under a preset's fraction, bounded by M_MAX."""
+    M = math.ceil(M_frac * rows)
+    if M > M_MAX:
+        raise E.ParameterError(
+            f"M_frac = {M_frac!r} gives M = {M} for {rows} keys, more than the unit counts "
+            f"(M_MAX = {M_MAX}); use M_frac <= {M_MAX / rows:.6g}"
+        )
     return int(M)
 
 
 def check_T(T: Any) -> float:
     """T as the float32 value the descriptor carries (``docs/spec.md`` 3.3: 0 <= T <= 1)."""
+    if isinstance(T, (bool, np.bool_, str, bytes)):
+        raise E.ArgumentTypeError(f"T must be a number in [0, 1], got {T!r}")
     try:
         t = float(T)
     except (TypeError, ValueError):
-        raise E.ParameterError(f"T must be a number in [0, 1], got {T!r}") from None
+        raise E.ArgumentTypeError(f"T must be a number in [0, 1], got {T!r}") from None
     if not (0.0 <= t <= 1.0):  # also rejects NaN
         raise E.ParameterError(f"T must be in [0, 1] (the post-scoring threshold on exp(s - s_max)), got {T!r}")
     # The descriptor carries T as float32: use that value everywhere (records, references).
@@ -127,10 +166,12 @@ def check_mode(mode: str, M: Any, T: Any, preset: Any) -> ModeParams:
         custom = dict(preset)
         if set(custom) - {"M_frac", "T"} or "M_frac" not in custom:
             raise E.ParameterError(f"a custom preset is a dict with M_frac (and T); got {preset!r}")
-        frac = float(custom["M_frac"])
-        if not (math.isfinite(frac) and frac >= 0):
-            raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
+        frac = check_M_frac(custom["M_frac"])
         preset_vals = {"M_frac": frac, "T": check_T(custom.get("T", 0.0))}
+    elif not isinstance(preset, str):
+        raise E.ArgumentTypeError(
+            f"preset must be a name ({', '.join(PRESETS)}) or a dict with M_frac and T; got {preset!r}"
+        )
     elif preset not in PRESETS:
         raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     else:

@@ -17,22 +17,22 @@ the host with the log-sum-exp rule, which gives exact attention.
 
 from __future__ import annotations
 
+import functools
+import math
 import weakref
-from typing import Any, Unpack
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar, Unpack
 
 import numpy as np
 
 from .. import errors as E
 from ..config import ConfigLike
 from ..device import Block, Device
-from ..presets import MODES
 from ..protocol import (
     DEVICE_ID,
     DEVICE_VERSION,
     PERF_COUNTERS,
     QUEUE_ENTRIES_MIN,
-    ROW_STATS_DTYPE,
-    Mode,
     Reg,
     perf_offset,
 )
@@ -41,11 +41,26 @@ from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
 from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call
 from .queue import Rings, device_error
-from .record import CallRecord, merge_tiles
+from .record import CallRecord, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
 DEFAULT_QUEUE_ENTRIES = 256
 VERSION_MAJOR_SHIFT = 16
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialised(method: Callable[P, R]) -> Callable[P, R]:
+    """Run a public driver method under the device's lock, and only while the driver is open."""
+
+    @functools.wraps(method)
+    def call(self: A3Driver, *args: Any, **kwargs: Any) -> Any:
+        with self.device.lock:
+            if self._closed:
+                raise E.DriverClosedError(f"this driver is closed: {method.__name__}() refused; make a new A3Driver")
+            return method(self, *args, **kwargs)
+
+    return call  # type: ignore[return-value]
 
 
 def _release(dev: Device, blocks: list[Block], arena: Arena) -> None:
@@ -69,7 +84,20 @@ class A3Driver:
         queue_entries: int = DEFAULT_QUEUE_ENTRIES,
         timeout_ns: float = 1e13,
     ) -> None:
+        if isinstance(unit, bool) or not isinstance(unit, (int, np.integer)):
+            raise E.ArgumentTypeError(f"unit must be an integer, got {unit!r}")
+        if isinstance(queue_entries, bool) or not isinstance(queue_entries, (int, np.integer)):
+            raise E.ArgumentTypeError(f"queue_entries must be an integer, got {queue_entries!r}")
+        if isinstance(timeout_ns, bool) or not isinstance(timeout_ns, (int, float, np.integer, np.floating)):
+            raise E.ArgumentTypeError(f"timeout_ns must be a number, got {timeout_ns!r}")
+        if not (math.isfinite(timeout_ns) and timeout_ns > 0):
+            raise E.ConfigError(f"timeout_ns must be a finite number > 0 (simulated ns), got {timeout_ns!r}")
+        self._closed = True  # until the probe below succeeds
         self.device = dev = Device.open(config)
+        with dev.lock:
+            self._open(dev, int(unit), int(queue_entries), float(timeout_ns))
+
+    def _open(self, dev: Device, unit: int, queue_entries: int, timeout_ns: float) -> None:
         if not 0 <= unit < dev.units:
             raise E.ConfigError(f"unit {unit} does not exist: the platform has {dev.units} unit(s)")
         self.unit = unit
@@ -87,7 +115,7 @@ class A3Driver:
         self.queue_max = self.read_reg(Reg.CAP_QUEUE_MAX)
         if not QUEUE_ENTRIES_MIN <= queue_entries <= self.queue_max:
             raise E.ConfigError(f"queue_entries must be in [{QUEUE_ENTRIES_MIN}, {self.queue_max}], got {queue_entries}")
-        self.timeout_ns = float(timeout_ns)
+        self.timeout_ns = timeout_ns
         self.trace = Trace(dev)
         self._state = dev.unit_state[unit]
         self._device_sorter = dev.cfg("device_sorter") != 0
@@ -97,17 +125,25 @@ class A3Driver:
         self._f32 = dev.dram.view(np.float32)
         self._rings = Rings(dev, self._base, queue_entries, self.timeout_ns)
         self.sq_size = self.cq_size = queue_entries
-        self._reset_queues()  # also clears the completion ring
         self._finalizer = weakref.finalize(self, _release, dev, self._rings.blocks(), self._arena)
+        self._reset_queues()  # also clears the completion ring
+        self._closed = False
 
     # ---- registers ----
     def read_reg(self, reg: int) -> int:
         """Read a register of this driver's unit."""
-        return self.device.mmio_read(self._base + int(reg))
+        with self.device.lock:
+            return self.device.mmio_read(self._base + int(reg))
 
     def write_reg(self, reg: int, value: int) -> None:
         """Write a register of this driver's unit."""
-        self.device.mmio_write(self._base + int(reg), value)
+        with self.device.lock:
+            self.device.mmio_write(self._base + int(reg), value)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran: the driver then refuses every call."""
+        return self._closed
 
     def _reset_queues(self) -> None:
         """Soft-reset the unit and program its queues; what the banks hold is then unknown."""
@@ -129,6 +165,7 @@ class A3Driver:
             self._reset_queues()
 
     # ---- public API ----
+    @_serialised
     def load(self, K: Any, V: Any) -> KVContext:
         """Copy K and V (n x d) into device memory, to stay there across calls."""
         K = as_f32("K", K, (2,))
@@ -136,10 +173,7 @@ class A3Driver:
         check_kv(K, V, self.d_max)
         return KVContext(self, K, V)
 
-    def plan_exact(self, m: int, n: int, d: int) -> CallPlan:
-        """The tiles and jobs of an exact call of m queries against n x d keys (for cost models)."""
-        return exact_plan(m, n, d, self.n_max, self.q_rows)
-
+    @_serialised
     def attention(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
         """Attention of q against K/V (arrays, or a :class:`KVContext` from :meth:`load`).
 
@@ -182,6 +216,7 @@ class A3Driver:
             out = out.astype(out_dtype)
         return (out[0] if single else out), rec
 
+    @_serialised
     def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
         """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
 
@@ -239,6 +274,10 @@ class A3Driver:
                 lat, fails = self._rings.submit(descs[b0 : b0 + cap], self._host_ns, t_host if b0 == 0 else None)
                 latency += lat
                 failures.extend(fails)
+        except E.DeviceTimeoutError:
+            self._forget_banks()
+            self._state.owner = None  # re-program the unit (after the work in flight) before the next call
+            raise
         except BaseException:
             self._forget_banks()
             raise
@@ -247,7 +286,8 @@ class A3Driver:
             raise device_error(failures, self.device.errors)
         # The device confirmed every load: the banks hold what the plan says.
         st.resident, st.sorted_resident = plan.resident_after
-        return self._collect(plan, addr, latency, job0 - job_base0, phase0)
+        rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
+        return collect(self.device, plan, addr, latency, rows, self._cycle_ns)
 
     def _host_ns(self) -> float:
         return float(self._native.snapshot()["host_ps"]) / 1000.0
@@ -292,39 +332,8 @@ class A3Driver:
         descs = plan.descriptors(qa, addr["outs"], addr["stats"], addr["sets"], load, load_sorted)
         return descs, addr
 
-    def _collect(
-        self, plan: CallPlan, addr: dict[str, Any], latency: float, job_start: int, phase0: int
-    ) -> tuple[np.ndarray, CallRecord]:
-        """Outputs (merged over tiles) and the call's record."""
-        dev = self.device
-        B, m, d = plan.B, plan.m, plan.d
-        rows_all = B * m
-        row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in addr["stats"]]
-        outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr["outs"]]
-        out = merge_tiles(outs, row_stats).reshape(B, m, d)
-        M_used = plan.M
-        rec = CallRecord(
-            mode=MODES[int(plan.mode)],
-            m=rows_all,
-            n=plan.n,
-            d=d,
-            tiles=len(plan.tiles),
-            M=(M_used[0] if len(set(M_used)) == 1 else list(M_used)) if plan.mode == Mode.APPROX else None,
-            T=plan.T if plan.mode != Mode.EXACT else None,
-            latency_ns=latency,
-            job_rows=self.trace.rows("job", job_start),
-            phase_rows=self.trace.rows("phase", phase0),
-            row_stats=row_stats,
-            cycle_ns=self._cycle_ns,
-        )
-        if plan.want_sets:
-            for t, (r0, _) in enumerate(plan.tiles):
-                w = plan.words[t]
-                bm = dev.view(addr["sets"][t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
-                rec._bitmaps.append((r0, bm))
-        return out, rec
-
     # ---- housekeeping ----
+    @_serialised
     def perf_counters(self) -> dict[str, int]:
         """The unit's 64-bit performance counters (docs/register-map.md)."""
         out = {}
@@ -335,9 +344,18 @@ class A3Driver:
         return out
 
     def close(self) -> None:
-        """Free the driver's queues and buffers (the platform stays)."""
-        if self._owns_unit():
-            self.write_reg(Reg.CTRL, 0)
-            self._state.owner = None
-            self._state.resident = None
-        self._finalizer()
+        """Free the driver's queues and buffers (the platform stays). Closing twice is harmless;
+        every other call on a closed driver raises :class:`~a3sim.errors.DriverClosedError`."""
+        with self.device.lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._owns_unit():
+                self.write_reg(Reg.CTRL, 0)
+                self._state.owner = None
+                self._forget_banks()
+            self._finalizer()
+
+    def plan_exact(self, m: int, n: int, d: int) -> CallPlan:
+        """The tiles and jobs of an exact call of m queries against n x d keys (for cost models)."""
+        return exact_plan(m, n, d, self.n_max, self.q_rows)

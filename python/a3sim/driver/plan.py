@@ -11,14 +11,13 @@ The cost model of base A3 (:meth:`CallPlan.base_compute_cycles`) reads the same 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-
 from ..protocol import DESCRIPTOR_DTYPE, FLAG_ROW_STATS, FLAG_SETS, ROW_STATS_DTYPE, Mode, Opcode, set_words
+from .checks import tile_M
 
 #: Bytes of one query's row stats.
 ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
@@ -202,7 +201,7 @@ def make_plan(
     tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
     plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T)
     approx = mode == Mode.APPROX
-    plan.M = [M if M_frac is None else int(math.ceil(M_frac * (r1 - r0))) for r0, r1 in tl]
+    plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
     ntiles, words = len(tl), plan.words
     # Arena: queries, per item and tile outputs, stats and set bitmaps, and the K/V (and sorted
     # tables) of a call that passed arrays rather than a context.

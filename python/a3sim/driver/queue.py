@@ -86,9 +86,8 @@ class Rings:
     def program(self) -> None:
         """Soft-reset the unit and program its queues (the driver's probe sequence)."""
         w = self.write_reg
-        # Let any work in flight finish, so that the soft reset applies at once.
-        while self.read_reg(Reg.STATUS) & STATUS_BUSY:
-            self.device.run(self.timeout_ns)
+        # Let any work in flight finish (at most timeout_ns), so that the soft reset applies at once.
+        self.wait_idle()
         w(Reg.CTRL, CTRL_SOFT_RESET)
         # Stale records of an earlier owner must not look like new completions.
         self.cq[:] = np.zeros(1, COMPLETION_DTYPE)
@@ -102,6 +101,23 @@ class Rings:
         w(Reg.CTRL, CTRL_ENABLE)
         self.sq_tail = self.cq_head = self.tag = 0
         self.cq_phase = 1
+
+    def wait_idle(self) -> None:
+        """Run the simulation until the unit is not busy; :class:`DeviceTimeoutError` when it is
+        still busy after ``timeout_ns`` of simulated time (or time stops moving)."""
+        dev = self.device
+        start = dev.now_ns()
+        while self.read_reg(Reg.STATUS) & STATUS_BUSY:
+            now = dev.now_ns()
+            left = start + self.timeout_ns - now
+            if left <= 0:
+                raise E.DeviceTimeoutError(
+                    f"the unit is still busy after {self.timeout_ns:g} ns of simulated time; the driver "
+                    "re-programs it before its next call (raise timeout_ns for longer work)"
+                )
+            dev.run(left)
+            if dev.now_ns() == now and self.read_reg(Reg.STATUS) & STATUS_BUSY:
+                raise E.DeviceTimeoutError("the unit is busy but simulated time does not advance (a model bug)")
 
     @property
     def capacity(self) -> int:
@@ -123,6 +139,7 @@ class Rings:
             tail = tail + 1 if tail + 1 < size else 0
         self.tag, self.sq_tail = tag, tail
         t_bell = t_host if t_host is not None else host_ns()
+        window0 = dev.now_ns()
         irq = self._write_and_wait(self.base + _SQ_TAIL, self.sq_tail, self.timeout_ns)
         if irq < 0:
             raise E.MmioError("doorbell write failed", self.base + _SQ_TAIL, irq)
@@ -133,8 +150,15 @@ class Rings:
             if got >= k:
                 break
             if not irq:
+                if dev.now_ns() - window0 >= self.timeout_ns:  # the whole window passed: work remains
+                    raise E.DeviceTimeoutError(
+                        f"no interrupt within timeout_ns = {self.timeout_ns:g} ns of simulated time: "
+                        f"{k - got} of {k} descriptors incomplete; the driver re-programs the unit before "
+                        "its next call (raise timeout_ns for longer work)"
+                    )
                 self._idle_with_work(k - got, k)
             self.write_reg(_IRQ_ACK, _IRQ_ALL)
+            window0 = dev.now_ns()
             irq = dev.run(self.timeout_ns)
         latency = dev.native.snapshot()["last_irq_ps"] / 1000.0 - t_bell
         self.write_reg(_IRQ_ACK, _IRQ_ALL)

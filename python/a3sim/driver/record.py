@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..protocol import PHASES, Opcode
+from ..protocol import MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode
+
+if TYPE_CHECKING:
+    from ..device import Device
+    from .plan import CallPlan
 
 
 def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarray:
@@ -159,3 +164,42 @@ class CallRecord:
     def selected(self) -> list[np.ndarray]:
         """Per query, the selected rows SEL (ascending), as the device produced them."""
         return self._decode()[1]
+
+
+def collect(
+    dev: Device,
+    plan: CallPlan,
+    addr: dict[str, Any],
+    latency: float,
+    rows: tuple[np.ndarray, np.ndarray],
+    cycle_ns: float,
+) -> tuple[np.ndarray, CallRecord]:
+    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``addr``
+    holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
+    job and phase trace rows."""
+    B, m, d = plan.B, plan.m, plan.d
+    rows_all = B * m
+    row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in addr["stats"]]
+    outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr["outs"]]
+    out = merge_tiles(outs, row_stats).reshape(B, m, d)
+    M_used = plan.M
+    rec = CallRecord(
+        mode=MODES[int(plan.mode)],
+        m=rows_all,
+        n=plan.n,
+        d=d,
+        tiles=len(plan.tiles),
+        M=(M_used[0] if len(set(M_used)) == 1 else list(M_used)) if plan.mode == Mode.APPROX else None,
+        T=plan.T if plan.mode != Mode.EXACT else None,
+        latency_ns=latency,
+        job_rows=rows[0],
+        phase_rows=rows[1],
+        row_stats=row_stats,
+        cycle_ns=cycle_ns,
+    )
+    if plan.want_sets:
+        for t, (r0, _) in enumerate(plan.tiles):
+            w = plan.words[t]
+            bm = dev.view(addr["sets"][t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
+            rec._bitmaps.append((r0, bm))
+    return out, rec
