@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -79,7 +79,6 @@ class UnitState:
     resident: Any = None          # key of the K/V tile in the banks, or None
     sorted_resident: bool = False  # the tile's sorted-key table is in the sorted bank
     owner: Any = None             # the driver that programmed the queues
-    extra: dict = field(default_factory=dict)
 
 
 class Device:

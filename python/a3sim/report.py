@@ -10,13 +10,16 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from . import errors as E
 from .nn.attention import A3Attention, AttentionBackend, NumpyAttention, softmax_attention
 from .presets import BOUNDS, DEFAULT_PRESET, REPORT_MODES, mode_label
+
+if TYPE_CHECKING:
+    from .driver import A3Driver
 
 WORKLOADS = ("minilm", "memn2n", "wordnet", "synthetic")
 #: The main job's (mode, preset) rows.
@@ -187,7 +190,7 @@ RUNNERS: dict[str, Callable[..., tuple[str, float, float, dict]]] = {
 }
 
 
-def run(workload: str, driver: Any = None, *, mode: str = "exact", preset: str | dict | None = None,
+def run(workload: str, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | dict | None = None,
         M: int | None = None, T: float | None = None, layers: dict | None = None,
         on_call: Callable[[int], None] | None = None, **kwargs: Any) -> RunResult:
     """Run one workload through the simulated A3 in one mode and summarise it. ``on_call(calls)``
@@ -253,7 +256,7 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
     Console(width=max(170, Console().width)).print(t)
 
 
-def write_traces(driver: Any, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
+def write_traces(driver: A3Driver, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
     """Parquet tables of all runs, and one Perfetto JSON per run (its jobs only)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = list(driver.trace.to_parquet(folder).values())
@@ -261,7 +264,7 @@ def write_traces(driver: Any, results: Sequence[RunResult], folder: Path, max_tr
     return paths
 
 
-def plot(results: Sequence[RunResult], driver: Any, folder: Path) -> list[Path]:
+def plot(results: Sequence[RunResult], driver: A3Driver, folder: Path) -> list[Path]:
     """PNG plots: latency breakdown per run (phases) and task loss against throughput gain."""
     import matplotlib
 
@@ -316,7 +319,7 @@ def plot(results: Sequence[RunResult], driver: Any, folder: Path) -> list[Path]:
     return [p1, p2]
 
 
-def demo(out: Path, *, quick: bool = False, driver: Any = None, progress: bool = True,
+def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,
          workloads: Sequence[str] = ("minilm", "memn2n", "wordnet", "synthetic")) -> list[RunResult]:
     """The main job: MiniLM on sample text, MemN2N on bAbI qa2, WordNet sense matching and a
     planted-key synthetic workload through the simulated A3 in exact, conservative and aggressive
