@@ -24,6 +24,7 @@ import numpy as np
 from . import errors as E
 from .config import ConfigLike
 from .device import Block, Device
+from .energy import CallCosts, Coefficients
 from .protocol import (
     COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, DEVICE_ID, DEVICE_VERSION, FLAG_IRQ,
     FLAG_ROW_STATS, FLAG_SETS,
@@ -97,7 +98,7 @@ def _check_T(T: Any) -> float:
 
 
 # ---- records -----------------------------------------------------------------------------------------
-class CallRecord:
+class CallRecord(CallCosts):
     """What one ``attention`` call cost on the simulated device.
 
     Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
@@ -110,7 +111,8 @@ class CallRecord:
     def __init__(self, *, mode: str, m: int, n: int, d: int, tiles: int, M: "int | list[int] | None",
                  T: float | None,
                  latency_ns: float, job_rows: np.ndarray, phase_rows: np.ndarray, row_stats: list[np.ndarray],
-                 cycle_ns: float) -> None:
+                 cycle_ns: float, costs: Coefficients | None = None) -> None:
+        self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
         self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
         self.latency_ns = latency_ns
         self._jobs = job_rows
@@ -156,17 +158,6 @@ class CallRecord:
     @property
     def compute_ns(self) -> float:
         return self.compute_cycles * self._cycle_ns
-
-    @cached_property
-    def stage_cycles(self) -> dict[str, int]:
-        """Busy cycles per compute stage, summed over queries and jobs."""
-        j = self._jobs
-        return {
-            "candidate_selection": int(j["cyc_cand_sel"].sum()),
-            "dot_product": int(j["cyc_dot"].sum()),
-            "exp_output": int(j["cyc_exp_out"].sum()),
-            "sort": int(j["cyc_sort"].sum()),
-        }
 
     @cached_property
     def n_candidates(self) -> np.ndarray:
@@ -357,6 +348,7 @@ class A3Driver:
         self.q_rows = self.read_reg(Reg.CAP_Q_ROWS)
         self._device_sorter = dev.cfg("device_sorter") != 0
         self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
+        self._costs = Coefficients.from_config(dev.cfg)
         self._snap = np.zeros(8, np.uint64)
         self._snap_addr = int(self._snap.ctypes.data)
         self._snap_fn = dev.api.snapshot
@@ -649,7 +641,7 @@ class A3Driver:
                          M=(M_used[0] if len(set(M_used)) == 1 else M_used) if mode == Mode.APPROX else None,
                          T=T if mode != Mode.EXACT else None, latency_ns=latency,
                          job_rows=tr.rows("job", job0 - int(self._snap[0])), phase_rows=tr.rows("phase", phase0),
-                         row_stats=row_stats, cycle_ns=self._cycle_ns)
+                         row_stats=row_stats, cycle_ns=self._cycle_ns, costs=self._costs)
         if want_sets:
             for t, (r0, r1) in enumerate(tiles):
                 bm = dev.view(setsa[t], np.uint32, rows_all * 2 * words[t]).reshape(rows_all, 2, words[t]).copy()

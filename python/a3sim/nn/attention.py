@@ -65,11 +65,18 @@ class LayerStats:
     selected: int = 0
     keys: int = 0
     host_calls: int = 0
+    energy_pj: float = 0.0
+    base_energy_pj: float = 0.0
 
     @property
     def gain(self) -> float:
         """Modelled compute throughput gain over base A3 (exact pipeline) on the same calls."""
         return self.base_compute_ns / self.compute_ns if self.compute_ns else float("nan")
+
+    @property
+    def energy_gain(self) -> float:
+        """Modelled energy efficiency over base A3 on the same calls (a3sim.energy.base_a3_rows)."""
+        return self.base_energy_pj / self.energy_pj if self.energy_pj else float("nan")
 
 
 class A3Attention:
@@ -133,6 +140,8 @@ class A3Attention:
         st.bytes_written += rec.bytes_written
         st.candidates += int(rec.n_candidates.sum())
         st.selected += int(rec.n_selected.sum())
+        st.energy_pj += rec.energy_total_pj
+        st.base_energy_pj += rec.base_energy_pj
         return out.astype(Q.dtype, copy=False)
 
     def total(self) -> LayerStats:
@@ -149,7 +158,8 @@ class A3Attention:
 
 def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
     """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys, with the
-    driver's tiling and job split: per tile and job, dot + exp_out + (jobs - 1) * max (A3-SPEC 3.6)."""
+    driver's tiling and job split: per tile and job, the three modules' cycles for the first query
+    and the slowest module's for each next one (docs/spec.md 2, 3.6)."""
     from ..driver import _tiles
 
     api = driver.device.api
@@ -157,9 +167,9 @@ def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
     total = 0
     for r0, r1 in _tiles(n, driver.n_max):  # the driver's own tiling
         rows = r1 - r0
-        dot = int(api.timing_formula(0, rows, d))
-        exp = int(api.timing_formula(1, rows, 0))
+        stages = [int(api.timing_formula(0, rows, 0)), int(api.timing_formula(1, rows, 0)),
+                  int(api.timing_formula(2, rows, 0))]
         for c0 in range(0, m, q_rows):
             mc = min(q_rows, m - c0)
-            total += dot + exp + (mc - 1) * max(dot, exp)
+            total += sum(stages) + (mc - 1) * max(stages)
     return total * 1000.0 / driver.device.cfg("clock_mhz")
