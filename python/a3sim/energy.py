@@ -167,11 +167,18 @@ class CallCosts:
         return self.energy_total_pj / self.m if self.m else float("nan")
 
     @property
-    def base_energy_pj(self) -> float:
-        """What base A3 (exact pipeline) would have spent on the same call (pJ): see
-        :func:`base_a3_rows`. Equal to ``energy_total_pj`` for an exact call."""
+    def unit_energy_pj(self) -> float:
+        """Energy of the A3 unit itself (the Table I components: modules and the key, value and
+        sorted-key SRAMs; no DRAM, no bus), pJ: the scope of the paper's energy figures."""
+        e = self.energy_pj
+        return float(sum(e[c] for c in TABLE_I))
+
+    @property
+    def base_energy_pj(self) -> dict[str, float]:
+        """Energy by component (pJ) that base A3 (exact pipeline) would have spent on the same call:
+        see :func:`base_a3_rows`. Equal to :attr:`energy_pj` for an exact call."""
         co = self._require_costs()
-        return float(sum(v.sum() for v in job_energy_pj(base_a3_rows(self._jobs, co), co).values()))
+        return {k: float(v.sum()) for k, v in job_energy_pj(base_a3_rows(self._jobs, co), co).items()}
 
     @property
     def area_mm2(self) -> float:

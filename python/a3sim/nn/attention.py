@@ -19,6 +19,8 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
+from ..energy import TABLE_I
+
 
 @runtime_checkable
 class AttentionBackend(Protocol):
@@ -67,6 +69,8 @@ class LayerStats:
     host_calls: int = 0
     energy_pj: float = 0.0
     base_energy_pj: float = 0.0
+    unit_energy_pj: float = 0.0
+    base_unit_energy_pj: float = 0.0
 
     @property
     def gain(self) -> float:
@@ -75,8 +79,14 @@ class LayerStats:
 
     @property
     def energy_gain(self) -> float:
-        """Modelled energy efficiency over base A3 on the same calls (a3sim.energy.base_a3_rows)."""
+        """Modelled energy efficiency over base A3 on the same calls, DRAM and bus included
+        (a3sim.energy.base_a3_rows)."""
         return self.base_energy_pj / self.energy_pj if self.energy_pj else float("nan")
+
+    @property
+    def unit_energy_gain(self) -> float:
+        """The same for the A3 unit alone (Table I components), the paper's scope."""
+        return self.base_unit_energy_pj / self.unit_energy_pj if self.unit_energy_pj else float("nan")
 
 
 class A3Attention:
@@ -140,8 +150,11 @@ class A3Attention:
         st.bytes_written += rec.bytes_written
         st.candidates += int(rec.n_candidates.sum())
         st.selected += int(rec.n_selected.sum())
+        base = rec.base_energy_pj
         st.energy_pj += rec.energy_total_pj
-        st.base_energy_pj += rec.base_energy_pj
+        st.base_energy_pj += sum(base.values())
+        st.unit_energy_pj += rec.unit_energy_pj
+        st.base_unit_energy_pj += sum(base[c] for c in TABLE_I)
         return out.astype(Q.dtype, copy=False)
 
     def total(self) -> LayerStats:
