@@ -33,7 +33,7 @@ def test_transaction_table_schema(drv, call):
 def test_jobs_table_schema(drv, call):
     j = drv.trace.jobs()
     mine = j[j.job.isin(call.jobs)]
-    assert {"queue", "fetch", "dma_in", "dot_product", "exp_output", "dma_out", "completion", "irq"} <= set(
+    assert {"queue", "fetch", "dma_in", "dot_product", "exponent", "output", "dma_out", "completion", "irq"} <= set(
         mine.phase.astype(str))
     assert (mine.duration_ns >= 0).all()
     s = drv.trace.job_summary()

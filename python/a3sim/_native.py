@@ -45,12 +45,13 @@ SNAPSHOT_DTYPE = np.dtype(
 class Formula(enum.IntEnum):
     """Cycle formulas of the timing model (``timing_formula``'s stage argument, docs/spec.md 3.6)."""
 
-    EXACT_DOT = 0  # (n, d)
-    EXACT_EXP_OUT = 1  # (n, -)
-    CAND_SEL = 2  # (M, n)
-    APPROX_DOT = 3  # (|C|, d)
-    POST = 4  # (|C|, |SEL|)
-    SORT = 5  # (n, d)
+    DOT = 0  # (rows, -): dot-product module, exact (n rows) or on C (|C| rows)
+    EXPONENT = 1  # (n, -): exponent module of base A3
+    OUTPUT = 2  # (rows, -): output module, exact (n rows) or on SEL (|SEL| rows)
+    CAND_SEL = 3  # (M, -)
+    SCAN = 4  # (n, -): greedy-score scan
+    POST_EXPONENT = 5  # (|C|, |SEL|): post-scoring + exponent
+    SORT = 6  # (n, d)
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,8 @@ STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
 IRQ_DONE, IRQ_ERROR = Irq.DONE, Irq.ERROR
 
 PERF_COUNTERS = (
-    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_DOT", "CYC_EXP_OUT",
-    "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
+    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_SCAN", "CYC_DOT", "CYC_EXP",
+    "CYC_OUT", "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
 )
 
 
@@ -160,8 +160,14 @@ class Status(enum.IntEnum):
     BAD_TABLE = 16
 
 
-PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output",
-          "dma_out", "completion", "irq")
+PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "score_scan", "dot_product", "exponent",
+          "output", "dma_out", "completion", "irq")
+#: The compute stages of each mode, in pipeline order (docs/spec.md 2, 3.6).
+STAGES = {
+    "exact": ("dot_product", "exponent", "output"),
+    "approx": ("candidate_selection", "score_scan", "dot_product", "exponent", "output"),
+    "post_only": ("dot_product", "exponent", "output"),
+}
 STREAMS = ("none", "descriptor", "K", "V", "sorted", "Q", "out", "stats", "sets", "completion", "mmio")
 OPCODES = ("nop", "load_kv", "attend", "load_sorted")
 MODES = ("exact", "approx", "post_only")

@@ -1,5 +1,9 @@
 """Workload runs and reports: real networks through the simulated A3, with the figures the paper
-reports (task accuracy, modelled throughput gain over base A3, modelled speedup over a CPU).
+reports (task accuracy, modelled throughput gain over base A3, modelled speedup over a CPU, energy
+per query and energy efficiency over base A3 and over the CPU).
+
+Energy against the CPU multiplies the measured numpy time by :data:`a3sim.energy.CPU_POWER_W`, an
+assumed power (115 W, the paper's Xeon TDP), not a measurement of this machine.
 
 Everything here is plain functions over the driver and the numpy networks; the CLI (``a3sim``)
 only parses arguments and calls them.
@@ -15,8 +19,10 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from . import errors as E
+from .energy import CPU_POWER_W, Coefficients, cpu_energy_pj
 from .nn.attention import A3Attention, AttentionBackend, NumpyAttention, softmax_attention
 from .presets import BOUNDS, DEFAULT_PRESET, REPORT_MODES, mode_label
+from .protocol import PHASES
 
 if TYPE_CHECKING:
     from .driver import A3Driver
@@ -93,6 +99,13 @@ class RunResult:
     mean_keys: float = float("nan")
     cpu_attention_s: float = 0.0
     speedup_vs_cpu: float = float("nan")
+    energy_pj: float = 0.0
+    unit_energy_pj: float = 0.0
+    energy_per_query_nj: float = float("nan")
+    energy_eff_vs_base: float = float("nan")
+    unit_energy_eff_vs_base: float = float("nan")
+    cpu_energy_pj: float = 0.0
+    energy_eff_vs_cpu: float = float("nan")
     wall_s: float = 0.0
     jobs: tuple[int, int] = (0, 0)
     params: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +126,13 @@ def _summarise(res: RunResult, backend: A3Attention, timed: CpuTimed) -> RunResu
         res.mean_keys = t.keys / t.queries
     res.cpu_attention_s = timed.cpu_seconds
     res.speedup_vs_cpu = timed.cpu_seconds / (t.latency_ns * 1e-9) if t.latency_ns else float("nan")
+    # Energy (docs/energy-model.md): the device's, base A3's estimate for the same calls, and the
+    # CPU's at an assumed power (a3sim.energy.CPU_POWER_W).
+    res.energy_pj, res.unit_energy_pj = t.energy_pj, t.unit_energy_pj
+    res.energy_per_query_nj = t.energy_pj / t.queries / 1e3 if t.queries else float("nan")
+    res.energy_eff_vs_base, res.unit_energy_eff_vs_base = t.energy_gain, t.unit_energy_gain
+    res.cpu_energy_pj = cpu_energy_pj(timed.cpu_seconds)
+    res.energy_eff_vs_cpu = res.cpu_energy_pj / t.energy_pj if t.energy_pj else float("nan")
     return res
 
 
@@ -232,6 +252,8 @@ def results_table(results: Sequence[RunResult]):
             "sim_compute_us": r.compute_ns / 1e3, "gain_vs_base_A3": r.gain,
             "dma_read_MB": r.bytes_read / 1e6, "dma_written_MB": r.bytes_written / 1e6,
             "cpu_numpy_attention_ms": r.cpu_attention_s * 1e3, "speedup_vs_cpu": r.speedup_vs_cpu,
+            "energy_per_query_nJ": r.energy_per_query_nj, "energy_eff_vs_base_A3": r.energy_eff_vs_base,
+            "unit_energy_eff_vs_base_A3": r.unit_energy_eff_vs_base, "energy_eff_vs_cpu": r.energy_eff_vs_cpu,
             "wall_s": r.wall_s,
         })
     return pd.DataFrame(rows)
@@ -243,7 +265,8 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
 
     t = Table(title=title)
     for col in ("workload", "mode", "metric", "loss", "keys/q", "C/q", "SEL/q", "sim time", "gain vs base A3",
-                "DMA read", "DMA written", "CPU numpy attn", "A3 vs CPU"):
+                "DMA read", "DMA written", "CPU numpy attn", "A3 vs CPU", "energy/q", "E eff vs base (unit)",
+                "E eff vs CPU*"):
         t.add_column(col, justify="right" if col not in ("workload", "mode") else "left")
     for r in results:
         t.add_row(
@@ -252,8 +275,15 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
             f"{r.mean_keys:.1f}", f"{r.mean_candidates:.1f}", f"{r.mean_selected:.1f}",
             f"{r.latency_ns / 1e3:,.1f} us", f"{r.gain:.2f}x", f"{r.bytes_read / 1e6:.2f} MB",
             f"{r.bytes_written / 1e6:.2f} MB", f"{r.cpu_attention_s * 1e3:.1f} ms", f"{r.speedup_vs_cpu:.1f}x",
+            f"{r.energy_per_query_nj:,.1f} nJ", f"{r.energy_eff_vs_base:.2f}x ({r.unit_energy_eff_vs_base:.2f}x)",
+            f"{r.energy_eff_vs_cpu:,.0f}x",
         )
-    Console(width=max(170, Console().width)).print(t)
+    con = Console(width=max(240, Console().width))
+    con.print(t)
+    con.print("energy/q: device energy per query (A3 unit, DRAM and bus; docs/energy-model.md). E eff vs base: "
+              "base A3's estimated energy for the same calls over this run's, with DRAM and bus (A3 unit "
+              f"alone in brackets). *CPU: measured numpy time x an ASSUMED {CPU_POWER_W:.0f} W (the paper's "
+              "Xeon Gold 6128 TDP), not a measurement of this machine.", highlight=False, markup=False)
 
 
 def write_traces(driver: A3Driver, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
@@ -275,8 +305,7 @@ def plot(results: Sequence[RunResult], driver: A3Driver, folder: Path) -> list[P
     jobs = driver.trace.jobs()
     labels, stacks = [], []
     # Busy phases of the unit (the queue phase is waiting, not work, and is left out).
-    shown = ("fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output", "dma_out",
-             "completion", "irq")
+    shown = tuple(p for p in PHASES if p != "queue")
     for r in results:
         sel = jobs[(jobs.job >= r.jobs[0]) & (jobs.job < r.jobs[1])]
         by = sel.groupby("phase", observed=False).duration_ns.sum()
@@ -347,6 +376,8 @@ def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, prog
             results.append(run(w, drv, mode=mode, preset=preset, **kwargs[w]))
             bar.advance(task)
     print_table(results, title="a3sim: real workloads through the simulated A3")
+    print(f"A3 unit area: {Coefficients.from_config(drv.device.cfg).area_mm2:.3f} mm2 (paper Table I, 40 nm; "
+          "docs/spec.md 3.7)")
     files = write_traces(drv, results, out / "traces")
     files += plot(results, drv, out)
     table = results_table(results)

@@ -188,9 +188,11 @@ class Trace:
         jobs = self.rows("job")
         job_info = {int(j["job"]): j for j in jobs}
         tracks = {"queue": 1, "fetch": 2, "dma_in": 2, "dma_out": 2, "completion": 2, "sort": 3,
-                  "candidate_selection": 4, "dot_product": 5, "exp_output": 6, "irq": 7}
+                  "candidate_selection": 4, "score_scan": 5, "dot_product": 6, "exponent": 7, "output": 8,
+                  "irq": 9}
         track_names = {1: "queue", 2: "dma", 3: "sorter", 4: "stage: candidate selection",
-                       5: "stage: dot product", 6: "stage: exp + output", 7: "interrupt"}
+                       5: "stage: greedy-score scan", 6: "stage: dot product",
+                       7: "stage: (post-scoring +) exponent", 8: "stage: output", 9: "interrupt"}
         units = sorted({int(u) for u in p["unit"]}) or [0]
         for u in units:
             events.append({"ph": "M", "pid": 1 + u, "name": "process_name", "args": {"name": f"A3 unit {u}"}})

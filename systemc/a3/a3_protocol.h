@@ -73,8 +73,10 @@ constexpr uint32_t ERROR = 1u << 1;
   X(QUERIES, "queries computed")                                                  \
   X(BUSY_CYCLES, "cycles from descriptor fetch to completion write, summed")     \
   X(CYC_CAND_SEL, "busy cycles of the candidate-selection stage")                 \
+  X(CYC_SCAN, "busy cycles of the greedy-score scan stage")                       \
   X(CYC_DOT, "busy cycles of the dot-product stage")                              \
-  X(CYC_EXP_OUT, "busy cycles of the (post-scoring +) exponent + output stage")   \
+  X(CYC_EXP, "busy cycles of the (post-scoring +) exponent stage")                \
+  X(CYC_OUT, "busy cycles of the output stage")                                   \
   X(CYC_SORT, "cycles of the device sorter")                                      \
   X(BYTES_RD, "bytes read by the DMA engine")                                     \
   X(BYTES_WR, "bytes written by the DMA engine")                                  \
@@ -179,11 +181,13 @@ enum class Phase : uint8_t {
   DMA_IN = 2,     // K/V/sorted table or queries into the SRAM banks
   SORT = 3,       // device sorter
   CAND_SEL = 4,   // candidate selection stage (approx)
-  DOT = 5,        // dot-product stage
-  EXP_OUT = 6,    // (post-scoring +) exponent + output stage
-  DMA_OUT = 7,    // outputs, stats, bitmaps to memory
-  COMPLETE = 8,   // completion record write
-  IRQ = 9,        // interrupt line to host software
+  SCAN = 5,       // greedy-score scan stage (approx)
+  DOT = 6,        // dot-product stage
+  EXP = 7,        // (post-scoring +) exponent stage
+  OUTPUT = 8,     // output stage
+  DMA_OUT = 9,    // outputs, stats, bitmaps to memory
+  COMPLETE = 10,  // completion record write
+  IRQ = 11,       // interrupt line to host software
 };
 
 // What a DMA transfer carries (the trace's 'stream' column).

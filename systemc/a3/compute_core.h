@@ -1,6 +1,6 @@
-// compute_core.h - the A3 compute core: the base pipeline (dot-product, exponent + output) and
-// the approximate pipeline (candidate selection, dot-product on candidates, post-scoring +
-// exponent + output), plus the optional device sorter.
+// compute_core.h - the A3 compute core: the base pipeline (dot-product, exponent, output modules)
+// and the approximate pipeline (candidate selection, greedy-score scan, dot-product on candidates,
+// post-scoring + exponent, output), plus the optional device sorter (spec 2, 3.5, 3.6).
 //
 // Function apart from timing: the core first computes the exact values of a whole job (BLAS for
 // exact mode; otherwise the job's exact scores at once, then a3::approx_query per query, two
@@ -74,8 +74,19 @@ class ComputeCore : public sc_core::sc_module {
   const TimingModel& timing() const { return timing_; }
 
  private:
-  void run_stages(const std::vector<uint64_t>& cycles, uint32_t m, const Phase* phases, uint32_t S,
-                  JobRecord& rec, const PhaseFn& on_phase);
+  // ---- function: values, stats and set bitmaps of the whole job ----
+  void compute_exact(const AttendJob& job);
+  void compute_approx(const AttendJob& job);
+  // ---- SRAM traffic of the job's queries (timing-model.md section 7) ----
+  void count_sram_traffic(const AttendJob& job);
+  // ---- counts: |C|, |SEL| summed into the job record ----
+  void count_rows(const AttendJob& job, JobRecord& rec) const;
+  // NONFINITE if an output or a query's stats left the float32 range.
+  Error check_finite(const AttendJob& job) const;
+  // ---- timing: per-query stage cycles (spec 3.6) into cycles_ ----
+  void stage_cycles(const AttendJob& job, JobRecord& rec);
+  // ---- waits: the pipeline recurrence, one wait per stage, busy cycles into the record ----
+  void run_stages(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase);
 
   const Config& cfg_;
   SramBanks& banks_;

@@ -223,13 +223,15 @@ uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {
   a3::Config defaults;
   const a3::Config& cfg = g_platform ? g_platform->cfg : defaults;
   a3::TimingModel t(cfg);
+  const auto u32 = [](uint64_t v) { return static_cast<uint32_t>(v); };
   switch (stage) {
-    case 0: return t.exact_dot(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 1: return t.exact_exp_out(static_cast<uint32_t>(a));
-    case 2: return t.cand_sel(a, static_cast<uint32_t>(b));
-    case 3: return t.approx_dot(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 4: return t.post(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 5: return t.sort(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+    case 0: return t.dot(u32(a));
+    case 1: return t.exponent(u32(a));
+    case 2: return t.output(u32(a));
+    case 3: return t.cand_sel(a);
+    case 4: return t.scan(u32(a));
+    case 5: return t.post_exponent(u32(a), u32(b));
+    case 6: return t.sort(u32(a), u32(b));
     default: return 0;
   }
 }

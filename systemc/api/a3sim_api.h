@@ -67,8 +67,8 @@ uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
 
-// Cycle formulas of the timing model in force (for tests and docs): stage = 0 exact_dot(n, d),
-// 1 exact_exp_out(n), 2 cand_sel(M, n), 3 approx_dot(c, d), 4 post(c, s), 5 sort(n, d).
+// Cycle formulas of the timing model in force (for tests and docs, spec 3.6): stage = 0 dot(rows),
+// 1 exponent(n), 2 output(rows), 3 cand_sel(M), 4 scan(n), 5 post_exponent(c, s), 6 sort(n, d).
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b);
 
 }  // namespace a3sim

@@ -81,13 +81,13 @@ std::string Config::validate() const {
       {"elem_bytes", elem_bytes, 4, 4, true},
       {"sorted_entry_bytes", sorted_entry_bytes, 8, 8, true},  // layout fixed: f32 value + u32 row
       {"sram_width_bytes", sram_width_bytes, 4, 1 << 16, true},
-      {"L_dp_extra", L_dp_extra, 0, 1e6, true},
+      {"L_dot", L_dot, 0, 1e6, true},
       {"L_exp", L_exp, 0, 1e6, true},
+      {"L_div", L_div, 0, 1e6, true},
       {"L_mac", L_mac, 0, 1e6, true},
-      {"L_recip", L_recip, 0, 1e6, true},
-      {"cs_fill", cs_fill, 0, 1e6, true},
+      {"cs_refill", cs_refill, 0, 1e6, true},
       {"scan_lanes", scan_lanes, 1, 1 << 16, true},
-      {"filter_lanes", filter_lanes, 1, 1 << 16, true},
+      {"post_lanes", post_lanes, 1, 1 << 16, true},
       {"device_sorter", device_sorter, 0, 1, true},
       {"sorter_lanes", sorter_lanes, 1, 4096, true},
       {"burst_bytes", burst_bytes, 4, 1 << 20, true},
@@ -113,6 +113,15 @@ std::string Config::validate() const {
       return os.str();
     }
   }
+  // Energy and area coefficients (spec 3.7): finite (checked by set) and not negative.
+#define A3_CONFIG_NONNEG(name, def, unit, src)                                                   \
+  if ((std::string(unit) == "mW" || std::string(unit) == "mm2" || std::string(unit) == "pJ/B" || \
+       std::string(unit) == "pJ") &&                                                             \
+      name < 0)                                                                                  \
+    return "config " #name " must not be negative";
+  A3_CONFIG_TABLE(A3_CONFIG_NONNEG)
+#undef A3_CONFIG_NONNEG
+  if (sram_full_use_bytes < 1) return "config sram_full_use_bytes must be at least 1";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";

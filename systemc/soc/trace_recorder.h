@@ -39,16 +39,25 @@ struct JobRecord {
   uint64_t M;
   uint64_t bytes_rd;
   uint64_t bytes_wr;
-  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries
+  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries (spec 3.6)
+  uint64_t cyc_scan;
   uint64_t cyc_dot;
-  uint64_t cyc_exp_out;
-  uint64_t cyc_sort;
+  uint64_t cyc_exp;        // (post-scoring +) exponent stage
+  uint64_t cyc_out;
+  uint64_t cyc_post;       // of cyc_exp: the post-scoring compares, ceil(|C| / post_lanes) per query
+  uint64_t cyc_sort;       // device sorter (not in compute_cycles)
   uint64_t compute_cycles; // makespan of the pipeline for the job's queries
   uint64_t first_latency_cycles;  // latency of the first query through all stages
+  uint64_t job_cycles;     // cycles from descriptor fetch to completion (the completion record's)
   uint64_t candidates;
   uint64_t selected;
   uint64_t sram_rd;
   uint64_t sram_wr;
+  // SRAM bytes (read + written) per bank during the job
+  uint64_t sram_key, sram_value, sram_sorted, sram_query, sram_output, sram_score;
+  uint64_t dram_activates;  // row activates of the job's DRAM accesses (0: the simple policy has none)
+  // Energy by component, pJ (energy_model.h, spec 3.7)
+  double e_dot, e_exp, e_out, e_cand_sel, e_post, e_key_sram, e_value_sram, e_sorted_sram, e_dram, e_bus;
   uint32_t job;
   uint32_t tag;
   uint32_t n;
@@ -59,7 +68,8 @@ struct JobRecord {
   uint8_t unit;
   uint8_t opcode;
   uint8_t mode;
-  uint8_t pad[7];
+  uint8_t sorted_by;  // key sorting of this job: 0 none, 1 host (LOAD_SORTED), 2 device sorter
+  uint8_t pad[6];
 };
 #pragma pack(pop)
 

@@ -30,15 +30,28 @@ static int failures = 0;
 static void test_timing_model() {
   a3::Config cfg;
   a3::TimingModel t(cfg);
-  // A3-SPEC 3.6 with the defaults: L_dp = ceil(log2 64) + 2 = 8; L_exp + L_mac + L_recip = 13.
-  CHECK(t.exact_dot(320, 64) == 320 + 8);
-  CHECK(t.exact_exp_out(320) == 320 + 13);
-  CHECK(t.exact_dot(10, 1) == 10 + 0 + 2);
-  CHECK(t.exact_dot(10, 3) == 10 + 2 + 2);
-  CHECK(t.cand_sel(100, 320) == 2 + 100 + 10);
-  CHECK(t.cand_sel(0, 33) == 2 + 0 + 2);
-  CHECK(t.approx_dot(7, 64) == 7 + 8);
-  CHECK(t.post(17, 5) == 3 + 5 + 13);
+  // Spec 3.6 with the defaults: every module n + 9; candidate selection M + 4; scan and
+  // post-scoring 16 lanes.
+  CHECK(t.dot(320) == 329);
+  CHECK(t.exponent(320) == 329);
+  CHECK(t.output(320) == 329);
+  CHECK(t.cand_sel(100) == 104);
+  CHECK(t.scan(320) == 20 && t.scan(33) == 3 && t.scan(1) == 1);
+  CHECK(t.dot(7) == 16);
+  CHECK(t.post_exponent(17, 5) == 5 + 9);   // |SEL| dominates ceil(17/16) = 2
+  CHECK(t.post_exponent(100, 3) == 7 + 9);  // ceil(100/16) = 7 dominates
+  CHECK(t.post_busy(17) == 2);
+  uint64_t q[5];
+  t.query_cycles(a3::Mode::APPROX, 186, 93, 50, 4, q);
+  CHECK(q[0] == 97 && q[1] == 12 && q[2] == 59 && q[3] == 13 && q[4] == 13);
+  t.query_cycles(a3::Mode::EXACT, 320, 0, 320, 320, q);
+  CHECK(q[0] == 329 && q[1] == 329 && q[2] == 329);
+  // One query of n = 320 through the three modules: 3n + 27; a stream advances by n + 9.
+  {
+    std::vector<uint64_t> c(3 * 10, 329);
+    CHECK(a3::TimingModel::pipeline(c, 1, 3).makespan == 3 * 320 + 27);
+    CHECK(a3::TimingModel::pipeline(c, 10, 3).makespan == 3 * 320 + 27 + 9 * 329);
+  }
   // Pipeline: two stages, constant a, b per query: makespan = a + b + (m - 1) * max(a, b).
   for (uint32_t m : {1u, 2u, 7u}) {
     std::vector<uint64_t> c;
@@ -230,7 +243,15 @@ static void test_platform() {
   CHECK(P->host.run(1e9));
   CHECK(cq[3].tag == 10 && cq[3].status == 0);
   CHECK(P->recorder.jobs().size() == 4);
-  CHECK(P->recorder.jobs()[1].compute_cycles == (n + 5 + 2) + (n + 13) + (m - 1) * (n + 13));
+  // Three modules of n + 9 cycles (spec 2): 3 (n + 9) for the first query, n + 9 for each next one.
+  const a3::JobRecord& j = P->recorder.jobs()[1];
+  CHECK(j.compute_cycles == 3 * (n + 9) + (m - 1) * (n + 9));
+  CHECK(j.cyc_dot == m * (n + 9) && j.cyc_exp == m * (n + 9) && j.cyc_out == m * (n + 9));
+  CHECK(j.cyc_cand_sel == 0 && j.cyc_scan == 0 && j.cyc_post == 0);
+  // Energy (spec 3.7): the dot-product module's share is dynamic x busy + static x job cycles.
+  CHECK(j.job_cycles > j.compute_cycles);
+  CHECK(std::fabs(j.e_dot - (14.338 * j.cyc_dot + 1.265 * j.job_cycles)) < 1e-6 * j.e_dot);
+  CHECK(j.e_dram == 160.0 * (j.bytes_rd + j.bytes_wr));
 }
 
 int sc_main(int, char**) {

@@ -41,6 +41,7 @@ from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
 from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call
 from .queue import Rings, device_error
+from ..energy import Coefficients
 from .record import CallRecord, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
@@ -120,6 +121,7 @@ class A3Driver:
         self._state = dev.unit_state[unit]
         self._device_sorter = dev.cfg("device_sorter") != 0
         self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
+        self._costs = Coefficients.from_config(dev.cfg)
         self._native = dev.native
         self._arena = Arena(dev)
         self._f32 = dev.dram.view(np.float32)
@@ -287,7 +289,7 @@ class A3Driver:
         # The device confirmed every load: the banks hold what the plan says.
         st.resident, st.sorted_resident = plan.resident_after
         rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
-        return collect(self.device, plan, addr, latency, rows, self._cycle_ns)
+        return collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
 
     def _host_ns(self) -> float:
         return float(self._native.snapshot()["host_ps"]) / 1000.0

@@ -119,15 +119,17 @@ class CallPlan:
         return [(c0, min(self.q_rows, self.m - c0)) for c0 in range(0, self.m, self.q_rows)]
 
     # ---- the cost model of base A3 ----
-    def base_compute_cycles(self, dot: Callable[[int, int], int], exp_out: Callable[[int], int]) -> int:
-        """Compute cycles of base A3 (the exact pipeline) for this plan's tiles and jobs, per item:
-        per tile and job, dot + exp_out + (jobs - 1) * max(dot, exp_out) (``docs/spec.md`` 3.6)."""
+    def base_compute_cycles(self, stages: Callable[[int], Sequence[int]]) -> int:
+        """Compute cycles of base A3 (the exact pipeline) for this plan's tiles and jobs, per item.
+
+        ``stages(rows)`` gives the cycles of each module for one query against ``rows`` keys; per
+        tile and job the first query takes their sum and each next one the slowest module's
+        (the pipeline recurrence, ``docs/spec.md`` 3.6)."""
         total = 0
         for r0, r1 in self.tiles:
-            rows = r1 - r0
-            c_dot, c_exp = dot(rows, self.d), exp_out(rows)
+            cyc = [int(c) for c in stages(r1 - r0)]
             for _, mc in self.jobs():
-                total += c_dot + c_exp + (mc - 1) * max(c_dot, c_exp)
+                total += sum(cyc) + (mc - 1) * max(cyc)
         return total
 
     # ---- descriptors ----

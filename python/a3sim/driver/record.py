@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..energy import CallCosts, Coefficients
 from ..protocol import MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarr
     return (acc / wt.sum(axis=0)[:, None]).astype(np.float32)
 
 
-class CallRecord:
+class CallRecord(CallCosts):
     """What one ``attention`` call cost on the simulated device.
 
     Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
@@ -57,7 +58,9 @@ class CallRecord:
         phase_rows: np.ndarray,
         row_stats: list[np.ndarray],
         cycle_ns: float,
+        costs: Coefficients | None = None,
     ) -> None:
+        self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
         self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
         self.latency_ns = latency_ns
         self._jobs = job_rows
@@ -106,17 +109,6 @@ class CallRecord:
     def compute_ns(self) -> float:
         """:attr:`compute_cycles` in simulated nanoseconds."""
         return self.compute_cycles * self._cycle_ns
-
-    @cached_property
-    def stage_cycles(self) -> dict[str, int]:
-        """Busy cycles per compute stage, summed over queries and jobs."""
-        j = self._jobs
-        return {
-            "candidate_selection": int(j["cyc_cand_sel"].sum()),
-            "dot_product": int(j["cyc_dot"].sum()),
-            "exp_output": int(j["cyc_exp_out"].sum()),
-            "sort": int(j["cyc_sort"].sum()),
-        }
 
     @cached_property
     def n_candidates(self) -> np.ndarray:
@@ -173,6 +165,7 @@ def collect(
     latency: float,
     rows: tuple[np.ndarray, np.ndarray],
     cycle_ns: float,
+    costs: Coefficients | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
     """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``addr``
     holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
@@ -196,6 +189,7 @@ def collect(
         phase_rows=rows[1],
         row_stats=row_stats,
         cycle_ns=cycle_ns,
+        costs=costs,
     )
     if plan.want_sets:
         for t, (r0, _) in enumerate(plan.tiles):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 import numpy as np
 
 from .._native import Formula
+from ..energy import TABLE_I
 
 if TYPE_CHECKING:
     from ..driver import A3Driver
@@ -75,11 +76,26 @@ class LayerStats:
     """Sums over queries of |C|, |SEL| and n."""
     host_calls: int = 0
     """Calls the layer policy kept on the host."""
+    energy_pj: float = 0.0
+    base_energy_pj: float = 0.0
+    unit_energy_pj: float = 0.0
+    base_unit_energy_pj: float = 0.0
 
     @property
     def gain(self) -> float:
         """Modelled compute throughput gain over base A3 (exact pipeline) on the same calls."""
         return self.base_compute_ns / self.compute_ns if self.compute_ns else float("nan")
+
+    @property
+    def energy_gain(self) -> float:
+        """Modelled energy efficiency over base A3 on the same calls, DRAM and bus included
+        (a3sim.energy.base_a3_rows)."""
+        return self.base_energy_pj / self.energy_pj if self.energy_pj else float("nan")
+
+    @property
+    def unit_energy_gain(self) -> float:
+        """The same for the A3 unit alone (Table I components), the paper's scope."""
+        return self.base_unit_energy_pj / self.unit_energy_pj if self.unit_energy_pj else float("nan")
 
 
 class A3Attention:
@@ -143,6 +159,11 @@ class A3Attention:
         st.bytes_written += rec.bytes_written
         st.candidates += int(rec.n_candidates.sum())
         st.selected += int(rec.n_selected.sum())
+        base = rec.base_energy_pj
+        st.energy_pj += rec.energy_total_pj
+        st.base_energy_pj += sum(base.values())
+        st.unit_energy_pj += rec.unit_energy_pj
+        st.base_unit_energy_pj += sum(base[c] for c in TABLE_I)
         return out.astype(Q.dtype, copy=False)
 
     def total(self) -> LayerStats:
@@ -159,10 +180,14 @@ class A3Attention:
 
 def base_compute_ns(driver: A3Driver, m: int, n: int, d: int) -> float:
     """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys: the
-    cycles of the driver's own :class:`~a3sim.driver.CallPlan` for that call (``docs/spec.md`` 3.6)."""
+    cycles of the driver's own :class:`~a3sim.driver.CallPlan` for that call, three modules per
+    query (``docs/spec.md`` 2, 3.6)."""
     native = driver.device.native
     cycles = driver.plan_exact(m, n, d).base_compute_cycles(
-        lambda rows, dd: native.timing(Formula.EXACT_DOT, rows, dd),
-        lambda rows: native.timing(Formula.EXACT_EXP_OUT, rows),
+        lambda rows: (
+            native.timing(Formula.DOT, rows),
+            native.timing(Formula.EXPONENT, rows),
+            native.timing(Formula.OUTPUT, rows),
+        )
     )
     return cycles * 1000.0 / driver.device.cfg("clock_mhz")
