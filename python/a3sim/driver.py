@@ -26,7 +26,7 @@ from .config import ConfigLike
 from .device import Block, Device
 from .protocol import (
     COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, DEVICE_ID, DEVICE_VERSION, FLAG_IRQ,
-    FLAG_ROW_STATS, FLAG_SETS,
+    FLAG_NO_MIN_SKIP, FLAG_ROW_STATS, FLAG_SETS,
     IRQ_DONE, IRQ_ERROR, MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode, Reg, set_words,
 )
 from .trace import Trace
@@ -445,14 +445,16 @@ class A3Driver:
             )
 
     def attention(self, q: Any, K: Any, V: Any = None, *, mode: str = "exact", M: Any = None, T: Any = None,
-                  preset: str | None = None, sets: bool | None = None) -> tuple[np.ndarray, CallRecord]:
+                  preset: str | None = None, sets: bool | None = None,
+                  min_skip: bool = True) -> tuple[np.ndarray, CallRecord]:
         """Attention of q against K/V (arrays, or a :class:`KVContext` from :meth:`load`).
 
         ``q`` is (d,) or (m, d); the result has the same shape and dtype. No scale is applied: fold
         any 1/sqrt(d) into q. ``mode`` is "exact", "approx" or "post_only" (A3-SPEC 3.4); in the
         approximate modes ``preset`` ("conservative", "aggressive") gives M and T, and explicit
         ``M`` / ``T`` override it. ``sets`` asks the device for each query's candidate and selected
-        rows (default: on in the approximate modes).
+        rows (default: on in the approximate modes). ``min_skip=False`` runs candidate selection
+        without the min-side skip (spec 3.2 rule 3; the device's ``min_skip`` entry must be 1 for on).
         """
         self._ensure_owner()
         mode_id, M_val, T_val, M_frac = self._check_mode(mode, M, T, preset)
@@ -478,7 +480,7 @@ class A3Driver:
         if Q.shape[1] != kd:
             raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
         out, rec = self._run_call(Q, ctx, Ka, Va, mode_id, M_val, M_frac, T_val,
-                                  sets if sets is not None else mode_id != Mode.EXACT)
+                                  sets if sets is not None else mode_id != Mode.EXACT, min_skip)
         out_dtype = np.asarray(q_in).dtype if isinstance(q_in, np.ndarray) else np.float32
         if out_dtype != np.float32:
             out = out.astype(out_dtype)
@@ -513,7 +515,8 @@ class A3Driver:
         return mode_id, (M_val or 0), T_val, M_frac
 
     def attention_batch(self, Q: Any, K: Any, V: Any, *, mode: str = "exact", M: Any = None, T: Any = None,
-                        preset: str | None = None, sets: bool | None = None) -> tuple[np.ndarray, CallRecord]:
+                        preset: str | None = None, sets: bool | None = None,
+                        min_skip: bool = True) -> tuple[np.ndarray, CallRecord]:
         """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
 
         Item b is ``attention(Q[b], K[b], V[b])``: its own LOAD_KV, then ATTEND jobs for its m
@@ -533,7 +536,7 @@ class A3Driver:
             raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
         self._check_kv(Ka[0], Va[0])
         out, rec = self._run_call(Qa, None, Ka, Va, mode_id, M_val, M_frac, T_val,
-                                  sets if sets is not None else mode_id != Mode.EXACT)
+                                  sets if sets is not None else mode_id != Mode.EXACT, min_skip)
         if dtype in (np.float64,):
             out = out.astype(dtype)
         return out, rec
@@ -541,7 +544,7 @@ class A3Driver:
     # ---- the call ----
     def _run_call(self, Q: np.ndarray, ctx: "KVContext | None", K: np.ndarray | None, V: np.ndarray | None,
                   mode: Mode, M: int, M_frac: float | None, T: float,
-                  want_sets: bool) -> tuple[np.ndarray, CallRecord]:
+                  want_sets: bool, min_skip: bool = True) -> tuple[np.ndarray, CallRecord]:
         """Plan, submit and collect one call. Q is (m, d) with a context or (B, m, d) with K, V of
         shape (B, n, d); returns outputs of Q's shape."""
         dev = self.device
@@ -581,7 +584,7 @@ class A3Driver:
         M_used: list[int] = []
         st = self._state
         device_sorter = self._device_sorter
-        flags = FLAG_ROW_STATS | (FLAG_SETS if want_sets else 0)
+        flags = FLAG_ROW_STATS | (FLAG_SETS if want_sets else 0) | (0 if min_skip else FLAG_NO_MIN_SKIP)
         for b in range(B):
             for t, (r0, r1) in enumerate(tiles):
                 rows = r1 - r0

@@ -84,6 +84,7 @@ class Mode(enum.IntEnum):
 
 FLAG_IRQ = 1 << 0
 FLAG_ROW_STATS = 1 << 1
+FLAG_NO_MIN_SKIP = 1 << 2  # ATTEND approx: candidate selection without the min-side skip (spec 3.2)
 FLAG_SETS = 1 << 3
 
 DESCRIPTOR_DTYPE = np.dtype(

@@ -275,7 +275,8 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
     sorted_loaded = true;
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
-  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation};
+  const bool min_skip = cfg_.min_skip != 0 && !(desc.flags & dflag::NO_MIN_SKIP);
+  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation, min_skip};
   err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 

@@ -135,16 +135,16 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   }
   scores_all_.resize(static_cast<size_t>(m) * n);
   const bool want_sets = job.want_sets;
+  const KeyTable kv{K, V, n, d, sv, sr};
+  const ApproxParams params{job.M, job.T, post_only, job.min_skip};
   pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
     all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
     uint32_t* cb = cand_[w].data();
     uint32_t* sb = sel_[w].data();
     auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
-      const float* q = Q + static_cast<size_t>(i) * d;
-      float* o = O + static_cast<size_t>(i) * d;
-      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, sc, o,
-                                   want_sets ? cb : nullptr, want_sets ? sb : nullptr,
-                                   scores_all_.data() + static_cast<size_t>(i) * n, pre_selected);
+      const QueryIO io{Q + static_cast<size_t>(i) * d, O + static_cast<size_t>(i) * d, want_sets ? cb : nullptr,
+                       want_sets ? sb : nullptr, scores_all_.data() + static_cast<size_t>(i) * n, pre_selected};
+      QueryResult r = approx_query(kv, params, io, sc);
       stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
       if (want_sets) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
@@ -156,8 +156,8 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
     if (!post_only && d <= 64) {
       // Candidate selection is a serial chain per query: run two queries' chains together.
       for (; i + 1 < i1; i += 2) {
-        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, n, d, sv, sr, job.M,
-                   approx_[w], approx2_[w]);
+        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, kv, params, approx_[w],
+                   approx2_[w]);
         finish(i, approx_[w], true);
         finish(i + 1, approx2_[w], true);
       }

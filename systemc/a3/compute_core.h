@@ -55,6 +55,7 @@ class ComputeCore : public sc_core::sc_module {
     double T;
     bool want_sets;
     uint64_t kv_generation;  // changes with every LOAD_KV: keys derived from K are cached per value
+    bool min_skip;           // candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
   };
   // Called for each finished stage: (phase, start ps, end ps).
   using PhaseFn = std::function<void(Phase, uint64_t, uint64_t)>;

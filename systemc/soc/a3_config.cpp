@@ -88,6 +88,7 @@ std::string Config::validate() const {
       {"cs_fill", cs_fill, 0, 1e6, true},
       {"scan_lanes", scan_lanes, 1, 1 << 16, true},
       {"filter_lanes", filter_lanes, 1, 1 << 16, true},
+      {"min_skip", min_skip, 0, 1, true},
       {"device_sorter", device_sorter, 0, 1, true},
       {"sorter_lanes", sorter_lanes, 1, 4096, true},
       {"burst_bytes", burst_bytes, 4, 1 << 20, true},

@@ -30,6 +30,7 @@ namespace a3 {
   X(cs_fill, 2.0, "cycles", "[spec 3.6] candidate-selection fill: 2d products on d multipliers")       \
   X(scan_lanes, 32.0, "lanes", "[spec 3.6] greedy-score scan lanes (n / lanes cycles)")                \
   X(filter_lanes, 8.0, "lanes", "[spec 3.6] post-scoring compare lanes (|C| / lanes cycles)")         \
+  X(min_skip, 1.0, "bool", "[spec 3.2] min-side skip of candidate selection (paper Sec. IV-C); 0: plain algorithm. A descriptor's NO_MIN_SKIP flag turns it off per job") \
   X(device_sorter, 0.0, "bool", "[spec 3.1] 0: host sorts K (default), 1: device sorter, cost modelled") \
   X(sorter_lanes, 1.0, "lanes", "[ours] device sorter: columns sorted in parallel (merge sort)")       \
   X(burst_bytes, 256.0, "bytes", "[ours] DMA burst = one TLM transaction (16 beats x 16 B AXI INCR)")  \
