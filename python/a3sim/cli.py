@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run", help="run one workload through the simulated A3")
     r.add_argument("workload", choices=["minilm", "memn2n", "wordnet", "synthetic"])
     r.add_argument("--mode", default="exact", choices=["exact", "approx", "post_only"])
-    r.add_argument("--preset", choices=["conservative", "aggressive"])
+    r.add_argument("--preset", choices=["conservative", "aggressive", "calibrated-1.6", "calibrated-9"])
     r.add_argument("--M", type=int, help="candidate-selection iterations")
     r.add_argument("--T", type=float, help="post-scoring threshold in [0, 1]")
     r.add_argument("--task", type=int, default=2, help="bAbI task for memn2n (1, 2 or 3)")

@@ -38,6 +38,10 @@ ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& bank
   approx2_.resize(w);
   cand_.resize(w);
   sel_.resize(w);
+  if (cfg.datapath != 0)
+    fixed_ = std::make_unique<FixedPoint>(FixedFormat{static_cast<uint32_t>(cfg.fx_int_bits),
+                                                      static_cast<uint32_t>(cfg.fx_frac_bits),
+                                                      static_cast<uint32_t>(cfg.fx_exp_table_bits)});
   for (unsigned i = 0; i < w; ++i) {
     approx_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
     approx2_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
@@ -76,6 +80,12 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   const float* K = banks_.key.as<float>();
   const float* V = banks_.value.as<float>();
   float* O = banks_.output.as<float>();
+  if (fixed_) {  // fixed-point datapath: the same flow on quantised operands (docs/spec.md 2.1)
+    fx_ops_.load_kv(*fixed_, K, V, n, d, job.kv_generation);
+    Q = fx_ops_.load_queries(*fixed_, Q, m, d);
+    K = fx_ops_.K();
+    V = fx_ops_.V();
+  }
   stats_.resize(m);
   const uint32_t words = set_words(n);
   if (job.want_sets) sets_.assign(static_cast<size_t>(m) * 2 * words, 0u);
@@ -84,7 +94,18 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   const uint64_t row = static_cast<uint64_t>(d) * eb;
   if (job.mode == Mode::EXACT) {
     // ---- function: the whole job at once ----
-    exact_attention(Q, m, K, V, n, d, O, stats_.data(), exact_);
+    if (fixed_) {  // all rows, T = 0: post-scoring alone on the fixed-point datapath
+      const ApproxParams all{0, 0.0, true, false, fixed_.get()};
+      pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
+        for (uint32_t i = i0; i < i1; ++i) {
+          const QueryIO io{Q + static_cast<size_t>(i) * d, O + static_cast<size_t>(i) * d};
+          const QueryResult r = approx_query(KeyTable{K, V, n, d}, all, io, approx_[w]);
+          stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
+        }
+      });
+    } else {
+      exact_attention(Q, m, K, V, n, d, O, stats_.data(), exact_);
+    }
     if (job.want_sets) {
       for (uint32_t i = 0; i < m; ++i) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
@@ -121,8 +142,9 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   const bool post_only = job.mode == Mode::POST_ONLY;
   const uint32_t S = post_only ? 2 : 3;
   cycles_.assign(static_cast<size_t>(m) * S, 0);
-  const float* sv = banks_.sorted.as<float>();
-  const uint32_t* sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  const float* sv = fixed_ ? fx_ops_.sorted_value() : banks_.sorted.as<float>();
+  const uint32_t* sr = fixed_ ? fx_ops_.sorted_row()
+                              : reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
   const uint64_t entry = u(cfg_.sorted_entry_bytes);
   const uint64_t live_cap = 2ull * n * d;
   // ---- function: queries are independent, so they are spread over the host's worker threads ----
@@ -136,7 +158,7 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   scores_all_.resize(static_cast<size_t>(m) * n);
   const bool want_sets = job.want_sets;
   const KeyTable kv{K, V, n, d, sv, sr};
-  const ApproxParams params{job.M, job.T, post_only, job.min_skip};
+  const ApproxParams params{job.M, job.T, post_only, job.min_skip, fixed_.get()};
   pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
     all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
     uint32_t* cb = cand_[w].data();

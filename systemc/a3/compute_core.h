@@ -14,12 +14,14 @@
 
 #include <array>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
 #include "kernels/approx_kernel.h"
 #include "kernels/exact_kernel.h"
+#include "kernels/fixed_point.h"
 #include "a3/sram_bank.h"
 #include "a3/timing_model.h"
 #include "soc/trace_recorder.h"
@@ -91,6 +93,8 @@ class ComputeCore : public sc_core::sc_module {
   std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
   uint64_t kt_generation_ = ~uint64_t(0);
   std::vector<uint64_t> cycles_;
+  std::unique_ptr<FixedPoint> fixed_;  // the fixed-point datapath (docs/spec.md 2.1) when datapath = 1
+  FixedOperands fx_ops_;
 };
 
 }  // namespace a3

@@ -528,6 +528,10 @@ QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryI
     for (uint32_t c = 1; c < n_cand; ++c) s_max = std::max(s_max, score[c]);
 
     if (io.cand_out) std::copy(cand, cand + n_cand, io.cand_out);
+    if (p.fixed != nullptr) {  // docs/spec.md 2.1: the fixed-point exponent, weights and outputs
+        const FixedResult f = p.fixed->softmax_output(score, cand, n_cand, V, d, T, io.sel_out, io.out);
+        return QueryResult{n_cand, f.n_sel, f.s_max, f.sum_exp};
+    }
 
     // Post-scoring (contract rule 5), compacting SEL rows and their weights
     // exp(s_i - s_max) into the front of cand / score.

@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/fixed_point.h"
+
 namespace a3 {
 
 // A3-SPEC 3.1: sort every column of K (row-major, n x d) descending, ties lower
@@ -78,6 +80,9 @@ struct ApproxParams {
     double T = 0.0;          // post-scoring threshold, 0 <= T <= 1
     bool post_only = false;  // C = all rows: post-scoring alone (exact attention = post_only, T = 0)
     bool min_skip = true;    // the min-side skip of 3.2 rule 3; false gives the plain algorithm
+    // If not null, the fixed-point datapath of docs/spec.md 2.1 (fixed_point.h) does post-scoring,
+    // softmax and output; q, K, V (and the sorted-key table) must then be quantised already.
+    const FixedPoint* fixed = nullptr;
 };
 
 // One query's input and where its results go.

@@ -31,6 +31,10 @@ namespace a3 {
   X(scan_lanes, 32.0, "lanes", "[spec 3.6] greedy-score scan lanes (n / lanes cycles)")                \
   X(filter_lanes, 8.0, "lanes", "[spec 3.6] post-scoring compare lanes (|C| / lanes cycles)")         \
   X(min_skip, 1.0, "bool", "[spec 3.2] min-side skip of candidate selection (paper Sec. IV-C); 0: plain algorithm. A descriptor's NO_MIN_SKIP flag turns it off per job") \
+  X(datapath, 0.0, "policy", "[spec 2.1] number format of the datapath: 0 = float32 (default), 1 = fixed point (paper Sec. III-B)") \
+  X(fx_int_bits, 4.0, "bits", "[paper] fixed point: integer bits i of the inputs (paper Sec. III-B evaluates i = 4)") \
+  X(fx_frac_bits, 4.0, "bits", "[paper] fixed point: fraction bits f of the inputs (paper Sec. III-B evaluates f = 4)") \
+  X(fx_exp_table_bits, 8.0, "bits", "[paper] fixed point: each exponent table has 2^b entries, input 2b bits (paper: two 256-entry tables for 16 bits)") \
   X(device_sorter, 0.0, "bool", "[spec 3.1] 0: host sorts K (default), 1: device sorter, cost modelled") \
   X(sorter_lanes, 1.0, "lanes", "[ours] device sorter: columns sorted in parallel (merge sort)")       \
   X(burst_bytes, 256.0, "bytes", "[ours] DMA burst = one TLM transaction (16 beats x 16 B AXI INCR)")  \
