@@ -82,6 +82,10 @@ extern "C" int sc_main(int argc, char** argv) {
   row("approx: candidate selection, two queries interleaved", per_call_us([&] {
         for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
       }, 20) / m);
+  const a3::ApproxParams plain{M, 0.1, false, false};
+  row("approx: candidate selection, two queries interleaved, min_skip off", per_call_us([&] {
+        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, plain, sa, sb);
+      }, 20) / m);
   row("approx: whole query, two at a time (select_two + approx_query)", per_call_us([&] {
         for (uint32_t i = 0; i + 1 < m; i += 2) {
           a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
