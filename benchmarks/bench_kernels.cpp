@@ -73,22 +73,25 @@ extern "C" int sc_main(int argc, char** argv) {
   row("approx: scores of all rows (all_scores)", per_call_us([&] {
         a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data());
       }, 20) / m);
+  const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
+  const a3::ApproxParams ap{M, 0.1, false, true};
   row("approx: whole query, one at a time (approx_query, scores given)", per_call_us([&] {
         for (uint32_t i = 0; i < m; ++i)
-          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
-                           nullptr, nullptr, &SA[size_t(i) * n]);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n]}, sa);
       }, 20) / m);
   row("approx: candidate selection, two queries interleaved", per_call_us([&] {
-        for (uint32_t i = 0; i + 1 < m; i += 2)
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
+        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
+      }, 20) / m);
+  const a3::ApproxParams plain{M, 0.1, false, false};
+  row("approx: candidate selection, two queries interleaved, min_skip off", per_call_us([&] {
+        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, plain, sa, sb);
       }, 20) / m);
   row("approx: whole query, two at a time (select_two + approx_query)", per_call_us([&] {
         for (uint32_t i = 0; i + 1 < m; i += 2) {
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
-          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
-                           nullptr, nullptr, &SA[size_t(i) * n], true);
-          a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sb,
-                           out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true);
+          a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n], true}, sa);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[(i + 1) * d], out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true},
+                           sb);
         }
       }, 20) / m);
   return 0;

@@ -18,8 +18,8 @@ HEADER = Path(__file__).resolve().parent.parent / "systemc" / "a3" / "a3_protoco
 
 # Python names of the trace enumerations, index by index, against the C++ enumerator names.
 PHASE_NAMES = {"QUEUE": "queue", "FETCH": "fetch", "DMA_IN": "dma_in", "SORT": "sort",
-               "CAND_SEL": "candidate_selection", "DOT": "dot_product", "EXP_OUT": "exp_output",
-               "DMA_OUT": "dma_out", "COMPLETE": "completion", "IRQ": "irq"}  # fmt: skip
+               "CAND_SEL": "candidate_selection", "SCAN": "score_scan", "DOT": "dot_product",
+               "EXP": "exponent", "OUTPUT": "output", "DMA_OUT": "dma_out", "COMPLETE": "completion", "IRQ": "irq"}  # fmt: skip
 STREAM_NAMES = {"NONE": "none", "DESC": "descriptor", "K": "K", "V": "V", "SORTED": "sorted", "Q": "Q",
                 "OUT": "out", "STATS": "stats", "SETS": "sets", "COMPLETION": "completion", "MMIO": "mmio"}  # fmt: skip
 

@@ -116,10 +116,11 @@ class Flag(enum.IntFlag):
 
     IRQ = 1 << 0  # raise the DONE interrupt when this descriptor completes
     ROW_STATS = 1 << 1  # ATTEND: write per-query stats to addr_c
+    NO_MIN_SKIP = 1 << 2  # ATTEND approx: candidate selection without the min-side skip (spec 3.2)
     SETS = 1 << 3  # ATTEND: write candidate/selected bitmaps to addr_d
 
 
-FLAG_IRQ, FLAG_ROW_STATS, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS, Flag.SETS
+FLAG_IRQ, FLAG_ROW_STATS, FLAG_NO_MIN_SKIP, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS, Flag.NO_MIN_SKIP, Flag.SETS
 
 DESCRIPTOR_DTYPE = np.dtype(
     [

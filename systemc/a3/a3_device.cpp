@@ -323,7 +323,8 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
     rec.sorted_by = 2;
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
-  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation};
+  const bool min_skip = cfg_.min_skip != 0 && !(desc.flags & dflag::NO_MIN_SKIP);
+  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation, min_skip};
   const Error err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 

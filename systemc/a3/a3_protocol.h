@@ -98,6 +98,7 @@ enum class Mode : uint8_t { EXACT = 0, APPROX = 1, POST_ONLY = 2 };
 namespace dflag {
 constexpr uint16_t IRQ = 1u << 0;         // raise the DONE interrupt when this descriptor completes
 constexpr uint16_t ROW_STATS = 1u << 1;   // ATTEND: write per-query stats to addr_c
+constexpr uint16_t NO_MIN_SKIP = 1u << 2; // ATTEND approx: candidate selection without the min-side skip
 constexpr uint16_t SETS = 1u << 3;        // ATTEND: write candidate/selected bitmaps to addr_d
 }  // namespace dflag
 

@@ -39,6 +39,10 @@ ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& bank
   approx2_.resize(w);
   cand_.resize(w);
   sel_.resize(w);
+  if (cfg.datapath != 0)
+    fixed_ = std::make_unique<FixedPoint>(FixedFormat{static_cast<uint32_t>(cfg.fx_int_bits),
+                                                      static_cast<uint32_t>(cfg.fx_frac_bits),
+                                                      static_cast<uint32_t>(cfg.fx_exp_table_bits)});
   for (unsigned i = 0; i < w; ++i) {
     approx_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
     approx2_[i].reserve(static_cast<uint32_t>(cfg.n_max), static_cast<uint32_t>(cfg.d_max));
@@ -48,6 +52,7 @@ ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& bank
 }
 
 Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase) {
+  select_operands(job);
   stats_.resize(job.m);
   if (job.want_sets) sets_.assign(static_cast<size_t>(job.m) * 2 * set_words(job.n), 0u);
   if (job.mode == Mode::EXACT)
@@ -63,11 +68,40 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   return Error::OK;
 }
 
+void ComputeCore::select_operands(const AttendJob& job) {
+  const uint32_t n = job.n, d = job.d;
+  ops_.Q = banks_.query.as<float>();
+  ops_.K = banks_.key.as<float>();
+  ops_.V = banks_.value.as<float>();
+  ops_.sv = banks_.sorted.as<float>();
+  ops_.sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
+  if (!fixed_) return;
+  // Fixed-point datapath: the same flow on quantised operands (docs/spec.md 2.1, docs/fixed-point.md);
+  // the sorted table is rebuilt from the quantised K, whose ties differ from the float32 K's.
+  fx_ops_.load_kv(*fixed_, ops_.K, ops_.V, n, d, job.kv_generation);
+  ops_.Q = fx_ops_.load_queries(*fixed_, ops_.Q, job.m, d);
+  ops_.K = fx_ops_.K();
+  ops_.V = fx_ops_.V();
+  ops_.sv = fx_ops_.sorted_value();
+  ops_.sr = fx_ops_.sorted_row();
+}
+
 void ComputeCore::compute_exact(const AttendJob& job) {
   const uint32_t n = job.n, d = job.d, m = job.m;
-  // The whole job at once (BLAS); every query's stats count n candidates and n selected rows.
-  exact_attention(banks_.query.as<float>(), m, banks_.key.as<float>(), banks_.value.as<float>(), n, d,
-                  banks_.output.as<float>(), stats_.data(), exact_);
+  float* O = banks_.output.as<float>();
+  if (fixed_) {  // all rows, T = 0: post-scoring alone on the fixed-point datapath
+    const ApproxParams all{0, 0.0, true, false, fixed_.get()};
+    pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
+      for (uint32_t i = i0; i < i1; ++i) {
+        const QueryIO io{ops_.Q + static_cast<size_t>(i) * d, O + static_cast<size_t>(i) * d};
+        const QueryResult r = approx_query(KeyTable{ops_.K, ops_.V, n, d}, all, io, approx_[w]);
+        stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
+      }
+    });
+  } else {
+    // The whole job at once (BLAS); every query's stats count n candidates and n selected rows.
+    exact_attention(ops_.Q, m, ops_.K, ops_.V, n, d, O, stats_.data(), exact_);
+  }
   if (!job.want_sets) return;
   const uint32_t words = set_words(n);
   for (uint32_t i = 0; i < m; ++i) {
@@ -81,14 +115,11 @@ void ComputeCore::compute_exact(const AttendJob& job) {
 
 void ComputeCore::compute_approx(const AttendJob& job) {
   const uint32_t n = job.n, d = job.d, m = job.m;
-  const float* Q = banks_.query.as<float>();
-  const float* K = banks_.key.as<float>();
-  const float* V = banks_.value.as<float>();
+  const float* Q = ops_.Q;
+  const float* K = ops_.K;
   float* O = banks_.output.as<float>();
   const uint32_t words = set_words(n);
   const bool post_only = job.mode == Mode::POST_ONLY;
-  const float* sv = banks_.sorted.as<float>();
-  const uint32_t* sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
   // Queries are independent, so they are spread over the host's worker threads. Exact scores of
   // every row for the whole job first (bit-identical to scoring the candidates one by one: see
   // approx_kernel.h), then per query selection, post-scoring and output.
@@ -99,16 +130,16 @@ void ComputeCore::compute_approx(const AttendJob& job) {
   }
   scores_all_.resize(static_cast<size_t>(m) * n);
   const bool want_sets = job.want_sets;
+  const KeyTable kv{K, V, n, d, sv, sr};
+  const ApproxParams params{job.M, job.T, post_only, job.min_skip, fixed_.get()};
   pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
     all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
     uint32_t* cb = cand_[w].data();
     uint32_t* sb = sel_[w].data();
     auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
-      const float* q = Q + static_cast<size_t>(i) * d;
-      float* o = O + static_cast<size_t>(i) * d;
-      QueryResult r = approx_query(q, K, V, n, d, sv, sr, job.M, job.T, post_only, sc, o,
-                                   want_sets ? cb : nullptr, want_sets ? sb : nullptr,
-                                   scores_all_.data() + static_cast<size_t>(i) * n, pre_selected);
+      const QueryIO io{Q + static_cast<size_t>(i) * d, O + static_cast<size_t>(i) * d, want_sets ? cb : nullptr,
+                       want_sets ? sb : nullptr, scores_all_.data() + static_cast<size_t>(i) * n, pre_selected};
+      QueryResult r = approx_query(kv, params, io, sc);
       stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
       if (want_sets) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
@@ -120,8 +151,8 @@ void ComputeCore::compute_approx(const AttendJob& job) {
     if (!post_only && d <= 64) {
       // Candidate selection is a serial chain per query: run two queries' chains together.
       for (; i + 1 < i1; i += 2) {
-        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, n, d, sv, sr, job.M,
-                   approx_[w], approx2_[w]);
+        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, kv, params, approx_[w],
+                   approx2_[w]);
         finish(i, approx_[w], true);
         finish(i + 1, approx2_[w], true);
       }

@@ -14,12 +14,14 @@
 
 #include <array>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
 #include "kernels/approx_kernel.h"
 #include "kernels/exact_kernel.h"
+#include "kernels/fixed_point.h"
 #include "a3/sram_bank.h"
 #include "a3/timing_model.h"
 #include "soc/trace_recorder.h"
@@ -55,6 +57,7 @@ class ComputeCore : public sc_core::sc_module {
     double T;
     bool want_sets;
     uint64_t kv_generation;  // changes with every LOAD_KV: keys derived from K are cached per value
+    bool min_skip;           // candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
   };
   // Called for each finished stage: (phase, start ps, end ps).
   using PhaseFn = std::function<void(Phase, uint64_t, uint64_t)>;
@@ -75,6 +78,7 @@ class ComputeCore : public sc_core::sc_module {
 
  private:
   // ---- function: values, stats and set bitmaps of the whole job ----
+  void select_operands(const AttendJob& job);  // the banks' data, or its fixed-point quantisation
   void compute_exact(const AttendJob& job);
   void compute_approx(const AttendJob& job);
   // ---- SRAM traffic of the job's queries (timing-model.md section 7) ----
@@ -101,6 +105,12 @@ class ComputeCore : public sc_core::sc_module {
   std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
   uint64_t kt_generation_ = ~uint64_t(0);
   std::vector<uint64_t> cycles_;
+  std::unique_ptr<FixedPoint> fixed_;  // the fixed-point datapath (docs/spec.md 2.1) when datapath = 1
+  FixedOperands fx_ops_;
+  struct Operands {  // what the datapath computes on in this job
+    const float *Q = nullptr, *K = nullptr, *V = nullptr, *sv = nullptr;
+    const uint32_t* sr = nullptr;
+  } ops_;
 };
 
 }  // namespace a3

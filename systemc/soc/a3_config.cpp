@@ -88,6 +88,11 @@ std::string Config::validate() const {
       {"cs_refill", cs_refill, 0, 1e6, true},
       {"scan_lanes", scan_lanes, 1, 1 << 16, true},
       {"post_lanes", post_lanes, 1, 1 << 16, true},
+      {"min_skip", min_skip, 0, 1, true},
+      {"datapath", datapath, 0, 1, true},
+      {"fx_int_bits", fx_int_bits, 0, 15, true},
+      {"fx_frac_bits", fx_frac_bits, 1, 15, true},
+      {"fx_exp_table_bits", fx_exp_table_bits, 2, 16, true},
       {"device_sorter", device_sorter, 0, 1, true},
       {"sorter_lanes", sorter_lanes, 1, 4096, true},
       {"burst_bytes", burst_bytes, 4, 1 << 20, true},
@@ -122,6 +127,9 @@ std::string Config::validate() const {
   A3_CONFIG_TABLE(A3_CONFIG_NONNEG)
 #undef A3_CONFIG_NONNEG
   if (sram_full_use_bytes < 1) return "config sram_full_use_bytes must be at least 1";
+  if (fx_int_bits + fx_frac_bits > 16) return "config fx_int_bits + fx_frac_bits must be at most 16";
+  if (fx_exp_table_bits <= fx_frac_bits)
+    return "config fx_exp_table_bits must exceed fx_frac_bits (the exponent input needs integer bits)";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";

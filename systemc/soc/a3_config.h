@@ -30,6 +30,11 @@ namespace a3 {
   X(cs_refill, 4.0, "cycles", "[spec 3.5, 3.6] candidate selection: refill path c = 4 deep, M + 4 cycles per query (the 4-cycle init overlaps the previous query)") \
   X(scan_lanes, 16.0, "lanes", "[spec 3.5, 3.6] greedy-score scan: 16 registers per cycle, ceil(n / 16) cycles") \
   X(post_lanes, 16.0, "lanes", "[spec 3.5, 3.6] post-scoring: 16 compares per cycle against s_max, ceil(|C| / 16) cycles") \
+  X(min_skip, 1.0, "bool", "[spec 3.2] min-side skip of candidate selection (paper Sec. IV-C); 0: plain algorithm. A descriptor's NO_MIN_SKIP flag turns it off per job") \
+  X(datapath, 0.0, "policy", "[spec 2.1] number format of the datapath: 0 = float32 (default), 1 = fixed point (paper Sec. III-B)") \
+  X(fx_int_bits, 4.0, "bits", "[paper] fixed point: integer bits i of the inputs (paper Sec. III-B evaluates i = 4)") \
+  X(fx_frac_bits, 4.0, "bits", "[paper] fixed point: fraction bits f of the inputs (paper Sec. III-B evaluates f = 4)") \
+  X(fx_exp_table_bits, 8.0, "bits", "[paper] fixed point: each exponent table has 2^b entries, input 2b bits (paper: two 256-entry tables for 16 bits)") \
   X(device_sorter, 0.0, "bool", "[spec 3.1] 0: host sorts K (default), 1: device sorter, cost modelled") \
   X(sorter_lanes, 1.0, "lanes", "[ours] device sorter: columns sorted in parallel (merge sort)")       \
   X(dot_dyn_mw, 14.338, "mW", "[paper] Table I (spec 3.7): dot-product module, dynamic power at full use, 40 nm, 1 GHz") \

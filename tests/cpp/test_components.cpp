@@ -101,38 +101,41 @@ static void test_batch_scores_and_pool() {
         a3::all_scores(Q.data() + size_t(i0) * d, i1 - i0, KT.data(), n, d, S.data() + size_t(i0) * n);
       }, 5);
       a3::ApproxScratch sc(n, d);
+      const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
       for (uint32_t i = 0; i < m; ++i) {
         for (bool post : {false, true}) {
-          auto r1 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
-                                     o1.data(), c1.data(), s1.data());
-          auto r2 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
-                                     o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]);
+          const a3::ApproxParams p{3ull * n, 0.05, post, true};
+          auto r1 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data()}, sc);
+          auto r2 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]},
+                                     sc);
           CHECK(r1.n_cand == r2.n_cand && r1.n_sel == r2.n_sel && r1.s_max == r2.s_max);
           CHECK(std::equal(c1.begin(), c1.begin() + r1.n_cand, c2.begin()));
           CHECK(std::equal(s1.begin(), s1.begin() + r1.n_sel, s2.begin()));
           CHECK(std::memcmp(o1.data(), o2.data(), d * sizeof(float)) == 0);
         }
       }
-      // Two queries selected together give what each gives alone.
+      // Two queries selected together give what each gives alone, with the min-side skip on and off.
       a3::ApproxScratch sa(n, d), sb(n, d);
       std::vector<float> o3(d), o4(d);
       std::vector<uint32_t> c3(n), s3(n), c4(n), s4(n);
       for (uint32_t i = 0; i + 1 < m; i += 2) {
         for (uint64_t M : {uint64_t(0), uint64_t(1), uint64_t(n), uint64_t(3) * n * d}) {
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
-          auto ra = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false, sa,
-                                     o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true);
-          auto rb = a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false,
-                                     sb, o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true);
-          auto r3 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false, sc,
-                                     o3.data(), c3.data(), s3.data());
-          auto r4 = a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false,
-                                     sc, o4.data(), c4.data(), s4.data());
-          CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
-          CHECK(std::equal(c1.begin(), c1.begin() + ra.n_cand, c3.begin()));
-          CHECK(std::equal(c2.begin(), c2.begin() + rb.n_cand, c4.begin()));
-          CHECK(std::memcmp(o1.data(), o3.data(), d * sizeof(float)) == 0);
-          CHECK(std::memcmp(o2.data(), o4.data(), d * sizeof(float)) == 0);
+          for (bool skip : {true, false}) {
+            const a3::ApproxParams p{M, 0.05, false, skip};
+            a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, p, sa, sb);
+            auto ra = a3::approx_query(
+                kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true}, sa);
+            auto rb = a3::approx_query(
+                kv, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true},
+                sb);
+            auto r3 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o3.data(), c3.data(), s3.data()}, sc);
+            auto r4 = a3::approx_query(kv, p, a3::QueryIO{&Q[(i + 1) * d], o4.data(), c4.data(), s4.data()}, sc);
+            CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
+            CHECK(std::equal(c1.begin(), c1.begin() + ra.n_cand, c3.begin()));
+            CHECK(std::equal(c2.begin(), c2.begin() + rb.n_cand, c4.begin()));
+            CHECK(std::memcmp(o1.data(), o3.data(), d * sizeof(float)) == 0);
+            CHECK(std::memcmp(o2.data(), o4.data(), d * sizeof(float)) == 0);
+          }
         }
       }
     }

@@ -23,6 +23,7 @@ class ModeParams(NamedTuple):
     M: int
     T: float
     M_frac: float | None
+    min_skip: bool = True
 
 
 class CallOptions(TypedDict, total=False):
@@ -32,7 +33,8 @@ class CallOptions(TypedDict, total=False):
     name of :data:`a3sim.presets.PRESETS` or a dict with ``M_frac`` (and ``T``); the approximate
     modes use the default preset when none is given. ``M`` / ``T``: explicit values that override
     the preset's. ``sets``: ask the device for each query's candidate and selected rows (default:
-    on in the approximate modes).
+    on in the approximate modes). ``min_skip``: candidate selection with the min-side skip (default
+    True; ``docs/spec.md`` 3.2 rule 3); False runs the plain algorithm on this call.
     """
 
     mode: str
@@ -40,6 +42,7 @@ class CallOptions(TypedDict, total=False):
     T: float | None
     preset: str | Mapping[str, float] | None
     sets: bool | None
+    min_skip: bool
 
 
 def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
@@ -56,6 +59,11 @@ def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
     sets = options.get("sets")
     if sets is not None and not isinstance(sets, (bool, np.bool_)):
         raise E.ArgumentTypeError(f"sets must be True, False or None, got {sets!r}")
+    min_skip = options.get("min_skip", True)
+    if not isinstance(min_skip, (bool, np.bool_)):
+        raise E.ArgumentTypeError(f"min_skip must be True or False, got {min_skip!r}")
+    if not min_skip:
+        mp = mp._replace(min_skip=False)
     return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
 
 

@@ -260,7 +260,7 @@ class A3Driver:
         plan = plan_call(
             mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
             tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
-            want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T,
+            want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T, min_skip=mp.min_skip,
             resident=(st.resident, st.sorted_resident), device_sorter=self._device_sorter,
         )  # fmt: skip
         descs, addr = self._materialise(plan, Q, ctx, K, V)

@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from ..protocol import DESCRIPTOR_DTYPE, FLAG_ROW_STATS, FLAG_SETS, ROW_STATS_DTYPE, Mode, Opcode, set_words
+from ..protocol import (
+    DESCRIPTOR_DTYPE,
+    FLAG_NO_MIN_SKIP,
+    FLAG_ROW_STATS,
+    FLAG_SETS,
+    ROW_STATS_DTYPE,
+    Mode,
+    Opcode,
+    set_words,
+)
 from .checks import tile_M
 
 #: Bytes of one query's row stats.
@@ -103,6 +112,7 @@ class CallPlan:
     q_rows: int
     want_sets: bool = False
     T: float = 0.0
+    min_skip: bool = True  # candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
     M: list[int] = field(default_factory=list)  # per tile (approx mode)
     ops: list[Op] = field(default_factory=list)
     layout: Layout | None = None
@@ -149,7 +159,7 @@ class CallPlan:
         address of a LOAD_SORTED (writing the data where the plan keeps it in the arena).
         """
         d, m = self.d, self.m
-        flags = _FLAGS_SETS if self.want_sets else _FLAGS
+        flags = (_FLAGS_SETS if self.want_sets else _FLAGS) | (0 if self.min_skip else int(FLAG_NO_MIN_SKIP))
         words = self.words
         mode = int(self.mode)
         rows_of = [r1 - r0 for r0, r1 in self.tiles]
@@ -195,13 +205,16 @@ def make_plan(
     M: int = 0,
     M_frac: float | None = None,
     T: float = 0.0,
+    min_skip: bool = True,
     resident: tuple[object, bool] = (None, False),
     device_sorter: bool = False,
 ) -> CallPlan:
     """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
     item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
     tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
-    plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T)
+    plan = CallPlan(
+        mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T, min_skip=min_skip
+    )
     approx = mode == Mode.APPROX
     plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
     ntiles, words = len(tl), plan.words
