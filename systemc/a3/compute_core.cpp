@@ -130,7 +130,7 @@ void ComputeCore::compute_approx(const AttendJob& job) {
   }
   scores_all_.resize(static_cast<size_t>(m) * n);
   const bool want_sets = job.want_sets;
-  const KeyTable kv{K, V, n, d, sv, sr};
+  const KeyTable kv{ops_.K, ops_.V, n, d, ops_.sv, ops_.sr};
   const ApproxParams params{job.M, job.T, post_only, job.min_skip, fixed_.get()};
   pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
     all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
