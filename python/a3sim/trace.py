@@ -47,13 +47,15 @@ class Trace:
         self.txn_dtype = dtype_from_layout(str(api.txn_layout()))
         self.phase_dtype = dtype_from_layout(str(api.phase_layout()))
         self.job_dtype = dtype_from_layout(str(api.job_layout()))
-        self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs}
-        self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count}
-        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype}
+        self.dram_dtype = dtype_from_layout(str(api.dram_layout()))
+        self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs, "dram": api.copy_dram}
+        self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count, "dram": api.dram_count}
+        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype,
+                       "dram": self.dram_dtype}
 
     # ---- raw rows ----
     def count(self, kind: str) -> int:
-        """Rows held of ``kind`` ("txn", "phase" or "job")."""
+        """Rows held of ``kind`` ("txn", "phase", "job" or "dram")."""
         return int(self._count[kind]())
 
     def rows(self, kind: str, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -87,7 +89,7 @@ class Trace:
     # ---- tables ----
     def transactions(self) -> "pd.DataFrame":
         """One row per bus transaction: t_start_ns, t_end_ns, initiator, target, op, address,
-        bytes, job, stream, status."""
+        bytes, job, stream, status, wait_ns (time waiting for the DRAM port's grant)."""
         import pandas as pd
 
         r = self.rows("txn")
@@ -107,6 +109,39 @@ class Trace:
                 "job": np.where(r["job"] == 0xFFFFFFFF, -1, r["job"].astype(np.int64)),
                 "stream": pd.Categorical.from_codes(r["stream"].astype(np.int64), list(STREAMS)),
                 "status": pd.Categorical.from_codes(r["status"].astype(np.int64), ["ok", "error"]),
+                "wait_ns": (r["t_grant_ps"] - r["t_start_ps"]) / 1000.0,
+            }
+        )
+
+    def dram_bursts(self) -> "pd.DataFrame":
+        """One row per DRAM burst (recorded with the transactions): t_arrive_ns, t_data_ns, t_done_ns,
+        latency_ns, initiator, op, address, bytes, channel, rank, bank, row, kind (row ``hit``,
+        ``miss``, ``conflict``, or ``none`` under the simple policy), job, stream."""
+        import pandas as pd
+
+        from .memory import BURST_KINDS
+
+        r = self.rows("dram")
+        names_i = list(self.device.initiators) + ["unknown"]
+        ini = r["initiator"].astype(np.int64)
+        ini = np.where(ini == 255, len(names_i) - 1, ini)
+        return pd.DataFrame(
+            {
+                "t_arrive_ns": r["t_arrive_ps"] / 1000.0,
+                "t_data_ns": r["t_data_ps"] / 1000.0,
+                "t_done_ns": r["t_done_ps"] / 1000.0,
+                "latency_ns": (r["t_done_ps"] - r["t_arrive_ps"]) / 1000.0,
+                "initiator": pd.Categorical.from_codes(ini, names_i),
+                "op": pd.Categorical.from_codes(r["op"].astype(np.int64), ["read", "write"]),
+                "address": r["address"].astype(np.uint64),
+                "bytes": r["bytes"].astype(np.int64),
+                "channel": r["channel"].astype(np.int64),
+                "rank": r["rank"].astype(np.int64),
+                "bank": r["bank"].astype(np.int64),
+                "row": r["row"].astype(np.int64),
+                "kind": pd.Categorical.from_codes(r["kind"].astype(np.int64), list(BURST_KINDS)),
+                "job": np.where(r["job"] == 0xFFFFFFFF, -1, r["job"].astype(np.int64)),
+                "stream": pd.Categorical.from_codes(r["stream"].astype(np.int64), list(STREAMS)),
             }
         )
 

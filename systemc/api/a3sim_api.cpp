@@ -2,6 +2,7 @@
 
 #include <systemc>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -151,6 +152,22 @@ const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }
 uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.txns(), s, c, d); }
 uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.phases(), s, c, d); }
 uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.jobs(), s, c, d); }
+
+const char* dram_spec() { return keep(g_platform->dram.timing().spec_text()); }
+const char* dram_stats() {
+  const a3::DramTiming& t = g_platform->dram.timing();
+  return keep(a3::dram_stats_text(t.stats(), t.peak_gbps()));
+}
+void dram_reset_stats() { g_platform->dram.timing().reset_stats(); }
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins) {
+  const auto& h = g_platform->dram.timing().stats().latency_hist;
+  const uint64_t n = std::min<uint64_t>(max_bins, h.size());
+  if (dst && n) std::memcpy(reinterpret_cast<void*>(dst), h.data(), n * sizeof(uint64_t));
+  return h.size();
+}
+uint64_t dram_count() { return g_platform->recorder.dram_bursts().size(); }
+const char* dram_layout() { return keep(a3::TraceRecorder::dram_layout()); }
+uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.dram_bursts(), s, c, d); }
 
 uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what) {
   if (!g_platform || unit >= g_platform->units.size()) return 0;

@@ -64,6 +64,17 @@ uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
 
+// DRAM (memory system): the timing policy's resolved parameters ("name|value|unit|source" lines),
+// its statistics since the last reset ("name|value|unit" lines), a reset, and the DRAM burst
+// trace (one row per DRAM burst while recording is on).
+const char* dram_spec();
+const char* dram_stats();
+void dram_reset_stats();
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins);  // uint64 bins; returns the bin count
+uint64_t dram_count();
+const char* dram_layout();
+uint64_t copy_dram(uint64_t start, uint64_t count, uintptr_t dst);
+
 // SRAM bank counters of a unit: bank 0..5 = key, value, sorted, query, output, score;
 // what 0..4 = capacity, read bytes, write bytes, read accesses, write accesses.
 uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what);
