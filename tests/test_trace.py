@@ -85,7 +85,7 @@ def test_ramulator_trace(drv, call, tmp_path):
 
 
 def test_dramsys_trace(drv, call, tmp_path):
-    path = drv.trace.to_dramsys(tmp_path / "dram.stl", clock_mhz=1600.0)
+    [path] = drv.trace.to_dramsys(tmp_path / "dram.stl", clock_mhz=1600.0)
     lines = path.read_text().splitlines()
     assert len(lines) == len(drv.trace.to_ramulator(tmp_path / "r.trace").read_text().splitlines())
     cycles = []
