@@ -34,6 +34,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out = Path(args.trace)
         drv.trace.to_parquet(out)
         drv.trace.to_perfetto(out / "trace.perfetto.json")
+        from .memstudy import write_dram_traces  # Ramulator 1/2 and DRAMSys request traces
+
+        write_dram_traces(drv.trace, out)
         if not args.json:
             print(f"traces written to {out}")
     return 0
@@ -96,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--task", type=int, default=2, help="bAbI task for memn2n (1, 2 or 3)")
     r.add_argument("--limit", type=int, help="number of questions / lemmas to run")
     r.add_argument("--config", help="hardware config: a TOML file or key=value;key=value")
-    r.add_argument("--trace", help="write Parquet and Perfetto traces to this folder")
+    r.add_argument("--trace", help="write Parquet, Perfetto and DRAM (Ramulator, DRAMSys) traces to this folder")
     r.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     r.set_defaults(fn=_cmd_run)
 
@@ -111,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=_cmd_config)
 
+    from .memstudy import register as _register_mem  # a3sim mem, a3sim mem-study
+
+    _register_mem(sub)
     args = ap.parse_args(argv)
     try:
         return args.fn(args)
