@@ -30,6 +30,15 @@ uint64_t copy_rows(const std::vector<Row>& rows, uint64_t start, uint64_t count,
   std::memcpy(reinterpret_cast<void*>(dst), rows.data() + start, count * sizeof(Row));
   return count;
 }
+
+template <class Row>
+uint64_t copy_rows(const std::deque<Row>& rows, uint64_t start, uint64_t count, uintptr_t dst) {
+  if (start >= rows.size()) return 0;
+  if (count > rows.size() - start) count = rows.size() - start;
+  Row* out = reinterpret_cast<Row*>(dst);
+  std::copy(rows.begin() + start, rows.begin() + start + count, out);
+  return count;
+}
 }  // namespace
 
 int create(const char* config) {

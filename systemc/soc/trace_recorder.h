@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -108,7 +109,8 @@ class TraceRecorder {
 
   const std::vector<TxnRecord>& txns() const { return txns_; }
   const std::vector<PhaseRecord>& phases() const { return phases_; }
-  const std::vector<JobRecord>& jobs() const { return jobs_; }
+  // A deque: a unit holds a reference to its job's row across waits while other units add rows.
+  const std::deque<JobRecord>& jobs() const { return jobs_; }
   const std::vector<DramRecord>& dram_bursts() const { return dram_; }
   uint64_t job_base() const { return job_base_; }
 
@@ -131,7 +133,7 @@ class TraceRecorder {
   std::vector<TxnRecord> txns_;
   std::vector<DramRecord> dram_;
   std::vector<PhaseRecord> phases_;
-  std::vector<JobRecord> jobs_;
+  std::deque<JobRecord> jobs_;
   uint64_t job_base_ = 0;
 };
 
