@@ -67,3 +67,37 @@ def test_fixed_priority_spares_unit_0():
     w = r["waits"]
     assert w["a3_0.dma"][1] == 0  # the highest-priority DMA never waits for a lower one
     assert sum(w[f"a3_{k}.dma"][1] for k in (1, 2, 3)) > 0
+
+
+SAT = """
+import json, numpy as np
+from a3sim.multi_unit import MultiUnitDriver
+from a3sim.memory import dram_config, dram_stats, reset_dram_stats
+mu = MultiUnitDriver(units={units}, config=dram_config("ddr4-3200"))
+rng = np.random.default_rng(0)
+B, m, n, d = 16, 32, 320, 64          # K/V-heavy heads: 168 KB of DMA against 11 us of compute each
+Q = (0.1 * rng.standard_normal((B, m, d))).astype(np.float32)
+K = rng.standard_normal((B, n, d)).astype(np.float32)
+V = rng.standard_normal((B, n, d)).astype(np.float32)
+mu.trace.clear(); reset_dram_stats(mu.device)
+out, rec = mu.attention_batch(Q, K, V)
+s = dram_stats(mu.device)
+js = mu.trace.job_summary()
+lk = js[js.opcode.astype(str) == "load_kv"]
+print(json.dumps(dict(gbps=(s.bytes_read + s.bytes_written) / rec.makespan_ns, peak=s.peak_gbps,
+                      load_kv_us=float((lk.t_end_ns - lk.t_start_ns).mean() / 1e3), makespan=rec.makespan_ns)))
+"""
+
+
+def test_units_saturate_one_ddr4_channel():
+    """N = 1, 2, 4, 8 units on one DDR4-3200 channel: total bandwidth rises towards the peak and
+    levels off, while each job's DMA takes longer (measured: 9.6, 15.5, 19.6, 20.9 GB/s of 25.6;
+    LOAD_KV 6.9, 9.6, 17.5, 42.9 us)."""
+    r = {n: json.loads(in_fresh_process(SAT.format(units=n)).strip().splitlines()[-1]) for n in (1, 2, 4, 8)}
+    bw = [r[n]["gbps"] for n in (1, 2, 4, 8)]
+    assert all(b2 > b1 for b1, b2 in zip(bw, bw[1:]))       # more units, more bandwidth...
+    assert bw[3] >= 0.75 * r[8]["peak"] and bw[3] <= r[8]["peak"]  # ...up to near the peak
+    assert bw[3] - bw[2] < bw[1] - bw[0]                     # and it levels off
+    lat = [r[n]["load_kv_us"] for n in (1, 2, 4, 8)]
+    assert all(l2 > l1 for l1, l2 in zip(lat, lat[1:])) and lat[3] > 4 * lat[0]
+    assert r[8]["makespan"] < r[1]["makespan"]
