@@ -17,7 +17,7 @@ import numpy as np
 from . import _native
 from .config import ConfigEntry, ConfigLike, normalise, parse_table, to_text
 from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
-from .protocol import MMIO_STRIDE
+from .protocol import MMIO_STRIDE, STREAMS
 
 
 @dataclass
@@ -107,6 +107,7 @@ class Device:
         self._mmio_read = self.api.mmio_read
         self._mmio_write = self.api.mmio_write
         self._run = self.api.run_until_irq
+        self._host_stores = self.config["host_stores"].value != 0
 
     @staticmethod
     def _parse_errors(text: str) -> dict[int, tuple[str, str]]:
@@ -186,6 +187,16 @@ class Device:
         return float(self.api.last_irq_ns())
 
     # ---- host memory ----
+    def timed_store(self, address: int, nbytes: int, stream: str) -> None:
+        """With ``host_stores = 1``: send the host's bytes ``[address, +nbytes)`` of DRAM (already
+        written through a view) over the bus as timed cache-line writes tagged ``stream``
+        (docs/memory-model.md section 8); a no-op with the default backdoor stores."""
+        if self._host_stores:
+            st = self.api.host_store(int(address), int(nbytes), STREAMS.index(stream))
+            if st < 0:
+                raise MmioError(f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})",
+                                address, int(st))
+
     def alloc(self, nbytes: int) -> Block:
         return self.allocator.alloc(nbytes)
 

@@ -231,6 +231,7 @@ def _write_sorted(dev: Device, address: int, Kt: np.ndarray) -> None:
     values = np.take_along_axis(Kt, order, axis=0)
     dev.view(address, np.float32, rows * d)[:] = values.T.ravel()
     dev.view(address + rows * d * 4, np.uint32, rows * d)[:] = order.T.ravel()
+    dev.timed_store(address, rows * d * 8, "sorted")  # memory hook (issue 11): timed host stores
 
 
 class KVContext:
@@ -260,6 +261,7 @@ class KVContext:
             ka, va = blk.address, blk.address + rows * self.d * 4
             dev.view(ka, np.float32, rows * self.d)[:] = K[r0:r1].ravel()
             dev.view(va, np.float32, rows * self.d)[:] = V[r0:r1].ravel()
+            dev.timed_store(ka, rows * self.d * 4, "K"), dev.timed_store(va, rows * self.d * 4, "V")  # memory hook
             self._kv_addr.append((ka, va))
         self._finalizer = weakref.finalize(self, KVContext._release, dev, list(self._blocks))
 
@@ -571,6 +573,7 @@ class A3Driver:
         base = dev.dram_base
         qa = arena.take(B * m * d * 4)
         f32[(qa - base) >> 2: ((qa - base) >> 2) + B * m * d] = Q.ravel()
+        dev.timed_store(qa, B * m * d * 4, "Q")  # memory hook (issue 11): timed host stores
         # outs[t], stats[t], setsa[t]: one region per tile holding all items, item b at row b * m.
         outs = [arena.take(B * m * d * 4) for _ in tiles]
         stats = [arena.take(B * m * _RS) for _ in tiles]
@@ -594,6 +597,7 @@ class A3Driver:
                         va = arena.take(rows * d * 4)
                         f32[(ka - base) >> 2: ((ka - base) >> 2) + rows * d] = K[b, r0:r1].ravel()
                         f32[(va - base) >> 2: ((va - base) >> 2) + rows * d] = V[b, r0:r1].ravel()
+                        dev.timed_store(ka, rows * d * 4, "K"), dev.timed_store(va, rows * d * 4, "V")  # memory hook
                     descs.append((1, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
                     st.resident, st.sorted_resident = key, False
                 if approx and not st.sorted_resident:
@@ -674,6 +678,7 @@ class A3Driver:
             tag = (tag + 1) & 0xFFFFFFFF
             flags = dsc[2] | (FLAG_IRQ if i == last else 0)
             sq[tail] = (dsc[0], dsc[1], flags, tag) + dsc[4:]
+            dev.timed_store(self._sq_block.address + 64 * tail, 64, "descriptor")  # memory hook (issue 11)
             tail = tail + 1 if tail + 1 < size else 0
         self._tag = tag
         self._sq_tail = tail

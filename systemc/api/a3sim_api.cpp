@@ -3,6 +3,7 @@
 #include <systemc>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -118,6 +119,16 @@ int64_t mmio_read(uint64_t address) {
 }
 
 int mmio_write(uint64_t address, uint32_t value) { return g_platform->host.mmio_write32(address, value); }
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
+  if (g_platform->cfg.host_stores == 0) return 0;
+  a3::Platform& p = *g_platform;
+  const uint64_t line = static_cast<uint64_t>(p.cfg.dram_line_bytes);
+  const uint64_t a0 = address / line * line, a1 = (address + bytes + line - 1) / line * line;
+  if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size()) return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
+  return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
+}
+
 uint64_t mmio_base(uint32_t unit) { return a3::MMIO_BASE + unit * a3::MMIO_STRIDE; }
 
 uint64_t dram_base() { return a3::DRAM_BASE; }

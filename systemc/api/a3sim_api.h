@@ -29,6 +29,11 @@ const char* target_names();
 int64_t mmio_read(uint64_t address);
 int mmio_write(uint64_t address, uint32_t value);
 uint64_t mmio_base(uint32_t unit);
+// Timed host store (config host_stores = 1): the host's bytes [address, +bytes) of DRAM, already
+// written through the backdoor view, go over the bus as cache-line writes tagged with `stream`
+// (a3::Stream code). Returns 1 (TLM_OK_RESPONSE), 0 when host_stores = 0 (nothing to do), or the
+// (negative) TLM status of a failed line.
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream);
 
 // DRAM: bus address of byte 0, size, and the host pointer to its backing store.
 uint64_t dram_base();

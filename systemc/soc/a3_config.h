@@ -55,6 +55,9 @@ namespace a3 {
   X(dram_refresh, 1.0, "bool", "[ours] banked: 1 all-bank refresh, tRFC every tREFI per rank (ranks staggered); 0 none") \
   X(bus_arbitration, 0.0, "policy", "[ours] DRAM port of the bus: 0 round-robin (first come), 1 fixed priority (host, then unit 0, 1, ...)") \
   X(bus_grant_ns, 1.0, "ns", "[ours] DRAM port of the bus grants one transaction per cycle at 1 GHz") \
+  X(host_stores, 0.0, "bool", "[ours] 0: the host's stores of K/V/queries/descriptors are untimed backdoor writes; 1: timed line writes through the host bridge and bus (studies)") \
+  X(host_store_outstanding, 10.0, "lines", "[Intel SDM] a core's line-fill buffers (10-12, Intel 64 and IA-32 Optimization Reference Manual): cache-line stores in flight") \
+  X(host_store_issue_ns, 1.0, "ns", "[ours] one cache-line store issued per host cycle at 1 GHz") \
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
   X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")
