@@ -48,11 +48,11 @@ def _driver(dram: str, units: int, arbitration: str, extra: dict[str, float] | N
 def mem_run(workload: str, *, dram: str = "ddr4-3200", units: int = 1, mode: str = "exact",
             preset: str | None = None, arbitration: str = "round-robin", out: str | Path | None = None,
             window_ns: float = 1000.0, sentences: int | None = None, limit: int | None = None,
-            config: dict[str, float] | None = None) -> dict[str, Any]:
+            config: dict[str, float] | None = None, traces: bool = True) -> dict[str, Any]:
     """Run ``workload`` (any of ``a3sim run``'s) on a platform with the DRAM preset ``dram`` and
     ``units`` A3 units; return the memory report as a dict (JSON-ready). With ``out``: PNG plots
-    (bandwidth over time, latency histogram, row-buffer outcomes), the DRAM traces and
-    ``report.json`` in that folder."""
+    (bandwidth over time, latency histogram, row-buffer outcomes), the DRAM traces (unless
+    ``traces=False``) and ``report.json`` in that folder."""
     from .report import SAMPLE_TEXT, run
 
     drv = _driver(dram, units, arbitration, config)
@@ -103,7 +103,8 @@ def mem_run(workload: str, *, dram: str = "ddr4-3200", units: int = 1, mode: str
             A.plot_latency(drv.trace, out / "latency.png", by="op"),
             A.plot_row_buffer(rb, out / "row_buffer.png"))]
         line = int(spec["burst_bytes"]) if "burst_bytes" in spec.params else 64
-        report["traces"] = [str(p) for p in write_dram_traces(drv.trace, out, line_bytes=line)]
+        if traces:
+            report["traces"] = [str(p) for p in write_dram_traces(drv.trace, out, line_bytes=line)]
         (out / "report.json").write_text(json.dumps(report, indent=2, default=str))
     return report
 
@@ -247,7 +248,7 @@ def _cmd_mem(args: argparse.Namespace) -> int:
         raise SystemExit("a3sim mem: a workload is required (or --spec)")
     rep = mem_run(args.workload, dram=args.dram, units=args.units, mode=args.mode, preset=args.preset,
                   arbitration=args.arbitration, out=args.out, window_ns=args.window_ns, sentences=args.sentences,
-                  limit=args.limit)
+                  limit=args.limit, traces=not args.no_traces)
     if args.json:
         print(json.dumps(rep, default=str))
     else:
@@ -276,6 +277,7 @@ def register(sub: Any) -> None:
     m.add_argument("--window-ns", type=float, default=1000.0, help="bandwidth window of the plot")
     m.add_argument("--out", help="write plots, DRAM traces and report.json to this folder")
     m.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    m.add_argument("--no-traces", action="store_true", help="with --out: plots and report only")
     m.add_argument("--spec", action="store_true", help="print the DRAM preset's parameters and sources")
     m.set_defaults(fn=_cmd_mem)
     s = sub.add_parser("mem-study", help="the memory study of docs/memory-study.md (one process per configuration)")
