@@ -20,11 +20,49 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       unit_(unit),
       recorder_(recorder),
       cycle_(cfg.cycle_ns(), SC_NS) {
-  regs.on_soft_reset = [this] { kv_loaded = sorted_loaded = false; };
+  regs.on_soft_reset = [this] {
+    kv_loaded = sorted_loaded = false;
+    pf_.valid = false;
+  };
   SC_THREAD(control);
   // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine
   // stack: give it room beyond QuickThreads' default.
   set_stack_size(static_cast<size_t>(cfg.control_stack_kib) * 1024);
+  if (cfg.overlap != 0) {
+    pf_.buffer.resize(banks.query.capacity());
+    SC_THREAD(prefetch);
+  }
+}
+
+void A3Device::prefetch() {
+  for (;;) {
+    wait(prefetch_ev_);
+    const uint64_t now = sc_time_stamp().value();
+    // Only a descriptor the host has made visible by now (its doorbell has arrived).
+    if (!regs.enabled() || !queue_config_ok() || !regs.sq_pending() || regs.doorbell_ps() > now) continue;
+    pf_.busy = true;
+    pf_.valid = false;
+    pf_.has_queries = false;
+    pf_.sq_index = regs.sq_head();
+    pf_.job = recorder_->new_job();
+    const uint64_t b0 = dma.bytes_read;
+    pf_.t_fetch0 = now;
+    pf_.fetch = dma.read(regs.sq_base() + 64ull * pf_.sq_index, &pf_.desc, sizeof pf_.desc, pf_.job, Stream::DESC);
+    pf_.t_fetch1 = pf_.t_q0 = pf_.t_q1 = sc_time_stamp().value();
+    const Descriptor& d = pf_.desc;
+    const uint64_t q_bytes = static_cast<uint64_t>(d.m) * d.d * static_cast<uint64_t>(cfg_.elem_bytes);
+    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows &&
+        d.d > 0 && d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
+      pf_.queries = dma.read(d.addr_a, pf_.buffer.data(), q_bytes, pf_.job, Stream::Q);
+      pf_.has_queries = true;
+      pf_.t_q1 = sc_time_stamp().value();
+    }
+    pf_.bytes = dma.bytes_read - b0;
+    pf_bytes_ += pf_.bytes;
+    pf_.busy = false;
+    pf_.valid = true;
+    prefetch_done_ev_.notify();
+  }
 }
 
 bool A3Device::queue_config_ok() const {
@@ -49,8 +87,14 @@ void A3Device::control() {
 }
 
 void A3Device::process_descriptor() {
-  const uint32_t job = recorder_->new_job();
-  const uint64_t t_start = sc_time_stamp().value();
+  // Overlap: the prefetch thread may have fetched this descriptor (and its queries) already.
+  if (pf_.busy && pf_.sq_index == regs.sq_head()) {
+    while (pf_.busy) wait(prefetch_done_ev_);
+  }
+  const bool pre = pf_.valid && pf_.sq_index == regs.sq_head();
+  pf_.valid = false;
+  const uint32_t job = pre ? pf_.job : recorder_->new_job();
+  const uint64_t t_start = pre ? pf_.t_fetch0 : sc_time_stamp().value();
   {
     JobRecord& rec = recorder_->job(job);
     rec.unit = unit_;
@@ -58,7 +102,9 @@ void A3Device::process_descriptor() {
     rec.t_start_ps = t_start;
   }
   phase(job, Phase::QUEUE, recorder_->job(job).t_doorbell_ps, t_start);
-  const uint64_t rd0 = dma.bytes_read, wr0 = dma.bytes_written;
+  // DMA bytes of this job: what the engine moves from now on, less what the prefetch thread reads
+  // for the next job meanwhile, plus what it read for this one.
+  const uint64_t rd0 = dma.bytes_read - (pre ? pf_.bytes : 0), wr0 = dma.bytes_written, pf0 = pf_bytes_;
   const uint64_t sram_rd0 = banks.read_bytes(), sram_wr0 = banks.write_bytes();
 
   Error err = Error::OK;
@@ -72,8 +118,16 @@ void A3Device::process_descriptor() {
     regs.set_sq_head(regs.sq_tail() < regs.sq_size() ? regs.sq_tail() : 0);
     if (regs.sq_tail() >= regs.sq_size()) regs.soft_reset();
   } else {
-    DmaEngine::Result r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
-    phase(job, Phase::FETCH, t_start, sc_time_stamp().value());
+    DmaEngine::Result r;
+    if (pre) {
+      desc = pf_.desc;
+      r = pf_.fetch;
+      phase(job, Phase::FETCH, pf_.t_fetch0, pf_.t_fetch1);
+    } else {
+      r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
+      phase(job, Phase::FETCH, t_start, sc_time_stamp().value());
+    }
+    prefetched_queries_ = pre && pf_.has_queries;
     regs.set_sq_head((sq_index + 1) % regs.sq_size());
     if (!r.ok) {
       err = Error::DMA_FAULT;
@@ -130,7 +184,7 @@ void A3Device::process_descriptor() {
 
   // ---- counters, status, interrupt ----
   rec.t_end_ps = t_end;
-  rec.bytes_rd = dma.bytes_read - rd0;
+  rec.bytes_rd = dma.bytes_read - rd0 - (pf_bytes_ - pf0);
   rec.bytes_wr = dma.bytes_written - wr0;
   rec.sram_rd = banks.read_bytes() - sram_rd0;
   rec.sram_wr = banks.write_bytes() - sram_wr0;
@@ -263,9 +317,16 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
   const Mode mode = static_cast<Mode>(desc.mode);
   const uint64_t q_bytes = static_cast<uint64_t>(m) * d * eb;
   const uint64_t t0 = sc_time_stamp().value();
-  DmaEngine::Result r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+  DmaEngine::Result r;
+  if (prefetched_queries_) {  // overlap: the queries wait in the second query buffer
+    r = pf_.queries;
+    std::memcpy(banks.query.data(), pf_.buffer.data(), r.bytes);
+    phase(job, Phase::DMA_IN, pf_.t_q0, pf_.t_q1);
+  } else {
+    r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  }
   banks.query.count_write(r.bytes);
-  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
   if (!r.ok) return fault(r);
   if (!all_finite(banks.query.as<float>(), static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
 
@@ -276,6 +337,7 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
   ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation};
+  if (cfg_.overlap != 0) prefetch_ev_.notify(SC_ZERO_TIME);  // fetch the next job while this one computes
   err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 

@@ -6,6 +6,8 @@
 
 #include <systemc>
 
+#include <vector>
+
 #include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
 #include "a3/compute_core.h"
@@ -38,6 +40,23 @@ class A3Device : public sc_core::sc_module {
   Error validate(const Descriptor& desc, uint32_t& detail) const;
   void phase(uint32_t job, Phase p, uint64_t t0, uint64_t t1) { recorder_->phase(job, unit_, static_cast<uint8_t>(p), t0, t1); }
   bool queue_config_ok() const;
+  // Overlap (config overlap = 1, docs/memory-model.md section 9): during an ATTEND's compute, the
+  // prefetch thread fetches the next descriptor and, for an ATTEND, its queries into a second
+  // query buffer; the control unit then starts that job without its own fetch and query DMA.
+  void prefetch();
+  struct Prefetch {
+    bool busy = false, valid = false;
+    uint32_t sq_index = 0, job = 0;
+    Descriptor desc{};
+    DmaEngine::Result fetch, queries;
+    bool has_queries = false;
+    uint64_t t_fetch0 = 0, t_fetch1 = 0, t_q0 = 0, t_q1 = 0, bytes = 0;
+    std::vector<uint8_t> buffer;  // the second query buffer
+  };
+  Prefetch pf_;
+  uint64_t pf_bytes_ = 0;
+  bool prefetched_queries_ = false;  // the job in progress took its queries from the prefetch  // DMA bytes the prefetch thread has read (charged to the jobs they belong to)
+  sc_core::sc_event prefetch_ev_, prefetch_done_ev_;
 
   const Config& cfg_;
   uint8_t unit_;

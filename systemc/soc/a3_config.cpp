@@ -115,6 +115,7 @@ std::string Config::validate() const {
       {"host_stores", host_stores, 0, 1, true},
       {"host_store_outstanding", host_store_outstanding, 1, 1024, true},
       {"host_store_issue_ns", host_store_issue_ns, 0, 1e6, false},
+      {"overlap", overlap, 0, 1, true},
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},

@@ -58,6 +58,7 @@ namespace a3 {
   X(host_stores, 0.0, "bool", "[ours] 0: the host's stores of K/V/queries/descriptors are untimed backdoor writes; 1: timed line writes through the host bridge and bus (studies)") \
   X(host_store_outstanding, 10.0, "lines", "[ours] cache-line stores in flight: a core's 10-12 line-fill buffers (Intel 64 and IA-32 Optimization Reference Manual)") \
   X(host_store_issue_ns, 1.0, "ns", "[ours] one cache-line store issued per host cycle at 1 GHz") \
+  X(overlap, 0.0, "bool", "[ours] 1: while an ATTEND computes, the unit fetches the next descriptor and its queries into a second query buffer (double-buffered query bank); 0: strictly sequential jobs") \
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
   X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")
