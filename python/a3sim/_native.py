@@ -137,11 +137,23 @@ class Native:
     copy_jobs: Callable[[int, int, int], int]
     # cycles of one timing formula: timing_formula(Formula, a, b) (see also :meth:`timing`)
     timing_formula: Callable[[int, int, int], int]
+    # timed host store of DRAM bytes over the bus (host_stores = 1): 1, 0 (backdoor) or TLM status
+    host_store: Callable[[int, int, int], int]
+    # DRAM policy: parameters, statistics (text tables parsed by a3sim.memory), latency histogram,
+    # the DRAM burst trace (used by a3sim.trace)
+    dram_spec: Callable[[], str]
+    dram_stats: Callable[[], str]
+    dram_reset_stats: Callable[[], None]
+    dram_latency_hist: Callable[[int, int], int]
+    dram_count: Callable[[], int]
+    dram_layout: Callable[[], str]
+    copy_dram: Callable[[int, int, int], int]
 
     _BOUND = (
         "create exists mmio_read mmio_write mmio_base dram_base dram_size dram_ptr run_until_irq "
         "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
-        "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs timing_formula"
+        "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs timing_formula "
+        "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram"
     ).split()
 
     def __init__(self, ns: Any) -> None:

@@ -137,6 +137,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if trace is not None:
         drv.trace.to_parquet(trace)
         drv.trace.to_perfetto(trace / "trace.perfetto.json")
+        from .memstudy import write_dram_traces  # Ramulator 1/2 and DRAMSys request traces
+
+        write_dram_traces(drv.trace, trace)
         if not args.json:
             print(f"traces written to {trace}")
     return 0
@@ -213,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--task", type=int, choices=MEMN2N_TASKS, help=f"bAbI task for memn2n (default {DEFAULT_TASK})")
     r.add_argument("--limit", type=_whole(1), help="number of questions / lemmas / sentences / queries")
     r.add_argument("--config", help=_CONFIG_HELP)
-    r.add_argument("--trace", help="write Parquet and Perfetto traces to this folder")
+    r.add_argument("--trace", help="write Parquet, Perfetto and DRAM (Ramulator, DRAMSys) traces to this folder")
     r.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
     r.add_argument("--no-progress", action="store_true", help="no progress display")
     r.set_defaults(fn=_cmd_run)
@@ -229,6 +232,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--config", help="overrides: a TOML file or key=value;key=value")
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=_cmd_config)
+    from .memstudy import register as _register_mem  # a3sim mem, a3sim mem-study
+
+    _register_mem(sub)
     return ap
 
 

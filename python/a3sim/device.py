@@ -18,6 +18,38 @@ import numpy as np
 from . import _native
 from .config import ConfigEntry, ConfigLike, entries, normalise, to_text
 from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
+from .protocol import STREAMS
+
+
+class DeviceLock:
+    """The device's lock: a re-entrant lock whose holder may admit guest threads.
+
+    Every driver call runs under it (one SystemC kernel, shared DRAM and units). A coordinator that
+    holds it and hands control between its own worker threads one at a time (as
+    :class:`a3sim.multi_unit.MultiUnitDriver` does) admits those threads, so that the drivers they
+    run pass the lock; no other thread does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._guests: set[int] = set()
+
+    def __enter__(self) -> DeviceLock:
+        if threading.get_ident() not in self._guests:
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.get_ident() not in self._guests:
+            self._lock.release()
+
+    def admit(self) -> None:
+        """Let the calling thread pass (only while the coordinator holds the lock)."""
+        self._guests.add(threading.get_ident())
+
+    def dismiss(self) -> None:
+        """The calling thread takes the lock like any other again."""
+        self._guests.discard(threading.get_ident())
 
 
 @dataclass
@@ -103,7 +135,7 @@ class Device:
         self.unit_state = [UnitState() for _ in range(self.units)]
         #: Serialises every driver call on this device (one SystemC kernel, shared DRAM and units):
         #: drivers used from several threads take it around each call.
-        self.lock = threading.RLock()
+        self.lock = DeviceLock()
         #: status code -> (NAME, message)
         self.errors = {c: (e.name, e.message) for c, e in self.native.error_codes().items()}
         self.initiators = self.native.initiator_names()
@@ -111,6 +143,7 @@ class Device:
         self._mmio_read = self.native.mmio_read
         self._mmio_write = self.native.mmio_write
         self._run = self.native.run_until_irq
+        self._host_stores = self.config["host_stores"].value != 0
 
     @classmethod
     def open(cls, config: ConfigLike = None) -> Device:
@@ -181,6 +214,16 @@ class Device:
         return float(self.native.host_now_ns())
 
     # ---- host memory ----
+    def timed_store(self, address: int, nbytes: int, stream: str) -> None:
+        """With ``host_stores = 1``: send the host's bytes ``[address, +nbytes)`` of DRAM (already
+        written through a view) over the bus as timed cache-line writes tagged ``stream``
+        (docs/memory-model.md section 8); a no-op with the default backdoor stores."""
+        if self._host_stores:
+            st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
+            if st < 0:
+                raise MmioError(f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})",
+                                address, int(st))
+
     def alloc(self, nbytes: int) -> Block:
         """A block of at least ``nbytes`` of simulated DRAM."""
         with self.lock:

@@ -73,6 +73,15 @@ class MmioError(A3Error):
         self.tlm_status = tlm_status
 
 
+class ExportError(A3Error, ValueError):
+    """A trace export was asked for with an impossible setting (e.g. a line size or clock of 0)."""
+
+
+class TraceOverflowWarning(UserWarning):
+    """A trace export holds a value that a reader's field cannot represent (e.g. a cycle count
+    beyond 32 bits)."""
+
+
 class OutOfDeviceMemory(A3Error, MemoryError):
     """The simulated DRAM has no free block large enough (raise the ``dram_mb`` parameter)."""
 

@@ -21,11 +21,49 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       recorder_(recorder),
       cycle_(cfg.cycle_ns(), SC_NS),
       energy_(cfg) {
-  regs.on_soft_reset = [this] { kv_loaded = sorted_loaded = false; };
+  regs.on_soft_reset = [this] {
+    kv_loaded = sorted_loaded = false;
+    pf_.valid = false;
+  };
   SC_THREAD(control);
   // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine
   // stack: give it room beyond QuickThreads' default.
   set_stack_size(static_cast<size_t>(cfg.control_stack_kib) * 1024);
+  if (cfg.overlap != 0) {
+    pf_.buffer.resize(banks.query.capacity());
+    SC_THREAD(prefetch);
+  }
+}
+
+void A3Device::prefetch() {
+  for (;;) {
+    wait(prefetch_ev_);
+    const uint64_t now = sc_time_stamp().value();
+    // Only a descriptor the host has made visible by now (its doorbell has arrived).
+    if (!regs.enabled() || !queue_config_ok() || !regs.sq_pending() || regs.doorbell_ps() > now) continue;
+    pf_.busy = true;
+    pf_.valid = false;
+    pf_.has_queries = false;
+    pf_.sq_index = regs.sq_head();
+    pf_.job = recorder_->new_job();
+    const uint64_t b0 = dma.bytes_read;
+    pf_.t_fetch0 = now;
+    pf_.fetch = dma.read(regs.sq_base() + 64ull * pf_.sq_index, &pf_.desc, sizeof pf_.desc, pf_.job, Stream::DESC);
+    pf_.t_fetch1 = pf_.t_q0 = pf_.t_q1 = sc_time_stamp().value();
+    const Descriptor& d = pf_.desc;
+    const uint64_t q_bytes = static_cast<uint64_t>(d.m) * d.d * static_cast<uint64_t>(cfg_.elem_bytes);
+    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows &&
+        d.d > 0 && d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
+      pf_.queries = dma.read(d.addr_a, pf_.buffer.data(), q_bytes, pf_.job, Stream::Q);
+      pf_.has_queries = true;
+      pf_.t_q1 = sc_time_stamp().value();
+    }
+    pf_.bytes = dma.bytes_read - b0;
+    pf_bytes_ += pf_.bytes;
+    pf_.busy = false;
+    pf_.valid = true;
+    prefetch_done_ev_.notify();
+  }
 }
 
 bool A3Device::queue_config_ok() const {
@@ -50,26 +88,41 @@ void A3Device::control() {
 }
 
 void A3Device::process_descriptor() {
-  const uint32_t job = begin_job();
+  const bool pre = take_prefetched();
+  const uint32_t job = begin_job(pre);
   const uint64_t t_start = recorder_->job(job).t_start_ps;
-  const TrafficMark start = traffic_mark();
+  // DMA bytes of this job: what the engine moves from now on, less what the prefetch thread reads
+  // for the next job meanwhile, plus what it read for this one.
+  TrafficMark start = traffic_mark();
+  if (pre) start.dma_rd -= pf_.bytes;
+  const uint64_t pf0 = pf_bytes_;
   Descriptor desc{};
   uint32_t detail = 0;
   const uint32_t sq_index = regs.sq_head();
-  Error err = fetch(job, sq_index, desc, detail);
+  Error err = fetch(job, sq_index, pre, desc, detail);
   if (err == Error::OK) err = execute(desc, job, recorder_->job(job), detail);
   const bool written = complete(job, desc, sq_index, t_start, err, detail);
   JobRecord& rec = recorder_->job(job);
   rec.status = static_cast<uint16_t>(err);
   rec.t_end_ps = sc_time_stamp().value();
-  account(rec, start);
+  account(rec, start, pf_bytes_ - pf0);
   count(rec, desc, err);
   interrupt(job, desc, err, written, rec.t_end_ps);
 }
 
-uint32_t A3Device::begin_job() {
-  const uint32_t job = recorder_->new_job();
-  const uint64_t t_start = sc_time_stamp().value();
+bool A3Device::take_prefetched() {
+  // Overlap: the prefetch thread may be fetching this descriptor (and its queries) right now.
+  if (pf_.busy && pf_.sq_index == regs.sq_head()) {
+    while (pf_.busy) wait(prefetch_done_ev_);
+  }
+  const bool pre = pf_.valid && pf_.sq_index == regs.sq_head();
+  pf_.valid = false;
+  return pre;
+}
+
+uint32_t A3Device::begin_job(bool prefetched) {
+  const uint32_t job = prefetched ? pf_.job : recorder_->new_job();
+  const uint64_t t_start = prefetched ? pf_.t_fetch0 : sc_time_stamp().value();
   JobRecord& rec = recorder_->job(job);
   rec.unit = unit_;
   rec.t_doorbell_ps = std::min(regs.doorbell_ps(), t_start);
@@ -78,7 +131,7 @@ uint32_t A3Device::begin_job() {
   return job;
 }
 
-Error A3Device::fetch(uint32_t job, uint32_t sq_index, Descriptor& desc, uint32_t& detail) {
+Error A3Device::fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc, uint32_t& detail) {
   if (!queue_config_ok()) {
     // Nothing can be fetched or completed: drop what is pending and say why.
     detail = regs.sq_tail();
@@ -86,9 +139,17 @@ Error A3Device::fetch(uint32_t job, uint32_t sq_index, Descriptor& desc, uint32_
     if (regs.sq_tail() >= regs.sq_size()) regs.soft_reset();
     return Error::QUEUE_CONFIG;
   }
-  const uint64_t t0 = sc_time_stamp().value();
-  DmaEngine::Result r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
-  phase(job, Phase::FETCH, t0, sc_time_stamp().value());
+  DmaEngine::Result r;
+  if (prefetched) {
+    desc = pf_.desc;
+    r = pf_.fetch;
+    phase(job, Phase::FETCH, pf_.t_fetch0, pf_.t_fetch1);
+  } else {
+    const uint64_t t0 = sc_time_stamp().value();
+    r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
+    phase(job, Phase::FETCH, t0, sc_time_stamp().value());
+  }
+  prefetched_queries_ = prefetched && pf_.has_queries;
   regs.set_sq_head((sq_index + 1) % regs.sq_size());
   if (!r.ok) {
     detail = static_cast<uint32_t>(r.fault_address);
@@ -151,9 +212,10 @@ A3Device::TrafficMark A3Device::traffic_mark() {
   return t;
 }
 
-void A3Device::account(JobRecord& rec, const TrafficMark& start) {
+void A3Device::account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead) {
   const TrafficMark now = traffic_mark();
-  rec.bytes_rd = now.dma_rd - start.dma_rd;
+  // Bytes the prefetch thread read meanwhile belong to the next job.
+  rec.bytes_rd = now.dma_rd - start.dma_rd - prefetched_ahead;
   rec.bytes_wr = now.dma_wr - start.dma_wr;
   rec.sram_rd = now.sram_rd - start.sram_rd;
   rec.sram_wr = now.sram_wr - start.sram_wr;
@@ -310,9 +372,16 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   const Mode mode = static_cast<Mode>(desc.mode);
   const uint64_t q_bytes = static_cast<uint64_t>(m) * d * static_cast<uint64_t>(cfg_.elem_bytes);
   const uint64_t t0 = sc_time_stamp().value();
-  DmaEngine::Result r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+  DmaEngine::Result r;
+  if (prefetched_queries_) {  // overlap: the queries wait in the second query buffer
+    r = pf_.queries;
+    std::memcpy(banks.query.data(), pf_.buffer.data(), r.bytes);
+    phase(job, Phase::DMA_IN, pf_.t_q0, pf_.t_q1);
+  } else {
+    r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  }
   banks.query.count_write(r.bytes);
-  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
   if (!r.ok) return dma_fault(r, detail);
   if (!all_finite(banks.query.as<float>(), static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
 
@@ -325,6 +394,7 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
   const bool min_skip = cfg_.min_skip != 0 && !(desc.flags & dflag::NO_MIN_SKIP);
   ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation, min_skip};
+  if (cfg_.overlap != 0) prefetch_ev_.notify(SC_ZERO_TIME);  // fetch the next job while this one computes
   const Error err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 

@@ -7,6 +7,7 @@
 #include <systemc>
 
 #include <array>
+#include <vector>
 
 #include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
@@ -44,8 +45,9 @@ class A3Device : public sc_core::sc_module {
   void control();
   // One descriptor from the queue to its interrupt: the steps below, in order.
   void process_descriptor();
-  uint32_t begin_job();                                                        // job row, queue phase
-  Error fetch(uint32_t job, uint32_t sq_index, Descriptor& desc, uint32_t& detail);  // queue check, fetch
+  bool take_prefetched();          // overlap: the prefetch thread fetched this descriptor already
+  uint32_t begin_job(bool prefetched);                                         // job row, queue phase
+  Error fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc, uint32_t& detail);  // queue check, fetch
   Error execute(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);  // dispatch
   Error load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail);
   Error load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);
@@ -53,13 +55,30 @@ class A3Device : public sc_core::sc_module {
   bool complete(uint32_t job, const Descriptor& desc, uint32_t sq_index, uint64_t t_start, Error& err,
                 uint32_t& detail);                                             // completion record
   TrafficMark traffic_mark();
-  void account(JobRecord& rec, const TrafficMark& start);                      // traffic and energy
+  void account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead);  // traffic and energy
   void count(const JobRecord& rec, const Descriptor& desc, Error err);         // performance counters
   void interrupt(uint32_t job, const Descriptor& desc, Error err, bool completion_written, uint64_t t_end);
 
   Error validate(const Descriptor& desc, uint32_t& detail) const;
   void phase(uint32_t job, Phase p, uint64_t t0, uint64_t t1) { recorder_->phase(job, unit_, static_cast<uint8_t>(p), t0, t1); }
   bool queue_config_ok() const;
+  // Overlap (config overlap = 1, docs/memory-model.md section 9): during an ATTEND's compute, the
+  // prefetch thread fetches the next descriptor and, for an ATTEND, its queries into a second
+  // query buffer; the control unit then starts that job without its own fetch and query DMA.
+  void prefetch();
+  struct Prefetch {
+    bool busy = false, valid = false;
+    uint32_t sq_index = 0, job = 0;
+    Descriptor desc{};
+    DmaEngine::Result fetch, queries;
+    bool has_queries = false;
+    uint64_t t_fetch0 = 0, t_fetch1 = 0, t_q0 = 0, t_q1 = 0, bytes = 0;
+    std::vector<uint8_t> buffer;  // the second query buffer
+  };
+  Prefetch pf_;
+  uint64_t pf_bytes_ = 0;            // DMA bytes the prefetch thread has read (charged to the jobs they belong to)
+  bool prefetched_queries_ = false;  // the job in progress took its queries from the prefetch
+  sc_core::sc_event prefetch_ev_, prefetch_done_ev_;
 
   const Config& cfg_;
   uint8_t unit_;

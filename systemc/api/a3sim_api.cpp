@@ -2,7 +2,9 @@
 
 #include <systemc>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -28,6 +30,15 @@ uint64_t copy_rows(const std::vector<Row>& rows, uint64_t start, uint64_t count,
   if (start >= rows.size()) return 0;
   if (count > rows.size() - start) count = rows.size() - start;
   std::memcpy(reinterpret_cast<void*>(dst), rows.data() + start, count * sizeof(Row));
+  return count;
+}
+
+template <class Row>
+uint64_t copy_rows(const std::deque<Row>& rows, uint64_t start, uint64_t count, uintptr_t dst) {
+  if (start >= rows.size()) return 0;
+  if (count > rows.size() - start) count = rows.size() - start;
+  Row* out = reinterpret_cast<Row*>(dst);
+  std::copy(rows.begin() + start, rows.begin() + start + count, out);
   return count;
 }
 }  // namespace
@@ -177,6 +188,16 @@ int64_t mmio_read(uint64_t address) {
 }
 
 int mmio_write(uint64_t address, uint32_t value) { return g_platform->host.mmio_write32(address, value); }
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
+  if (g_platform->cfg.host_stores == 0) return 0;
+  a3::Platform& p = *g_platform;
+  const uint64_t line = static_cast<uint64_t>(p.cfg.dram_line_bytes);
+  const uint64_t a0 = address / line * line, a1 = (address + bytes + line - 1) / line * line;
+  if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size()) return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
+  return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
+}
+
 uint64_t mmio_base(uint32_t unit) { return a3::MMIO_BASE + unit * a3::MMIO_STRIDE; }
 
 uint64_t dram_base() { return a3::DRAM_BASE; }
@@ -219,6 +240,22 @@ const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }
 uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.txns(), s, c, d); }
 uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.phases(), s, c, d); }
 uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.jobs(), s, c, d); }
+
+const char* dram_spec() { return keep(g_platform->dram.timing().spec_text()); }
+const char* dram_stats() {
+  const a3::DramTiming& t = g_platform->dram.timing();
+  return keep(a3::dram_stats_text(t.stats(), t.peak_gbps()));
+}
+void dram_reset_stats() { g_platform->dram.timing().reset_stats(); }
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins) {
+  const auto& h = g_platform->dram.timing().stats().latency_hist;
+  const uint64_t n = std::min<uint64_t>(max_bins, h.size());
+  if (dst && n) std::memcpy(reinterpret_cast<void*>(dst), h.data(), n * sizeof(uint64_t));
+  return h.size();
+}
+uint64_t dram_count() { return g_platform->recorder.dram_bursts().size(); }
+const char* dram_layout() { return keep(a3::TraceRecorder::dram_layout()); }
+uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.dram_bursts(), s, c, d); }
 
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {
   a3::Config defaults;

@@ -33,6 +33,11 @@ const char* target_names();
 int64_t mmio_read(uint64_t address);
 int mmio_write(uint64_t address, uint32_t value);
 uint64_t mmio_base(uint32_t unit);
+// Timed host store (config host_stores = 1): the host's bytes [address, +bytes) of DRAM, already
+// written through the backdoor view, go over the bus as cache-line writes tagged with `stream`
+// (a3::Stream code). Returns 1 (TLM_OK_RESPONSE), 0 when host_stores = 0 (nothing to do), or the
+// (negative) TLM status of a failed line.
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream);
 
 // DRAM: bus address of byte 0, size, and the host pointer to its backing store.
 uint64_t dram_base();
@@ -66,6 +71,17 @@ const char* job_layout();
 uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
+
+// DRAM (memory system): the timing policy's resolved parameters ("name|value|unit|source" lines),
+// its statistics since the last reset ("name|value|unit" lines), a reset, and the DRAM burst
+// trace (one row per DRAM burst while recording is on).
+const char* dram_spec();
+const char* dram_stats();
+void dram_reset_stats();
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins);  // uint64 bins; returns the bin count
+uint64_t dram_count();
+const char* dram_layout();
+uint64_t copy_dram(uint64_t start, uint64_t count, uintptr_t dst);
 
 // Cycle formulas of the timing model in force (for tests and docs, spec 3.6): stage = 0 dot(rows),
 // 1 exponent(n), 2 output(rows), 3 cand_sel(M), 4 scan(n), 5 post_exponent(c, s), 6 sort(n, d).

@@ -73,9 +73,25 @@ namespace a3 {
   X(host_mmio_ns, 50.0, "ns", "[ours] host bridge: CPU uncached MMIO access to the bus")              \
   X(irq_latency_ns, 500.0, "ns", "[ours] interrupt delivery from the device line to host software")   \
   X(dram_mb, 1024.0, "MiB", "[ours] DRAM size (backing store is mapped lazily)")                      \
-  X(dram_timing, 0.0, "policy", "[ours] DRAM timing policy: 0 = latency + bandwidth (simple)")       \
+  X(dram_timing, 0.0, "policy", "[ours] DRAM timing policy: 0 = latency + bandwidth (simple), 1 = banked (docs/memory-model.md)") \
   X(dram_latency_ns, 45.0, "ns", "[ours] DRAM access latency, about tRCD + tCL of DDR4-3200 + controller") \
   X(dram_bandwidth_gbps, 25.6, "GB/s", "[ours] one DDR4-3200 x64 channel peak (3200 MT/s x 8 B)")        \
+  /* ---- memory system (issue 11): banked DRAM policy and bus arbitration ---- */                  \
+  X(dram_line_bytes, 64.0, "bytes", "[ours] simple policy: an access moves whole lines of one DDR4 burst (JESD79-4: BL8 x 64 bit = 64 B)") \
+  X(dram_preset, 1.0, "preset", "[ours] banked: 1 DDR4-3200, 2 LPDDR4-4266, 3 HBM2 pseudo-channel, 4 HBM2 stack (JEDEC values and sources: docs/memory-model.md)") \
+  X(dram_channels, 0.0, "count", "[ours] banked: channels (power of 2); 0 = the preset's")            \
+  X(dram_ranks, 0.0, "count", "[ours] banked: ranks per channel (power of 2); 0 = the preset's")     \
+  X(dram_mapping, 0.0, "mapping", "[ours] banked address map, LSB up: 0 Ch-Bg-Co-Ba-Ra-Ro (bank groups per burst), 1 Ch-Co-Bg-Ba-Ra-Ro, 2 Ch-Bg-Ba-Ra-Co-Ro") \
+  X(dram_page_policy, 0.0, "policy", "[ours] banked: 0 open-page, 1 closed-page (auto-precharge)")  \
+  X(dram_scheduler, 0.0, "policy", "[ours] banked: 0 FR-FCFS (earliest ready slot), 1 in-order")    \
+  X(dram_queue_depth, 32.0, "bursts", "[ours] banked: controller request buffer per channel, in bursts (DRAMSys' default of 32)") \
+  X(dram_refresh, 1.0, "bool", "[ours] banked: 1 all-bank refresh, tRFC every tREFI per rank (ranks staggered); 0 none") \
+  X(bus_arbitration, 0.0, "policy", "[ours] DRAM port of the bus: 0 round-robin (first come), 1 fixed priority (host, then unit 0, 1, ...)") \
+  X(bus_grant_ns, 1.0, "ns", "[ours] DRAM port of the bus grants one transaction per cycle at 1 GHz") \
+  X(host_stores, 0.0, "bool", "[ours] 0: the host's stores of K/V/queries/descriptors are untimed backdoor writes; 1: timed line writes through the host bridge and bus (studies)") \
+  X(host_store_outstanding, 10.0, "lines", "[ours] cache-line stores in flight: a core's 10-12 line-fill buffers (Intel 64 and IA-32 Optimization Reference Manual)") \
+  X(host_store_issue_ns, 1.0, "ns", "[ours] one cache-line store issued per host cycle at 1 GHz") \
+  X(overlap, 0.0, "bool", "[ours] 1: while an ATTEND computes, the unit fetches the next descriptor and its queries into a second query buffer (double-buffered query bank); 0: strictly sequential jobs") \
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
   X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")

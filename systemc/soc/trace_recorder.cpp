@@ -27,7 +27,7 @@ std::string TraceRecorder::txn_layout() {
   return join({A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, address, "u8"),
                A3_FIELD(T, bytes, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, initiator, "u1"),
                A3_FIELD(T, target, "u1"), A3_FIELD(T, op, "u1"), A3_FIELD(T, stream, "u1"),
-               A3_FIELD(T, status, "u1")},
+               A3_FIELD(T, status, "u1"), A3_FIELD(T, t_grant_ps, "u8")},
               sizeof(T));
 }
 
@@ -56,6 +56,15 @@ std::string TraceRecorder::job_layout() {
                A3_FIELD(T, job, "u4"), A3_FIELD(T, tag, "u4"), A3_FIELD(T, n, "u4"), A3_FIELD(T, d, "u4"),
                A3_FIELD(T, m, "u4"), A3_FIELD(T, T, "f4"), A3_FIELD(T, status, "u2"), A3_FIELD(T, unit, "u1"),
                A3_FIELD(T, opcode, "u1"), A3_FIELD(T, mode, "u1"), A3_FIELD(T, sorted_by, "u1")},
+              sizeof(T));
+}
+
+std::string TraceRecorder::dram_layout() {
+  using T = DramRecord;
+  return join({A3_FIELD(T, t_arrive_ps, "u8"), A3_FIELD(T, t_data_ps, "u8"), A3_FIELD(T, t_done_ps, "u8"),
+               A3_FIELD(T, address, "u8"), A3_FIELD(T, row, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, bytes, "u4"),
+               A3_FIELD(T, channel, "u1"), A3_FIELD(T, rank, "u1"), A3_FIELD(T, bank, "u1"), A3_FIELD(T, kind, "u1"),
+               A3_FIELD(T, op, "u1"), A3_FIELD(T, initiator, "u1"), A3_FIELD(T, stream, "u1")},
               sizeof(T));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct TxnRecord {
   uint8_t stream;    // a3::Stream
   uint8_t status;    // 0 ok, 1 address error
   uint8_t pad[3];
+  uint64_t t_grant_ps;  // the bus granted the DRAM port (= t_start_ps for other targets)
 };
 
 struct PhaseRecord {
@@ -71,6 +73,25 @@ struct JobRecord {
   uint8_t sorted_by;  // key sorting of this job: 0 none, 1 host (LOAD_SORTED), 2 device sorter
   uint8_t pad[6];
 };
+// One DRAM burst (banked or simple policy), recorded by the DRAM target with the tag of the bus
+// transaction it belongs to.
+struct DramRecord {
+  uint64_t t_arrive_ps;  // request reached the DRAM controller
+  uint64_t t_data_ps;    // data transfer started
+  uint64_t t_done_ps;    // data transfer ended
+  uint64_t address;      // burst-aligned DRAM offset
+  uint32_t row;
+  uint32_t job;          // job of the transaction, or NO_JOB
+  uint32_t bytes;        // burst length
+  uint8_t channel;
+  uint8_t rank;
+  uint8_t bank;          // bank group * banks per group + bank
+  uint8_t kind;          // 0 row hit, 1 row miss, 2 row conflict, 3 not modelled (simple policy)
+  uint8_t op;            // 0 read, 1 write
+  uint8_t initiator;     // bus initiator index, 255 unknown
+  uint8_t stream;        // a3::Stream
+  uint8_t pad[5];
+};
 #pragma pack(pop)
 
 constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
@@ -81,6 +102,9 @@ class TraceRecorder {
 
   void txn(const TxnRecord& r) {
     if (enabled) txns_.push_back(r);
+  }
+  void dram(const DramRecord& r) {
+    if (enabled) dram_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
@@ -95,13 +119,16 @@ class TraceRecorder {
 
   const std::vector<TxnRecord>& txns() const { return txns_; }
   const std::vector<PhaseRecord>& phases() const { return phases_; }
-  const std::vector<JobRecord>& jobs() const { return jobs_; }
+  // A deque: a unit holds a reference to its job's row across waits while other units add rows.
+  const std::deque<JobRecord>& jobs() const { return jobs_; }
+  const std::vector<DramRecord>& dram_bursts() const { return dram_; }
   uint64_t job_base() const { return job_base_; }
 
   // Drop what has been recorded; job ids keep counting up.
   void clear() {
     job_base_ += jobs_.size();
     txns_.clear();
+    dram_.clear();
     phases_.clear();
     jobs_.clear();
   }
@@ -110,11 +137,13 @@ class TraceRecorder {
   static std::string txn_layout();
   static std::string phase_layout();
   static std::string job_layout();
+  static std::string dram_layout();
 
  private:
   std::vector<TxnRecord> txns_;
+  std::vector<DramRecord> dram_;
   std::vector<PhaseRecord> phases_;
-  std::vector<JobRecord> jobs_;
+  std::deque<JobRecord> jobs_;
   uint64_t job_base_ = 0;
 };
 

@@ -35,6 +35,7 @@ def write_sorted(dev: Device, address: int, Kt: np.ndarray) -> None:
     values = np.take_along_axis(Kt, order, axis=0)
     dev.view(address, np.float32, rows * d)[:] = values.T.ravel()
     dev.view(address + rows * d * 4, np.uint32, rows * d)[:] = order.T.ravel()
+    dev.timed_store(address, rows * d * 8, "sorted")  # over the bus when host_stores = 1
 
 
 def _release(dev: Device, blocks: list[Block]) -> None:
@@ -69,6 +70,8 @@ class KVContext:
             ka, va = blk.address, blk.address + rows * self.d * 4
             dev.view(ka, np.float32, rows * self.d)[:] = K[r0:r1].ravel()
             dev.view(va, np.float32, rows * self.d)[:] = V[r0:r1].ravel()
+            dev.timed_store(ka, rows * self.d * 4, "K")  # over the bus when host_stores = 1
+            dev.timed_store(va, rows * self.d * 4, "V")
             self._kv_addr.append((ka, va))
         self._finalizer = weakref.finalize(self, _release, dev, list(self._blocks))
 

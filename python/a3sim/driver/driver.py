@@ -307,6 +307,7 @@ class A3Driver:
         qa = base + lay.queries
         w0 = (qa - dev.dram_base) >> 2
         f32[w0 : w0 + Q.size] = Q.ravel()
+        dev.timed_store(qa, Q.size * 4, "Q")  # over the bus when host_stores = 1
         addr = {
             "outs": [base + o for o in lay.outs],
             "stats": [base + o for o in lay.stats],
@@ -318,9 +319,10 @@ class A3Driver:
                 return ctx.kv_address(op.tile)
             r0, r1 = plan.tiles[op.tile]
             ka, va = (base + o for o in op.kv_offset)
-            for a, X in ((ka, K), (va, V)):
+            for a, X, stream in ((ka, K, "K"), (va, V, "V")):
                 w = (a - dev.dram_base) >> 2
                 f32[w : w + (r1 - r0) * d] = X[op.item, r0:r1].ravel()
+                dev.timed_store(a, (r1 - r0) * d * 4, stream)
             return ka, va
 
         def load_sorted(op: Op) -> int:

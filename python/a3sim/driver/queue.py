@@ -136,6 +136,7 @@ class Rings:
         for i, dsc in enumerate(descs):
             tag = (tag + 1) & TAG_MASK
             sq[tail] = (dsc.opcode, dsc.mode, dsc.flags | (_FLAG_IRQ if i == last else 0), tag, *dsc[4:])
+            dev.timed_store(self.sq_block.address + DESCRIPTOR_DTYPE.itemsize * tail, DESCRIPTOR_DTYPE.itemsize, "descriptor")
             tail = tail + 1 if tail + 1 < size else 0
         self.tag, self.sq_tail = tag, tail
         t_bell = t_host if t_host is not None else host_ns()
