@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .presets import BOUNDS, mode_label
+from .protocol import PHASES
 
 if TYPE_CHECKING:
     from .driver import A3Driver
@@ -34,8 +35,7 @@ def plot(results: Sequence[RunResult], driver: A3Driver, folder: Path) -> list[P
     jobs = driver.trace.jobs()
     labels, stacks = [], []
     # Busy phases of the unit (the queue phase is waiting, not work, and is left out).
-    shown = ("fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output", "dma_out",
-             "completion", "irq")
+    shown = tuple(p for p in PHASES if p != "queue")
     for r in results:
         sel = jobs[(jobs.job >= r.jobs[0]) & (jobs.job < r.jobs[1])]
         by = sel.groupby("phase", observed=False).duration_ns.sum()

@@ -295,7 +295,7 @@ def definition_retrieval(attention: AttentionBackend | None = None, *, n: int = 
     """
     return _retrieval("definition_retrieval", attention, n=n, queries=limit,
                       all_examples=all_examples, beta=beta, encoder=encoder, dim=dim, seed=seed,
-                      value_width=value_width, query_batch=None, topk=(1, 5), recall_k=(5,))
+                      value_width=value_width, query_batch=None, topk=(1, 5), recall_k=(5,))  # fmt: skip
 
 
 def large_n_retrieval(attention: AttentionBackend | None = None, *, n: int = 5000,
@@ -319,4 +319,4 @@ def large_n_retrieval(attention: AttentionBackend | None = None, *, n: int = 500
     return _retrieval("large_n_retrieval", attention, n=n, queries=limit,
                       all_examples=all_examples, beta=beta, encoder=encoder, dim=dim, seed=seed,
                       value_width=value_width, query_batch=query_batch, topk=(1, 5),
-                      recall_k=tuple(recall_k))
+                      recall_k=tuple(recall_k))  # fmt: skip
