@@ -45,7 +45,9 @@ def test_phases_and_streams(tables):
 
 def test_registers_and_bits(tables):
     assert tables["reg"] == {r.name: r.value for r in P.Reg}
-    assert tables["dflag"] == {"IRQ": P.FLAG_IRQ, "ROW_STATS": P.FLAG_ROW_STATS, "SETS": P.FLAG_SETS}
+    assert tables["dflag"] == {
+        "IRQ": P.FLAG_IRQ, "ROW_STATS": P.FLAG_ROW_STATS, "NO_MIN_SKIP": P.FLAG_NO_MIN_SKIP, "SETS": P.FLAG_SETS
+    }
     assert tables["ctrl_bit"] == {"ENABLE": P.CTRL_ENABLE, "SOFT_RESET": P.CTRL_SOFT_RESET}
     assert tables["status_bit"] == {"BUSY": P.STATUS_BUSY, "ERROR": P.STATUS_ERROR, "ENABLED": P.STATUS_ENABLED,
                                     "LAST_ERROR_SHIFT": P.STATUS_LAST_ERROR_SHIFT}  # fmt: skip

@@ -104,6 +104,11 @@ def choose(points: Sequence[Point], bounds: dict[str, float] = BOUNDS) -> dict[s
     return out
 
 
+def _table_head(title: str, columns: list[str]) -> list[str]:
+    """A Markdown section heading and the head of its table."""
+    return ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, Point | None], *,
            command: str, seconds: float) -> str:
     tasks = list(exact)
@@ -124,9 +129,8 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "|---|---|",
     ]
     lines += [f"| {t} | {exact[t]:.4f} |" for t in tasks]
-    lines += ["", "## Chosen presets", "", "| preset | M_frac | T | worst loss | mean gain | "
-              + " | ".join(f"{t} loss / gain" for t in tasks) + " |",
-              "|---|---|---|---|---|" + "---|" * len(tasks)]
+    lines += _table_head("Chosen presets", ["preset", "M_frac", "T", "worst loss", "mean gain"]
+                         + [f"{t} loss / gain" for t in tasks])
     for name, p in chosen.items():
         if p is None:
             lines.append(f"| {name} | - | - | no setting met the bound | - |" + " - |" * len(tasks))
@@ -156,9 +160,8 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "sit at the low end. On peaked synthetic inputs (planted keys) M = n/4 keeps the planted key and",
         "gives 3.9x (tests/test_approx_device.py::test_peaked_workload_gains_throughput).",
     ]
-    lines += ["", "## Full sweep", "", "| M_frac | T | worst loss | mean gain | "
-              + " | ".join(f"{t} loss / gain / C/q" for t in tasks) + " |",
-              "|---|---|---|---|" + "---|" * len(tasks)]
+    lines += _table_head("Full sweep", ["M_frac", "T", "worst loss", "mean gain"]
+                         + [f"{t} loss / gain / C/q" for t in tasks])
     for p in points:
         lines.append(f"| {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
                      + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x / {p.candidates[t]:.1f}" for t in tasks)

@@ -6,7 +6,8 @@ Energy against the CPU multiplies the measured numpy time by :data:`a3sim.energy
 assumed power (115 W, the paper's Xeon TDP), not a measurement of this machine.
 
 Everything here is plain functions over the driver and the numpy networks; the CLI (``a3sim``)
-only parses arguments and calls them.
+only parses arguments and calls them. The workloads themselves are in :mod:`a3sim.runners`, the
+trace files and plots in :mod:`a3sim.plots`.
 """
 from __future__ import annotations
 
@@ -16,64 +17,23 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import numpy as np
 
 from . import errors as E
 from .energy import CPU_POWER_W, Coefficients, cpu_energy_pj
-from .nn.attention import A3Attention, AttentionBackend, NumpyAttention, softmax_attention
-from .presets import BOUNDS, DEFAULT_PRESET, REPORT_MODES, mode_label
-from .protocol import PHASES
+from .nn.attention import A3Attention
+from .plots import plot, write_traces
+from .presets import DEFAULT_PRESET, REPORT_MODES, mode_label
+from .runners import RUNNERS, SAMPLE_TEXT, CpuTimed
 
 if TYPE_CHECKING:
     from .driver import A3Driver
 
-WORKLOADS = ("minilm", "memn2n", "wordnet", "synthetic")
+__all__ = ["MODES", "RUNNERS", "SAMPLE_TEXT", "WORKLOADS", "RunResult", "demo", "plot", "print_table",
+           "results_table", "run", "write_traces"]
+
+WORKLOADS = tuple(RUNNERS)
 #: The main job's (mode, preset) rows.
 MODES = REPORT_MODES
-
-#: Sample text for MiniLM: sentences of several lengths, one of them long.
-SAMPLE_TEXT = [
-    "The accelerator approximates attention by looking only at the keys that matter.",
-    "Mary moved to the bathroom.",
-    "John went to the hallway and picked up the football there.",
-    "A memory network answers questions about a story by attending over its sentences.",
-    "Transformers compute a softmax over every key for every query, which is quadratic in length.",
-    "The cat sat on the mat.",
-    "Where is the apple? It is in the kitchen, on the table next to the window.",
-    "Sorting each column of the key matrix once lets the hardware find large products greedily.",
-    "Energy efficiency matters as much as raw throughput for inference in data centres.",
-    "She sells sea shells by the sea shore.",
-    "In 2020 the paper was presented at the International Symposium on High-Performance Computer "
-    "Architecture, where it described a test chip built in a 40 nm process with a pipelined datapath "
-    "that handles candidate selection, dot products, exponentiation and the weighted sum of values.",
-    "Short one.",
-    "Bank conflicts and DRAM bandwidth limit how fast keys and values can reach the datapath.",
-    "Daniel journeyed to the office; Sandra travelled to the garden.",
-    "The quick brown fox jumps over the lazy dog.",
-    "Attention weights that are nearly zero contribute almost nothing to the output.",
-]
-
-
-class CpuTimed:
-    """Wraps a backend; for every call also times exact numpy attention on the same arrays, so that
-    the modelled A3 time can be set against this CPU's time for the same work."""
-
-    def __init__(self, inner: AttentionBackend, on_call: Callable[[int], None] | None = None) -> None:
-        self.inner = inner
-        self.cpu_seconds = 0.0
-        self.calls = 0
-        self.on_call = on_call
-
-    def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
-        t0 = time.perf_counter()
-        softmax_attention(Q, K, V)
-        self.cpu_seconds += time.perf_counter() - t0
-        self.calls += 1
-        out = self.inner(Q, K, V, layer=layer)
-        if self.on_call is not None:
-            self.on_call(self.calls)
-        return out
-
 
 @dataclass
 class RunResult:
@@ -134,80 +94,6 @@ def _summarise(res: RunResult, backend: A3Attention, timed: CpuTimed) -> RunResu
     res.cpu_energy_pj = cpu_energy_pj(timed.cpu_seconds)
     res.energy_eff_vs_cpu = res.cpu_energy_pj / t.energy_pj if t.energy_pj else float("nan")
     return res
-
-
-# ---- workloads ---------------------------------------------------------------------------------------
-_cache: dict[str, Any] = {}
-
-
-def _minilm():
-    if "minilm" not in _cache:
-        from .nn.minilm import MiniLM
-
-        _cache["minilm"] = MiniLM()
-    return _cache["minilm"]
-
-
-def run_minilm(backend: AttentionBackend, sentences: Sequence[str] | None = None, limit: int | None = None,
-               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
-    """Embeds the sample text (its first ``limit`` sentences); metric: mean cosine to the host's
-    exact embeddings."""
-    model = _minilm()
-    sents = list(sentences or SAMPLE_TEXT)[:limit]
-    key = ("minilm-exact", tuple(sents))
-    if key not in _cache:
-        _cache[key] = model.encode(sents, attention=NumpyAttention())
-    ref = _cache[key]
-    timed = CpuTimed(backend, on_call)
-    emb = model.encode(sents, attention=timed)
-    cos = (emb.astype(np.float64) * ref).sum(axis=1)
-    return "cosine", float(cos.mean()), 1.0, {"timed": timed, "min_cosine": float(cos.min()), "sentences": len(sents)}
-
-
-def run_memn2n(backend: AttentionBackend, task: int = 2, limit: int | None = None,
-               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
-    """MemN2N on a bAbI task; metric: test accuracy (exact-on-host accuracy for reference)."""
-    from .nn import memn2n
-
-    key = ("memn2n-exact", task, limit)
-    if key not in _cache:
-        _cache[key] = memn2n.evaluate(task, NumpyAttention(), limit=limit)
-    timed = CpuTimed(backend, on_call)
-    acc = memn2n.evaluate(task, timed, limit=limit)
-    return "accuracy", acc, _cache[key], {"timed": timed, "task": task}
-
-
-def run_wordnet(backend: AttentionBackend, limit: int | None = 120,
-                on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
-    """WordNet sense matching on MiniLM embeddings projected to d=64; metric: accuracy."""
-    from .tasks import wordnet
-
-    key = ("wordnet-exact", limit)
-    if key not in _cache:
-        _cache[key] = wordnet.sense_matching(NumpyAttention(), limit=limit, dim=64).metrics["accuracy"]
-    timed = CpuTimed(backend, on_call)
-    r = wordnet.sense_matching(timed, limit=limit, dim=64)
-    return "accuracy", r.metrics["accuracy"], _cache[key], {"timed": timed}
-
-
-def run_synthetic(backend: AttentionBackend, n: int = 320, d: int = 64, m: int = 1024, alpha: float = 8.0,
-                  limit: int | None = None, on_call: Callable[[int], None] | None = None
-                  ) -> tuple[str, float, float, dict]:
-    """Planted keys; metric: fraction of queries whose output is nearest the planted value.
-    ``limit`` caps the number of queries m."""
-    from .tasks import synthetic
-
-    if limit is not None:
-        m = min(m, limit)
-    timed = CpuTimed(backend, on_call)
-    r = synthetic.run_planted(timed, n=n, d=d, m=m, alpha=alpha)
-    ref = synthetic.run_planted(NumpyAttention(), n=n, d=d, m=m, alpha=alpha)
-    return "planted_hits", r.hits, ref.hits, {"timed": timed}
-
-
-RUNNERS: dict[str, Callable[..., tuple[str, float, float, dict]]] = {
-    "minilm": run_minilm, "memn2n": run_memn2n, "wordnet": run_wordnet, "synthetic": run_synthetic,
-}
 
 
 def run(workload: str, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | dict | None = None,
@@ -284,68 +170,6 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
               "base A3's estimated energy for the same calls over this run's, with DRAM and bus (A3 unit "
               f"alone in brackets). *CPU: measured numpy time x an ASSUMED {CPU_POWER_W:.0f} W (the paper's "
               "Xeon Gold 6128 TDP), not a measurement of this machine.", highlight=False, markup=False)
-
-
-def write_traces(driver: A3Driver, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
-    """Parquet tables of all runs, and one Perfetto JSON per run (its jobs only)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = list(driver.trace.to_parquet(folder).values())
-    paths.append(driver.trace.to_perfetto(folder / "trace.perfetto.json", max_transactions=max_transactions))
-    return paths
-
-
-def plot(results: Sequence[RunResult], driver: A3Driver, folder: Path) -> list[Path]:
-    """PNG plots: latency breakdown per run (phases) and task loss against throughput gain."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder.mkdir(parents=True, exist_ok=True)
-    jobs = driver.trace.jobs()
-    labels, stacks = [], []
-    # Busy phases of the unit (the queue phase is waiting, not work, and is left out).
-    shown = tuple(p for p in PHASES if p != "queue")
-    for r in results:
-        sel = jobs[(jobs.job >= r.jobs[0]) & (jobs.job < r.jobs[1])]
-        by = sel.groupby("phase", observed=False).duration_ns.sum()
-        vals = np.array([by.get(p, 0.0) for p in shown])
-        stacks.append(100.0 * vals / vals.sum() if vals.sum() > 0 else vals)
-        labels.append(f"{r.workload}\n{mode_label(r.mode, r.preset)}")
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(labels)), 4.8))
-    bottom = np.zeros(len(labels))
-    for i, p in enumerate(shown):
-        vals = np.array([s[i] for s in stacks])
-        if vals.sum() > 0:
-            ax.bar(labels, vals, bottom=bottom, label=p)
-            bottom += vals
-    ax.set_ylabel("share of the unit's busy time (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title("Where the simulated A3 spends its time, per workload and mode\n"
-                 "(phase durations summed over jobs; pipelined compute stages overlap)")
-    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18))
-    fig.tight_layout()
-    p1 = folder / "latency_breakdown.png"
-    fig.savefig(p1, dpi=120)
-    plt.close(fig)
-
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for wl in sorted({r.workload for r in results}):
-        rs = [r for r in results if r.workload == wl]
-        ax.plot([r.gain for r in rs], [100 * (r.loss or 0.0) for r in rs], "o-", label=wl)
-        for r in rs:
-            ax.annotate(mode_label(r.mode, r.preset), (r.gain, 100 * (r.loss or 0.0)), fontsize=7)
-    for bound in BOUNDS.values():
-        ax.axhline(bound, ls=":", c="gray")
-    ax.set_xlabel("modelled throughput gain over base A3 (x)")
-    ax.set_ylabel("task loss vs exact on the host (points; MiniLM: 100 x (1 - cosine))")
-    ax.set_title("Accuracy against speed")
-    ax.legend()
-    fig.tight_layout()
-    p2 = folder / "accuracy_vs_gain.png"
-    fig.savefig(p2, dpi=120)
-    plt.close(fig)
-    return [p1, p2]
 
 
 def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,

@@ -99,71 +99,131 @@ const char* perf_table() {
   return keep(os.str());
 }
 
+namespace {
+struct ProtocolRow {
+  const char* table;
+  const char* name;
+  uint64_t value;
+};
+
+template <class E>
+constexpr uint64_t u(E e) {
+  return static_cast<uint64_t>(e);
+}
+
+// Every table of a3_protocol.h that host software shares, one row per entry.
+const ProtocolRow kProtocolRows[] = {
+    {"opcode", "NOP", u(a3::Opcode::NOP)},
+    {"opcode", "LOAD_KV", u(a3::Opcode::LOAD_KV)},
+    {"opcode", "ATTEND", u(a3::Opcode::ATTEND)},
+    {"opcode", "LOAD_SORTED", u(a3::Opcode::LOAD_SORTED)},
+    {"mode", "EXACT", u(a3::Mode::EXACT)},
+    {"mode", "APPROX", u(a3::Mode::APPROX)},
+    {"mode", "POST_ONLY", u(a3::Mode::POST_ONLY)},
+    {"phase", "QUEUE", u(a3::Phase::QUEUE)},
+    {"phase", "FETCH", u(a3::Phase::FETCH)},
+    {"phase", "DMA_IN", u(a3::Phase::DMA_IN)},
+    {"phase", "SORT", u(a3::Phase::SORT)},
+    {"phase", "CAND_SEL", u(a3::Phase::CAND_SEL)},
+    {"phase", "SCAN", u(a3::Phase::SCAN)},
+    {"phase", "DOT", u(a3::Phase::DOT)},
+    {"phase", "EXP", u(a3::Phase::EXP)},
+    {"phase", "OUTPUT", u(a3::Phase::OUTPUT)},
+    {"phase", "DMA_OUT", u(a3::Phase::DMA_OUT)},
+    {"phase", "COMPLETE", u(a3::Phase::COMPLETE)},
+    {"phase", "IRQ", u(a3::Phase::IRQ)},
+    {"stream", "NONE", u(a3::Stream::NONE)},
+    {"stream", "DESC", u(a3::Stream::DESC)},
+    {"stream", "K", u(a3::Stream::K)},
+    {"stream", "V", u(a3::Stream::V)},
+    {"stream", "SORTED", u(a3::Stream::SORTED)},
+    {"stream", "Q", u(a3::Stream::Q)},
+    {"stream", "OUT", u(a3::Stream::OUT)},
+    {"stream", "STATS", u(a3::Stream::STATS)},
+    {"stream", "SETS", u(a3::Stream::SETS)},
+    {"stream", "COMPLETION", u(a3::Stream::COMPLETION)},
+    {"stream", "MMIO", u(a3::Stream::MMIO)},
+    {"dflag", "IRQ", a3::dflag::IRQ},
+    {"dflag", "ROW_STATS", a3::dflag::ROW_STATS},
+    {"dflag", "NO_MIN_SKIP", a3::dflag::NO_MIN_SKIP},
+    {"dflag", "SETS", a3::dflag::SETS},
+    {"ctrl_bit", "ENABLE", a3::ctrl::ENABLE},
+    {"ctrl_bit", "SOFT_RESET", a3::ctrl::SOFT_RESET},
+    {"status_bit", "BUSY", a3::status::BUSY},
+    {"status_bit", "ERROR", a3::status::ERROR},
+    {"status_bit", "ENABLED", a3::status::ENABLED},
+    {"status_bit", "LAST_ERROR_SHIFT", a3::status::LAST_ERROR_SHIFT},
+    {"irq_bit", "DONE", a3::irq::DONE},
+    {"irq_bit", "ERROR", a3::irq::ERROR},
+    {"limit", "QUEUE_ENTRIES_MIN", a3::QUEUE_ENTRIES_MIN},
+    {"limit", "QUEUE_ENTRIES_MAX", a3::QUEUE_ENTRIES_MAX},
+    {"limit", "DEVICE_ID", a3::DEVICE_ID},
+    {"limit", "DEVICE_VERSION", a3::DEVICE_VERSION},
+    {"limit", "MMIO_BASE", a3::MMIO_BASE},
+    {"limit", "MMIO_STRIDE", a3::MMIO_STRIDE},
+    {"limit", "DRAM_BASE", a3::DRAM_BASE},
+    {"reg", "ID", a3::reg::ID},
+    {"reg", "VERSION", a3::reg::VERSION},
+    {"reg", "CTRL", a3::reg::CTRL},
+    {"reg", "STATUS", a3::reg::STATUS},
+    {"reg", "IRQ_STATUS", a3::reg::IRQ_STATUS},
+    {"reg", "IRQ_ENABLE", a3::reg::IRQ_ENABLE},
+    {"reg", "IRQ_ACK", a3::reg::IRQ_ACK},
+    {"reg", "SCRATCH", a3::reg::SCRATCH},
+    {"reg", "SQ_BASE_LO", a3::reg::SQ_BASE_LO},
+    {"reg", "SQ_BASE_HI", a3::reg::SQ_BASE_HI},
+    {"reg", "SQ_SIZE", a3::reg::SQ_SIZE},
+    {"reg", "SQ_HEAD", a3::reg::SQ_HEAD},
+    {"reg", "SQ_TAIL", a3::reg::SQ_TAIL},
+    {"reg", "CQ_BASE_LO", a3::reg::CQ_BASE_LO},
+    {"reg", "CQ_BASE_HI", a3::reg::CQ_BASE_HI},
+    {"reg", "CQ_SIZE", a3::reg::CQ_SIZE},
+    {"reg", "CQ_HEAD", a3::reg::CQ_HEAD},
+    {"reg", "CQ_TAIL", a3::reg::CQ_TAIL},
+    {"reg", "CAP_N_MAX", a3::reg::CAP_N_MAX},
+    {"reg", "CAP_D_MAX", a3::reg::CAP_D_MAX},
+    {"reg", "CAP_Q_ROWS", a3::reg::CAP_Q_ROWS},
+    {"reg", "CAP_CLOCK_MHZ", a3::reg::CAP_CLOCK_MHZ},
+    {"reg", "CAP_BURST_BYTES", a3::reg::CAP_BURST_BYTES},
+    {"reg", "CAP_FEATURES", a3::reg::CAP_FEATURES},
+    {"reg", "CAP_QUEUE_MAX", a3::reg::CAP_QUEUE_MAX},
+    {"reg", "PERF_BASE", a3::reg::PERF_BASE},
+    {"reg", "PERF_CLEAR", a3::reg::PERF_CLEAR},
+    {"layout", "descriptor.opcode", offsetof(a3::Descriptor, opcode)},
+    {"layout", "descriptor.mode", offsetof(a3::Descriptor, mode)},
+    {"layout", "descriptor.flags", offsetof(a3::Descriptor, flags)},
+    {"layout", "descriptor.tag", offsetof(a3::Descriptor, tag)},
+    {"layout", "descriptor.n", offsetof(a3::Descriptor, n)},
+    {"layout", "descriptor.d", offsetof(a3::Descriptor, d)},
+    {"layout", "descriptor.m", offsetof(a3::Descriptor, m)},
+    {"layout", "descriptor.T", offsetof(a3::Descriptor, T)},
+    {"layout", "descriptor.M", offsetof(a3::Descriptor, M)},
+    {"layout", "descriptor.addr_a", offsetof(a3::Descriptor, addr_a)},
+    {"layout", "descriptor.addr_b", offsetof(a3::Descriptor, addr_b)},
+    {"layout", "descriptor.addr_c", offsetof(a3::Descriptor, addr_c)},
+    {"layout", "descriptor.addr_d", offsetof(a3::Descriptor, addr_d)},
+    {"layout", "descriptor.__size__", sizeof(a3::Descriptor)},
+    {"layout", "completion.tag", offsetof(a3::Completion, tag)},
+    {"layout", "completion.status", offsetof(a3::Completion, status)},
+    {"layout", "completion.opcode", offsetof(a3::Completion, opcode)},
+    {"layout", "completion.phase", offsetof(a3::Completion, phase)},
+    {"layout", "completion.cycles", offsetof(a3::Completion, cycles)},
+    {"layout", "completion.sq_index", offsetof(a3::Completion, sq_index)},
+    {"layout", "completion.queries", offsetof(a3::Completion, queries)},
+    {"layout", "completion.detail", offsetof(a3::Completion, detail)},
+    {"layout", "completion.reserved", offsetof(a3::Completion, reserved)},
+    {"layout", "completion.__size__", sizeof(a3::Completion)},
+    {"layout", "row_stats.s_max", offsetof(a3::RowStats, s_max)},
+    {"layout", "row_stats.sum_exp", offsetof(a3::RowStats, sum_exp)},
+    {"layout", "row_stats.n_cand", offsetof(a3::RowStats, n_cand)},
+    {"layout", "row_stats.n_sel", offsetof(a3::RowStats, n_sel)},
+    {"layout", "row_stats.__size__", sizeof(a3::RowStats)},
+};
+}  // namespace
+
 const char* protocol_table() {
   std::ostringstream os;
-  auto row = [&os](const char* table, const char* name, uint64_t value) {
-    os << table << '|' << name << '|' << value << '\n';
-  };
-  using a3::Opcode;
-  using a3::Mode;
-  using a3::Phase;
-  using a3::Stream;
-#define A3_ROW(table, name, value) row(table, name, static_cast<uint64_t>(value));
-  A3_ROW("opcode", "NOP", Opcode::NOP) A3_ROW("opcode", "LOAD_KV", Opcode::LOAD_KV)
-  A3_ROW("opcode", "ATTEND", Opcode::ATTEND) A3_ROW("opcode", "LOAD_SORTED", Opcode::LOAD_SORTED)
-  A3_ROW("mode", "EXACT", Mode::EXACT) A3_ROW("mode", "APPROX", Mode::APPROX)
-  A3_ROW("mode", "POST_ONLY", Mode::POST_ONLY)
-  A3_ROW("phase", "QUEUE", Phase::QUEUE) A3_ROW("phase", "FETCH", Phase::FETCH)
-  A3_ROW("phase", "DMA_IN", Phase::DMA_IN) A3_ROW("phase", "SORT", Phase::SORT)
-  A3_ROW("phase", "CAND_SEL", Phase::CAND_SEL) A3_ROW("phase", "SCAN", Phase::SCAN)
-  A3_ROW("phase", "DOT", Phase::DOT) A3_ROW("phase", "EXP", Phase::EXP)
-  A3_ROW("phase", "OUTPUT", Phase::OUTPUT) A3_ROW("phase", "DMA_OUT", Phase::DMA_OUT)
-  A3_ROW("phase", "COMPLETE", Phase::COMPLETE) A3_ROW("phase", "IRQ", Phase::IRQ)
-  A3_ROW("stream", "NONE", Stream::NONE) A3_ROW("stream", "DESC", Stream::DESC)
-  A3_ROW("stream", "K", Stream::K) A3_ROW("stream", "V", Stream::V)
-  A3_ROW("stream", "SORTED", Stream::SORTED) A3_ROW("stream", "Q", Stream::Q)
-  A3_ROW("stream", "OUT", Stream::OUT) A3_ROW("stream", "STATS", Stream::STATS)
-  A3_ROW("stream", "SETS", Stream::SETS) A3_ROW("stream", "COMPLETION", Stream::COMPLETION)
-  A3_ROW("stream", "MMIO", Stream::MMIO)
-  A3_ROW("dflag", "IRQ", a3::dflag::IRQ) A3_ROW("dflag", "ROW_STATS", a3::dflag::ROW_STATS)
-  A3_ROW("dflag", "SETS", a3::dflag::SETS)
-  A3_ROW("ctrl_bit", "ENABLE", a3::ctrl::ENABLE) A3_ROW("ctrl_bit", "SOFT_RESET", a3::ctrl::SOFT_RESET)
-  A3_ROW("status_bit", "BUSY", a3::status::BUSY) A3_ROW("status_bit", "ERROR", a3::status::ERROR)
-  A3_ROW("status_bit", "ENABLED", a3::status::ENABLED)
-  A3_ROW("status_bit", "LAST_ERROR_SHIFT", a3::status::LAST_ERROR_SHIFT)
-  A3_ROW("irq_bit", "DONE", a3::irq::DONE) A3_ROW("irq_bit", "ERROR", a3::irq::ERROR)
-  A3_ROW("limit", "QUEUE_ENTRIES_MIN", a3::QUEUE_ENTRIES_MIN)
-  A3_ROW("limit", "QUEUE_ENTRIES_MAX", a3::QUEUE_ENTRIES_MAX)
-  A3_ROW("limit", "DEVICE_ID", a3::DEVICE_ID) A3_ROW("limit", "DEVICE_VERSION", a3::DEVICE_VERSION)
-  A3_ROW("limit", "MMIO_BASE", a3::MMIO_BASE) A3_ROW("limit", "MMIO_STRIDE", a3::MMIO_STRIDE)
-  A3_ROW("limit", "DRAM_BASE", a3::DRAM_BASE)
-#undef A3_ROW
-#define A3_REG(name) row("reg", #name, a3::reg::name);
-  A3_REG(ID) A3_REG(VERSION) A3_REG(CTRL) A3_REG(STATUS) A3_REG(IRQ_STATUS) A3_REG(IRQ_ENABLE)
-  A3_REG(IRQ_ACK) A3_REG(SCRATCH) A3_REG(SQ_BASE_LO) A3_REG(SQ_BASE_HI) A3_REG(SQ_SIZE) A3_REG(SQ_HEAD)
-  A3_REG(SQ_TAIL) A3_REG(CQ_BASE_LO) A3_REG(CQ_BASE_HI) A3_REG(CQ_SIZE) A3_REG(CQ_HEAD) A3_REG(CQ_TAIL)
-  A3_REG(CAP_N_MAX) A3_REG(CAP_D_MAX) A3_REG(CAP_Q_ROWS) A3_REG(CAP_CLOCK_MHZ) A3_REG(CAP_BURST_BYTES)
-  A3_REG(CAP_FEATURES) A3_REG(CAP_QUEUE_MAX) A3_REG(PERF_BASE) A3_REG(PERF_CLEAR)
-#undef A3_REG
-#define A3_FIELD(table, type, field) row("layout", table "." #field, offsetof(type, field));
-  A3_FIELD("descriptor", a3::Descriptor, opcode) A3_FIELD("descriptor", a3::Descriptor, mode)
-  A3_FIELD("descriptor", a3::Descriptor, flags) A3_FIELD("descriptor", a3::Descriptor, tag)
-  A3_FIELD("descriptor", a3::Descriptor, n) A3_FIELD("descriptor", a3::Descriptor, d)
-  A3_FIELD("descriptor", a3::Descriptor, m) A3_FIELD("descriptor", a3::Descriptor, T)
-  A3_FIELD("descriptor", a3::Descriptor, M) A3_FIELD("descriptor", a3::Descriptor, addr_a)
-  A3_FIELD("descriptor", a3::Descriptor, addr_b) A3_FIELD("descriptor", a3::Descriptor, addr_c)
-  A3_FIELD("descriptor", a3::Descriptor, addr_d)
-  A3_FIELD("completion", a3::Completion, tag) A3_FIELD("completion", a3::Completion, status)
-  A3_FIELD("completion", a3::Completion, opcode) A3_FIELD("completion", a3::Completion, phase)
-  A3_FIELD("completion", a3::Completion, cycles) A3_FIELD("completion", a3::Completion, sq_index)
-  A3_FIELD("completion", a3::Completion, queries) A3_FIELD("completion", a3::Completion, detail)
-  A3_FIELD("completion", a3::Completion, reserved)
-  A3_FIELD("row_stats", a3::RowStats, s_max) A3_FIELD("row_stats", a3::RowStats, sum_exp)
-  A3_FIELD("row_stats", a3::RowStats, n_cand) A3_FIELD("row_stats", a3::RowStats, n_sel)
-#undef A3_FIELD
-  row("layout", "descriptor.__size__", sizeof(a3::Descriptor));
-  row("layout", "completion.__size__", sizeof(a3::Completion));
-  row("layout", "row_stats.__size__", sizeof(a3::RowStats));
+  for (const ProtocolRow& r : kProtocolRows) os << r.table << '|' << r.name << '|' << r.value << '\n';
   return keep(os.str());
 }
 

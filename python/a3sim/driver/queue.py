@@ -102,21 +102,23 @@ class Rings:
         self.sq_tail = self.cq_head = self.tag = 0
         self.cq_phase = 1
 
+    def _now_ps(self) -> int:
+        return int(self.device.native.snapshot()["now_ps"])
+
     def wait_idle(self) -> None:
         """Run the simulation until the unit is not busy; :class:`DeviceTimeoutError` when it is
         still busy after ``timeout_ns`` of simulated time (or time stops moving)."""
         dev = self.device
-        start = dev.now_ns()
+        end_ps = self._now_ps() + round(self.timeout_ns * 1000)
         while self.read_reg(Reg.STATUS) & STATUS_BUSY:
-            now = dev.now_ns()
-            left = start + self.timeout_ns - now
-            if left <= 0:
+            now_ps = self._now_ps()
+            if now_ps >= end_ps:
                 raise E.DeviceTimeoutError(
                     f"the unit is still busy after {self.timeout_ns:g} ns of simulated time; the driver "
                     "re-programs it before its next call (raise timeout_ns for longer work)"
                 )
-            dev.run(left)
-            if dev.now_ns() == now and self.read_reg(Reg.STATUS) & STATUS_BUSY:
+            dev.run((end_ps - now_ps) / 1000.0)
+            if self._now_ps() == now_ps and self.read_reg(Reg.STATUS) & STATUS_BUSY:
                 raise E.DeviceTimeoutError("the unit is busy but simulated time does not advance (a model bug)")
 
     @property
@@ -140,7 +142,8 @@ class Rings:
             tail = tail + 1 if tail + 1 < size else 0
         self.tag, self.sq_tail = tag, tail
         t_bell = t_host if t_host is not None else host_ns()
-        window0 = dev.now_ns()
+        window_ps = round(self.timeout_ns * 1000)
+        window0 = self._now_ps()
         irq = self._write_and_wait(self.base + _SQ_TAIL, self.sq_tail, self.timeout_ns)
         if irq < 0:
             raise E.MmioError("doorbell write failed", self.base + _SQ_TAIL, irq)
@@ -151,7 +154,7 @@ class Rings:
             if got >= k:
                 break
             if not irq:
-                if dev.now_ns() - window0 >= self.timeout_ns:  # the whole window passed: work remains
+                if self._now_ps() - window0 >= window_ps:  # the whole window passed: work remains
                     raise E.DeviceTimeoutError(
                         f"no interrupt within timeout_ns = {self.timeout_ns:g} ns of simulated time: "
                         f"{k - got} of {k} descriptors incomplete; the driver re-programs the unit before "
@@ -159,7 +162,7 @@ class Rings:
                     )
                 self._idle_with_work(k - got, k)
             self.write_reg(_IRQ_ACK, _IRQ_ALL)
-            window0 = dev.now_ns()
+            window0 = self._now_ps()
             irq = dev.run(self.timeout_ns)
         latency = dev.native.snapshot()["last_irq_ps"] / 1000.0 - t_bell
         self.write_reg(_IRQ_ACK, _IRQ_ALL)

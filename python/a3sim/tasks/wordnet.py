@@ -123,6 +123,13 @@ class TaskResult:
 class _Runner:
     """Calls the backend, reads out one-hot-labelled attention weights, and keeps the log."""
 
+    def result(self, task: str, metrics: dict[str, float], count: int, t_start: float,
+               params: dict[str, Any]) -> TaskResult:
+        """The task's :class:`TaskResult`, with this runner's calls, shapes and time."""
+        return TaskResult(task=task, metrics=metrics, count=count, calls=self.calls, shapes=self.shapes,
+                          seconds=time.perf_counter() - t_start, attention_seconds=self.seconds,
+                          params=params)  # fmt: skip
+
     def __init__(self, attention: AttentionBackend | None, value_width: int | None):
         self.backend: AttentionBackend = NumpyAttention() if attention is None else attention
         self.value_width = value_width
@@ -218,13 +225,10 @@ def sense_matching(attention: AttentionBackend | None = None, *, limit: int | No
         correct += int((W.argmax(axis=-1) == truth).sum())
         total += truth.size
         chance += truth.size / n_keys
-    return TaskResult(
-        task="sense_matching",
-        metrics={"accuracy": correct / total, "chance": chance / total},
-        count=total, calls=runner.calls, shapes=runner.shapes,
-        seconds=time.perf_counter() - t_start, attention_seconds=runner.seconds,
-        params={"lemmas": len(names), "beta": beta, "dim": dim or E_def.shape[1],
-                "per_example": per_example, "value_width": value_width})
+    params = {"lemmas": len(names), "beta": beta, "dim": dim or E_def.shape[1], "per_example": per_example,
+              "value_width": value_width}  # fmt: skip
+    return runner.result("sense_matching", {"accuracy": correct / total, "chance": chance / total}, total,
+                         t_start, params)  # fmt: skip
 
 
 def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries: int | None,
@@ -272,11 +276,9 @@ def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries
     metrics = {f"top{k}": hits[k] / m for k in topk}
     metrics.update({f"recall@{k}": recall[k] / m for k in recall_k})
     metrics["top_mass"] = mass / m
-    return TaskResult(
-        task=task, metrics=metrics, count=m, calls=runner.calls, shapes=runner.shapes,
-        seconds=time.perf_counter() - t_start, attention_seconds=runner.seconds,
-        params={"n": n, "queries": m, "all_examples": all_examples, "beta": beta,
-                "dim": dim or E_def.shape[1], "value_width": value_width, "query_batch": query_batch})
+    params = {"n": n, "queries": m, "all_examples": all_examples, "beta": beta, "dim": dim or E_def.shape[1],
+              "value_width": value_width, "query_batch": query_batch}  # fmt: skip
+    return runner.result(task, metrics, m, t_start, params)
 
 
 def definition_retrieval(attention: AttentionBackend | None = None, *, n: int = 300,
@@ -295,7 +297,7 @@ def definition_retrieval(attention: AttentionBackend | None = None, *, n: int = 
     """
     return _retrieval("definition_retrieval", attention, n=n, queries=limit,
                       all_examples=all_examples, beta=beta, encoder=encoder, dim=dim, seed=seed,
-                      value_width=value_width, query_batch=None, topk=(1, 5), recall_k=(5,))
+                      value_width=value_width, query_batch=None, topk=(1, 5), recall_k=(5,))  # fmt: skip
 
 
 def large_n_retrieval(attention: AttentionBackend | None = None, *, n: int = 5000,
@@ -319,4 +321,4 @@ def large_n_retrieval(attention: AttentionBackend | None = None, *, n: int = 500
     return _retrieval("large_n_retrieval", attention, n=n, queries=limit,
                       all_examples=all_examples, beta=beta, encoder=encoder, dim=dim, seed=seed,
                       value_width=value_width, query_batch=query_batch, topk=(1, 5),
-                      recall_k=tuple(recall_k))
+                      recall_k=tuple(recall_k))  # fmt: skip
