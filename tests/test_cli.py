@@ -57,6 +57,8 @@ def test_config_table_lists_sources():
     p = _cli("config", "--json")
     assert p.returncode == 0, p.stderr
     cfg = json.loads(p.stdout)
+    blas = cfg.pop("blas")  # the model's BLAS, beside the configuration entries
+    assert blas["library"] == "OpenBLAS" and blas["corename"] and isinstance(blas["generic"], bool)
     assert cfg["n_max"]["value"] == 320 and cfg["n_max"]["source"].startswith("[paper]")
     assert all(e["source"].startswith(("[paper]", "[spec", "[ours]", "[sim]")) for e in cfg.values())
 

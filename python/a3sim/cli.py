@@ -59,10 +59,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_config(args: argparse.Namespace) -> int:
     from .device import Device
 
+    from .blas import model_blas
+
     dev = Device.open(args.config)
+    blas = model_blas()
     if args.json:
-        print(json.dumps({k: {"value": e.value, "default": e.default, "unit": e.unit, "source": e.source}
-                          for k, e in dev.config.items()}, indent=2))
+        table = {k: {"value": e.value, "default": e.default, "unit": e.unit, "source": e.source}
+                 for k, e in dev.config.items()}
+        print(json.dumps({**table, "blas": blas.as_dict()}, indent=2))
         return 0
     from rich.console import Console
     from rich.table import Table
@@ -73,6 +77,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
     for k, e in dev.config.items():
         t.add_row(k, f"{e.value:g}", f"{e.default:g}", e.unit, e.source)
     Console().print(t)
+    note = " (a generic fallback: slow)" if blas.generic else ""
+    print(f"BLAS of the functional model: {blas.library} {blas.version}, kernel {blas.corename}{note}, "
+          f"{blas.threads} thread(s)")
     return 0
 
 

@@ -1,8 +1,8 @@
 #include "kernels/exact_kernel.h"
 
-#include <cblas.h>
-
 #include <cmath>
+
+#include "kernels/blas.h"
 
 #if defined(__x86_64__) && defined(__GLIBC__)
 // glibc's vector math library (libmvec) has SIMD variants of expf; declaring them lets the
@@ -60,9 +60,9 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   for (size_t i = 0; i < sc.qd.size(); ++i) sc.qd[i] = Q[i];
   for (size_t i = 0; i < sc.kd.size(); ++i) sc.kd[i] = K[i];
   // Scores in double precision (the numeric contract of approx_kernel.h): S = Q K^T (m x n).
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(d), 1.0, sc.qd.data(), static_cast<int>(d), sc.kd.data(), static_cast<int>(d), 0.0,
-              sc.s.data(), static_cast<int>(n));
+  blas::dgemm(CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d), 1.0,
+              sc.qd.data(), static_cast<int>(d), sc.kd.data(), static_cast<int>(d), 0.0, sc.s.data(),
+              static_cast<int>(n));
   for (uint32_t i = 0; i < m; ++i) {
     const double* srow = sc.s.data() + static_cast<size_t>(i) * n;
     float* prow = sc.p.data() + static_cast<size_t>(i) * n;
@@ -71,9 +71,8 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
     stats[i] = RowStats{mx, static_cast<double>(sum), n, n};
   }
   // out = P V (m x d) in float32, then divide each row by its sum.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d),
-              static_cast<int>(n), 1.0f, sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out,
-              static_cast<int>(d));
+  blas::sgemm(CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d), static_cast<int>(n), 1.0f,
+              sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out, static_cast<int>(d));
   for (uint32_t i = 0; i < m; ++i) {
     float inv = 1.0f / stats[i].sum_exp;
     float* o = out + static_cast<size_t>(i) * d;
