@@ -6,7 +6,6 @@ import re
 import subprocess
 from pathlib import Path
 
-
 from a3sim import _native
 from a3sim.blas import GENERIC_CORES, BlasInfo, cpu_flags, model_blas, numpy_blas
 

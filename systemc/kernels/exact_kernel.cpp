@@ -50,19 +50,19 @@ bool all_finite(const float* x, uint64_t count) {
   return bad == 0;
 }
 
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc) {
+namespace {
+// Rows [0, m) of a block: Q, out and stats point at the block's first row; kd is K in double.
+void exact_rows(const float* Q, uint32_t m, const double* kd, const float* V, uint32_t n, uint32_t d, float* out,
+                RowStats* stats, ExactScratch::Rows& sc) {
   const size_t mn = static_cast<size_t>(m) * n;
-  sc.qd.resize(static_cast<size_t>(m) * d);
-  sc.kd.resize(static_cast<size_t>(n) * d);
-  sc.s.resize(mn);
-  sc.p.resize(mn);
-  for (size_t i = 0; i < sc.qd.size(); ++i) sc.qd[i] = Q[i];
-  for (size_t i = 0; i < sc.kd.size(); ++i) sc.kd[i] = K[i];
+  if (sc.qd.size() < static_cast<size_t>(m) * d) sc.qd.resize(static_cast<size_t>(m) * d);
+  if (sc.s.size() < mn) sc.s.resize(mn);
+  if (sc.p.size() < mn) sc.p.resize(mn);
+  const size_t md = static_cast<size_t>(m) * d;
+  for (size_t i = 0; i < md; ++i) sc.qd[i] = Q[i];
   // Scores in double precision (the numeric contract of approx_kernel.h): S = Q K^T (m x n).
   blas::dgemm(CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d), 1.0,
-              sc.qd.data(), static_cast<int>(d), sc.kd.data(), static_cast<int>(d), 0.0, sc.s.data(),
-              static_cast<int>(n));
+              sc.qd.data(), static_cast<int>(d), kd, static_cast<int>(d), 0.0, sc.s.data(), static_cast<int>(n));
   for (uint32_t i = 0; i < m; ++i) {
     const double* srow = sc.s.data() + static_cast<size_t>(i) * n;
     float* prow = sc.p.data() + static_cast<size_t>(i) * n;
@@ -74,10 +74,37 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   blas::sgemm(CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d), static_cast<int>(n), 1.0f,
               sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out, static_cast<int>(d));
   for (uint32_t i = 0; i < m; ++i) {
-    float inv = 1.0f / stats[i].sum_exp;
+    const float inv = 1.0f / static_cast<float>(stats[i].sum_exp);
     float* o = out + static_cast<size_t>(i) * d;
     for (uint32_t j = 0; j < d; ++j) o[j] *= inv;
   }
+}
+
+void keys_to_double(const float* K, uint32_t n, uint32_t d, ExactScratch& sc) {
+  const size_t nd = static_cast<size_t>(n) * d;
+  if (sc.kd.size() < nd) sc.kd.resize(nd);
+  for (size_t i = 0; i < nd; ++i) sc.kd[i] = K[i];
+}
+}  // namespace
+
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& sc) {
+  keys_to_double(K, n, d, sc);
+  if (sc.rows.empty()) sc.rows.resize(1);
+  exact_rows(Q, m, sc.kd.data(), V, n, d, out, stats, sc.rows[0]);
+}
+
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool) {
+  keys_to_double(K, n, d, sc);
+  if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
+  // 64 rows keep each GEMM efficient; a job of q_rows = 256 queries gives 4 blocks, so a worker
+  // slowed by other load takes fewer of them.
+  const double* kd = sc.kd.data();
+  pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
+    exact_rows(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
+               stats + i0, sc.rows[worker]);
+  }, kExactBlock);
 }
 
 }  // namespace a3

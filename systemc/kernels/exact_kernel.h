@@ -7,13 +7,19 @@
 #include <vector>
 
 #include "a3/a3_protocol.h"
+#include "kernels/worker_pool.h"
 
 namespace a3 {
 
-// Buffers reused across jobs (they grow to the largest job once).
+// Buffers reused across jobs (they grow to the largest job once): K in double, shared by the
+// workers of a job, and one set of row buffers per worker.
 struct ExactScratch {
-  std::vector<double> qd, kd, s;
-  std::vector<float> p;
+  struct Rows {
+    std::vector<double> qd, s;
+    std::vector<float> p;
+  };
+  std::vector<double> kd;
+  std::vector<Rows> rows;
 };
 
 // out[i] = sum_r softmax(Q[i] . K[r]) V[r] for i < m; row-major float32, K and V n x d.
@@ -21,6 +27,13 @@ struct ExactScratch {
 // order is BLAS's, not the left-to-right order of approx_kernel.h's contract: exact and post_only
 // with T = 0 may differ in the last bits); the weights and the weighted sum in float32.
 // stats[i] = {s_max, sum of exp(s - s_max), n, n}.
+// The queries are split into blocks of kExactBlock rows that the pool's workers take in turn (each
+// block its own two GEMMs on the worker's thread). The blocks are fixed by m alone, so results do
+// not depend on the number of workers nor on which worker took a block.
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& scratch, WorkerPool& pool);
+inline constexpr uint32_t kExactBlock = 64;
+// The same on the calling thread alone, as one block.
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
                      float* out, RowStats* stats, ExactScratch& scratch);
 
