@@ -59,8 +59,14 @@ extern "C" int sc_main(int argc, char** argv) {
       }, 50));
   std::vector<a3::RowStats> st(m);
   a3::ExactScratch ex;
-  row("exact: whole job (exact_attention)", per_call_us([&] {
-        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex);
+  row("exact: scores, sgemm (m x n x d, float)", per_call_us([&] {
+        a3::blas::sgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0f, Q.data(), d, K.data(), d, 0.0f, P.data(), n);
+      }, 50));
+  row("exact: whole job, float64 scores (exact_attention, F64)", per_call_us([&] {
+        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F64);
+      }, 50));
+  row("exact: whole job, float32 scores (exact_attention, F32)", per_call_us([&] {
+        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F32);
       }, 50));
   // ---- approx ----
   a3::sort_keys(K.data(), n, d, sv.data(), sr.data());

@@ -84,7 +84,8 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   const uint64_t row = static_cast<uint64_t>(d) * eb;
   if (job.mode == Mode::EXACT) {
     // ---- function: the whole job at once ----
-    exact_attention(Q, m, K, V, n, d, O, stats_.data(), exact_, pool_);
+    exact_attention(Q, m, K, V, n, d, O, stats_.data(), exact_, pool_,
+                    cfg_.exact_score_bits == 64 ? ExactPrecision::F64 : ExactPrecision::F32);
     if (job.want_sets) {
       for (uint32_t i = 0; i < m; ++i) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];

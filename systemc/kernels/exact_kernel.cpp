@@ -34,6 +34,24 @@ float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift) {
   return sum;
 }
 
+float exp_shifted_sum(const float* s, float* p, uint32_t count, float shift) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (uint32_t i = 0; i < count; ++i) {
+    float e = exp_nonpositive(s[i] - shift);
+    p[i] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+float max_of(const float* s, uint32_t count) {
+  float mx = s[0];
+#pragma omp simd reduction(max : mx)
+  for (uint32_t i = 1; i < count; ++i) mx = s[i] > mx ? s[i] : mx;
+  return mx;
+}
+
 double max_of(const double* s, uint32_t count) {
   double mx = s[0];
 #pragma omp simd reduction(max : mx)
@@ -52,7 +70,7 @@ bool all_finite(const float* x, uint64_t count) {
 
 namespace {
 // Rows [0, m) of a block: Q, out and stats point at the block's first row; kd is K in double.
-void exact_rows(const float* Q, uint32_t m, const double* kd, const float* V, uint32_t n, uint32_t d, float* out,
+void exact_rows_f64(const float* Q, uint32_t m, const double* kd, const float* V, uint32_t n, uint32_t d, float* out,
                 RowStats* stats, ExactScratch::Rows& sc) {
   const size_t mn = static_cast<size_t>(m) * n;
   if (sc.qd.size() < static_cast<size_t>(m) * d) sc.qd.resize(static_cast<size_t>(m) * d);
@@ -80,6 +98,29 @@ void exact_rows(const float* Q, uint32_t m, const double* kd, const float* V, ui
   }
 }
 
+// Float32 scores (ExactPrecision::F32): S = Q K^T by sgemm, in place in p, then exp in place.
+void exact_rows_f32(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                    RowStats* stats, ExactScratch::Rows& sc) {
+  const size_t mn = static_cast<size_t>(m) * n;
+  if (sc.p.size() < mn) sc.p.resize(mn);
+  float* p = sc.p.data();
+  blas::sgemm(CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d), 1.0f, Q,
+              static_cast<int>(d), K, static_cast<int>(d), 0.0f, p, static_cast<int>(n));
+  for (uint32_t i = 0; i < m; ++i) {
+    float* row = p + static_cast<size_t>(i) * n;
+    const float mx = max_of(row, n);
+    const float sum = exp_shifted_sum(row, row, n, mx);
+    stats[i] = RowStats{static_cast<double>(mx), static_cast<double>(sum), n, n};
+  }
+  blas::sgemm(CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d), static_cast<int>(n), 1.0f, p,
+              static_cast<int>(n), V, static_cast<int>(d), 0.0f, out, static_cast<int>(d));
+  for (uint32_t i = 0; i < m; ++i) {
+    const float inv = 1.0f / static_cast<float>(stats[i].sum_exp);
+    float* o = out + static_cast<size_t>(i) * d;
+    for (uint32_t j = 0; j < d; ++j) o[j] *= inv;
+  }
+}
+
 void keys_to_double(const float* K, uint32_t n, uint32_t d, ExactScratch& sc) {
   const size_t nd = static_cast<size_t>(n) * d;
   if (sc.kd.size() < nd) sc.kd.resize(nd);
@@ -88,21 +129,32 @@ void keys_to_double(const float* K, uint32_t n, uint32_t d, ExactScratch& sc) {
 }  // namespace
 
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc) {
-  keys_to_double(K, n, d, sc);
+                     float* out, RowStats* stats, ExactScratch& sc, ExactPrecision prec) {
   if (sc.rows.empty()) sc.rows.resize(1);
-  exact_rows(Q, m, sc.kd.data(), V, n, d, out, stats, sc.rows[0]);
+  if (prec == ExactPrecision::F32) {
+    exact_rows_f32(Q, m, K, V, n, d, out, stats, sc.rows[0]);
+    return;
+  }
+  keys_to_double(K, n, d, sc);
+  exact_rows_f64(Q, m, sc.kd.data(), V, n, d, out, stats, sc.rows[0]);
 }
 
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool) {
-  keys_to_double(K, n, d, sc);
+                     float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
+  if (prec == ExactPrecision::F32) {
+    pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
+      exact_rows_f32(Q + static_cast<size_t>(i0) * d, i1 - i0, K, V, n, d, out + static_cast<size_t>(i0) * d,
+                     stats + i0, sc.rows[worker]);
+    }, kExactBlock);
+    return;
+  }
+  keys_to_double(K, n, d, sc);
   // 64 rows keep each GEMM efficient; a job of q_rows = 256 queries gives 4 blocks, so a worker
   // slowed by other load takes fewer of them.
   const double* kd = sc.kd.data();
   pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
-    exact_rows(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
+    exact_rows_f64(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
                stats + i0, sc.rows[worker]);
   }, kExactBlock);
 }

@@ -45,7 +45,8 @@ namespace a3 {
   X(dram_bandwidth_gbps, 25.6, "GB/s", "[ours] one DDR4-3200 x64 channel peak (3200 MT/s x 8 B)")        \
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
-  X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")
+  X(sim_threads, 2.0, "threads", "[sim] host threads for the functional kernels' query blocks (the machine's 2 cores)") \
+  X(exact_score_bits, 32.0, "bits", "[sim] exact-mode host scores: 32 = float32 GEMM (as numpy), 64 = double (docs/numerics.md)")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;
