@@ -142,21 +142,28 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
                      float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
-  if (prec == ExactPrecision::F32) {
+  // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
+  // into the same blocks here, so that the blocks never depend on the pool.
+  auto blocks = [&](const WorkerPool::Fn& fn) {
     pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
+      for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
+    }, kExactBlock);
+  };
+  if (prec == ExactPrecision::F32) {
+    blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
       exact_rows_f32(Q + static_cast<size_t>(i0) * d, i1 - i0, K, V, n, d, out + static_cast<size_t>(i0) * d,
                      stats + i0, sc.rows[worker]);
-    }, kExactBlock);
+    });
     return;
   }
   keys_to_double(K, n, d, sc);
   // 64 rows keep each GEMM efficient; a job of q_rows = 256 queries gives 4 blocks, so a worker
   // slowed by other load takes fewer of them.
   const double* kd = sc.kd.data();
-  pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
+  blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
     exact_rows_f64(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
-               stats + i0, sc.rows[worker]);
-  }, kExactBlock);
+                   stats + i0, sc.rows[worker]);
+  });
 }
 
 }  // namespace a3
