@@ -369,6 +369,47 @@ def print_table(results: list[dict]) -> None:
             Console().print(t)
 
 
+def markdown(data: dict) -> str:
+    """The figures of a results file as the Markdown table of docs/performance.md section 2."""
+    names = {"exact": "1. exact, 1024 queries, n = 320, d = 64, K/V resident",
+             "approx": "2. approx, M = 160, T = 0.05, same shape, planted keys",
+             "exact_1thread": "1. exact, single thread (labelled pair)",
+             "approx_1thread": "2. approx, single thread (labelled pair)",
+             "tiny": "3. tiny offload, n = 16, d = 32, one query", "minilm": "4. MiniLM, 128 tokens, 72 heads, exact",
+             "startup": "5. import a3sim + platform ready", "scaling": "6. scaling exponent (wall; CPU)",
+             "trace": "7. traces on vs off"}
+    lines = ["| Figure | Simulator | Reference | Ratio | Target | Met |", "|---|---|---|---|---|---|"]
+    for r in data["results"]:
+        if r["name"] not in names:
+            continue
+        met = "yes" if r["met"] else "**no**"
+        if r["name"] == "scaling":
+            sim = f"n: {r['exponent_n']:.2f}; {r['exponent_n_cpu']:.2f}"
+            ref = f"m: {r['exponent_m']:.2f}; {r['exponent_m_cpu']:.2f}"
+            lines.append(f"| {names['scaling']} | {sim} | {ref} | - | <= 1.05 | {met} |")
+            continue
+        if "target_us" in r:
+            sim, tgt = f"{r['sim_us']:.1f} us", f"<= {r['target_us']:.0f} us"
+        elif "target_s" in r:
+            sim, tgt = f"{r['sim_s']:.3f} s", f"<= {r['target_s']} s"
+        elif "target_overhead" in r:
+            sim, tgt = f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target_overhead']:.0%} overhead"
+        else:
+            sim, tgt = f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target']}x"
+        ref = f"{r['ref_s'] * 1e3:.3f} ms" if r["ref_s"] < 1 else f"{r['ref_s']:.3f} s"
+        lines.append(f"| {names[r['name']]} | {sim} | {ref} | {r['ratio']:.2f} {r['unit']} | {tgt} | {met} |")
+    m = data["meta"]
+    b = m.get("blas", {})
+    lines.append("")
+    lines.append(f"Run {m['time']}, {m['reps']} repetitions, load average at the end {m['load_avg'][0]:.1f} / "
+                 f"{m['load_avg'][1]:.1f} / {m['load_avg'][2]:.1f} on {m['cpus']} CPUs. BLAS: model "
+                 f"{b.get('model', {}).get('library')} {b.get('model', {}).get('version')} kernel "
+                 f"{b.get('model', {}).get('corename')}; numpy {(b.get('numpy') or {}).get('library')} "
+                 f"{(b.get('numpy') or {}).get('version')} kernel {(b.get('numpy') or {}).get('corename')}, "
+                 f"{(b.get('numpy') or {}).get('threads')} threads.")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=9, help="repetitions per figure (median is reported)")
@@ -377,8 +418,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the scaling plot goes")
     ap.add_argument("--only", nargs="*", choices=ALL, help="figures to run (default: all)")
     ap.add_argument("--no-single", action="store_true", help="skip the single-thread pair")
+    ap.add_argument("--markdown", type=Path, metavar="JSON", help="print a results file as Markdown and exit")
     ap.add_argument("--child-single", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     if args.child_single:
         return child_single(args.reps)
     from a3sim import A3Driver
