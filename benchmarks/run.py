@@ -39,20 +39,36 @@ def numpy_exact(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
 
 
 def side_by_side(a: Callable[[], object], b: Callable[[], object], reps: int, inner: int = 1) -> tuple[float, float]:
-    """Median seconds of a() and of b(), timed alternately (each sample averages `inner` calls)."""
+    """Median seconds of a() and of b(), timed alternately (each sample averages `inner` calls).
+
+    Also keeps the median process CPU time of each side (all threads) in CPU_OF_LAST: on a loaded
+    machine the wall time of a call includes waiting for a core, the CPU time does not."""
     a(), b()  # warm up
-    ta, tb = [], []
+    ta, tb, ca, cb = [], [], [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         for _ in range(inner):
             a()
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         for _ in range(inner):
             b()
-        t2 = time.perf_counter()
+        c2, t2 = time.process_time(), time.perf_counter()
         ta.append((t1 - t0) / inner)
         tb.append((t2 - t1) / inner)
+        ca.append((c1 - c0) / inner)
+        cb.append((c2 - c1) / inner)
+    CPU_OF_LAST[:] = [statistics.median(ca), statistics.median(cb)]
     return statistics.median(ta), statistics.median(tb)
+
+
+CPU_OF_LAST: list[float] = [0.0, 0.0]
+
+
+def with_cpu(row: dict) -> dict:
+    """Add the CPU-time medians of the last side_by_side to a result row."""
+    row["sim_cpu_s"], row["ref_cpu_s"] = CPU_OF_LAST
+    row["cpu_ratio"] = CPU_OF_LAST[0] / CPU_OF_LAST[1] if CPU_OF_LAST[1] > 0 else float("nan")
+    return row
 
 
 def median_time(f: Callable[[], object], reps: int, inner: int = 1) -> float:
@@ -103,7 +119,7 @@ def bench_exact_resident(drv, reps: int) -> dict:
     ctx = drv.load(K, V)
     sim, ref = side_by_side(lambda: drv.attention(Q, ctx), lambda: numpy_exact(Q, K, V), reps)
     ctx.close()
-    return ratio_row("exact", sim, ref, 1.3, label="exact, 1024 queries, n=320, d=64, K/V resident")
+    return with_cpu(ratio_row("exact", sim, ref, 1.3, label="exact, 1024 queries, n=320, d=64, K/V resident"))
 
 
 def bench_approx_resident(drv, reps: int) -> dict:
@@ -113,9 +129,10 @@ def bench_approx_resident(drv, reps: int) -> dict:
     ctx = drv.load(K, V)
     sim, ref = side_by_side(lambda: drv.attention(Q, ctx, mode="approx", M=M, T=T, sets=False),
                             lambda: numpy_exact(Q, K, V), reps)
+    row = with_cpu({})
     _, rec = drv.attention(Q, ctx, mode="approx", M=M, T=T, sets=False)
     ctx.close()
-    return ratio_row("approx", sim, ref, 1.0, label="approx M=ceil(n/2)=160, T=0.05, same shape, planted keys",
+    return row | ratio_row("approx", sim, ref, 1.0, label="approx M=ceil(n/2)=160, T=0.05, same shape, planted keys",
                      M=M, T=T, mean_candidates=float(rec.n_candidates.mean()),
                      mean_selected=float(rec.n_selected.mean()))
 
@@ -127,7 +144,7 @@ def bench_tiny(drv, reps: int) -> dict:
     K = rng.standard_normal((16, 32)).astype(np.float32)
     V = rng.standard_normal((16, 32)).astype(np.float32)
     sim, ref = side_by_side(lambda: drv.attention(q, K, V), lambda: numpy_exact(q[None], K, V), reps, inner=200)
-    return {"name": "tiny", "label": "tiny offload, n=16, d=32, one query, end to end", "sim_s": sim,
+    return with_cpu({}) | {"name": "tiny", "label": "tiny offload, n=16, d=32, one query, end to end", "sim_s": sim,
             "ref_s": ref, "ratio": sim / ref, "unit": "x numpy exact", "sim_us": sim * 1e6, "target_us": 25.0,
             "met": bool(sim * 1e6 <= 25.0)}
 
@@ -150,7 +167,7 @@ def bench_minilm(drv, reps: int) -> dict:
     a3 = A3Attention(drv, mode="exact")
     sim, ref = side_by_side(lambda: model.forward(ids, attention=a3), lambda: model.forward(ids), max(3, reps // 2))
     heads = model.num_heads * len(model.layers)
-    return ratio_row("minilm", sim, ref, 1.0, unit="x numpy-only forward",
+    return with_cpu({}) | ratio_row("minilm", sim, ref, 1.0, unit="x numpy-only forward",
                      label=f"MiniLM forward, 1 input of {ids.shape[1]} tokens, {heads} heads offloaded, exact")
 
 
@@ -252,7 +269,7 @@ def bench_trace(drv, reps: int) -> dict:
     on, off = side_by_side(run(True), run(False), reps)
     drv.trace.enabled = True
     ctx.close()
-    return {"name": "trace", "label": "exact figure with bus transactions recorded against not",
+    return with_cpu({}) | {"name": "trace", "label": "exact figure with bus transactions recorded against not",
             "sim_s": on, "ref_s": off, "ratio": on / off, "unit": "x traces off", "overhead": on / off - 1,
             "target_overhead": 0.10, "met": bool(on / off - 1 <= 0.10)}
 
@@ -333,15 +350,15 @@ def print_table(results: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="a3sim benchmarks (median of repetitions, timed side by side)", width=110)
-    for col in ("figure", "simulator", "reference", "ratio", "target", "met"):
+    table = Table(title="a3sim benchmarks (median of repetitions, timed side by side)", width=120)
+    for col in ("figure", "simulator", "reference", "ratio", "CPU ratio", "target", "met"):
         table.add_column(col)
     for r in results:
         if r["name"] == "ops":
             continue
         if r["name"] == "scaling":
             table.add_row(r["name"], f"n: {r['exponent_n']:.2f}, m: {r['exponent_m']:.2f}",
-                          f"CPU n: {r['exponent_n_cpu']:.2f}, m: {r['exponent_m_cpu']:.2f}", "exponents (wall)",
+                          "exponents (wall)", f"n: {r['exponent_n_cpu']:.2f}, m: {r['exponent_m_cpu']:.2f}",
                           "<= 1.05", "yes" if r["met"] else "NO")
             continue
         if "target_us" in r:
@@ -353,7 +370,8 @@ def print_table(results: list[dict]) -> None:
         else:
             target, sim = f"<= {r['target']}x", f"{r['sim_s'] * 1e3:.2f} ms"
         ref = f"{r['ref_s'] * 1e3:.3f} ms"
-        table.add_row(r["name"], sim, ref, f"{r['ratio']:.2f} {r['unit']}", target,
+        cpu = f"{r['cpu_ratio']:.2f}" if "cpu_ratio" in r else ""
+        table.add_row(r["name"], sim, ref, f"{r['ratio']:.2f} {r['unit']}", cpu, target,
                       ("yes" if r["met"] else "NO") if "met" in r else "")
     Console().print(table)
     for r in results:
@@ -378,7 +396,8 @@ def markdown(data: dict) -> str:
              "tiny": "3. tiny offload, n = 16, d = 32, one query", "minilm": "4. MiniLM, 128 tokens, 72 heads, exact",
              "startup": "5. import a3sim + platform ready", "scaling": "6. scaling exponent (wall; CPU)",
              "trace": "7. traces on vs off"}
-    lines = ["| Figure | Simulator | Reference | Ratio | Target | Met |", "|---|---|---|---|---|---|"]
+    lines = ["| Figure | Simulator | Reference | Ratio (wall) | CPU-time ratio | Target | Met (wall) |",
+             "|---|---|---|---|---|---|---|"]
     for r in data["results"]:
         if r["name"] not in names:
             continue
@@ -386,7 +405,7 @@ def markdown(data: dict) -> str:
         if r["name"] == "scaling":
             sim = f"n: {r['exponent_n']:.2f}; {r['exponent_n_cpu']:.2f}"
             ref = f"m: {r['exponent_m']:.2f}; {r['exponent_m_cpu']:.2f}"
-            lines.append(f"| {names['scaling']} | {sim} | {ref} | - | <= 1.05 | {met} |")
+            lines.append(f"| {names['scaling']} | {sim} | {ref} | - | - | <= 1.05 | {met} |")
             continue
         if "target_us" in r:
             sim, tgt = f"{r['sim_us']:.1f} us", f"<= {r['target_us']:.0f} us"
@@ -397,7 +416,8 @@ def markdown(data: dict) -> str:
         else:
             sim, tgt = f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target']}x"
         ref = f"{r['ref_s'] * 1e3:.3f} ms" if r["ref_s"] < 1 else f"{r['ref_s']:.3f} s"
-        lines.append(f"| {names[r['name']]} | {sim} | {ref} | {r['ratio']:.2f} {r['unit']} | {tgt} | {met} |")
+        cpu = f"{r['cpu_ratio']:.2f}" if "cpu_ratio" in r else "-"
+        lines.append(f"| {names[r['name']]} | {sim} | {ref} | {r['ratio']:.2f} {r['unit']} | {cpu} | {tgt} | {met} |")
     m = data["meta"]
     b = m.get("blas", {})
     lines.append("")
