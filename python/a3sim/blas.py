@@ -25,7 +25,7 @@ class BlasInfo:
     version: str      # e.g. "0.3.34.481.3"
     corename: str     # the kernel selected at run time, e.g. "SkylakeX", "Zen", "Haswell"
     threads: int      # threads it uses now
-    config: str       # the library's own build string
+    config: str       # the library's own build string (numpy's: the library's file name)
 
     @property
     def generic(self) -> bool:
@@ -61,7 +61,7 @@ def numpy_blas() -> BlasInfo | None:
         if pool.get("user_api") == "blas" and "numpy" in str(pool.get("filepath", "")):
             return BlasInfo(str(pool.get("internal_api", "")), str(pool.get("version", "")),
                             str(pool.get("architecture", "")), int(pool.get("num_threads", 0)),
-                            str(pool.get("filepath", "")))
+                            Path(str(pool.get("filepath", ""))).name)  # file name only: no local paths
     return None
 
 
