@@ -9,7 +9,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++ wordnet-base clang-format
+APT_PACKAGES := libsystemc-dev pkg-config cmake g++ wordnet-base clang-format
 DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
@@ -50,8 +50,9 @@ test: setup test-cpp test-py
 test-py: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-build/ctest/Makefile: CMakeLists.txt | apt
-	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release >/dev/null
+# [blas] CMake finds scipy-openblas32 through the .venv's Python.
+build/ctest/Makefile: CMakeLists.txt | apt $(DEPS_STAMP)
+	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null
 
 test-cpp: apt build/ctest/Makefile
 	cmake --build build/ctest -j2

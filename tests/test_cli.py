@@ -58,6 +58,8 @@ def test_config_table_lists_sources():
     p = _cli("config", "--json")
     assert p.returncode == 0, p.stderr
     cfg = json.loads(p.stdout)
+    blas = cfg.pop("blas")  # the model's BLAS, beside the configuration entries
+    assert blas["library"] == "OpenBLAS" and blas["corename"] and isinstance(blas["generic"], bool)
     assert cfg["n_max"]["value"] == 320 and cfg["n_max"]["source"].startswith("[paper]")
     # A tag, or a named secondary source with its year ("[Horowitz, ISSCC 2014, ...]").
     named = re.compile(r"^\[[A-Z][a-z]+, [^\]]*\d{4}")

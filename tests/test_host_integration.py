@@ -16,7 +16,7 @@ from a3sim.protocol import (
     FLAG_ROW_STATS, IRQ_DONE, IRQ_ERROR, MMIO_BASE, MMIO_STRIDE, PERF_COUNTERS, STATUS_BUSY, STATUS_ENABLED,
     STATUS_ERROR, Mode, Opcode, Reg, Status, perf_offset,
 )
-from conftest import exact_attention, in_fork, in_fresh_process, rand
+from conftest import assert_exact_close, in_fork, in_fresh_process, rand
 
 
 class RawHost:
@@ -199,7 +199,7 @@ def _attend_ok(raw: RawHost, rng) -> None:
     c = raw.submit(opcode=Opcode.ATTEND, n=n, d=d, m=m, addr_a=qa, addr_b=oa)
     assert c["status"] == 0 and c["queries"] == m
     out = raw.dev.view(oa, np.float32, m * d).reshape(m, d)
-    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    assert_exact_close(out, Q, K, V)
 
 
 def _trigger_all_errors() -> dict[str, int]:
@@ -295,7 +295,7 @@ def test_errors_through_the_driver(drv):
     assert ei.value.name == "NONFINITE" and ei.value.code == Status.NONFINITE
     Q, K, V = rand(rng, 2, 4), rand(rng, 8, 4), rand(rng, 8, 4)
     out, _ = drv.attention(Q, K, V)
-    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    assert_exact_close(out, Q, K, V)
 
 
 def test_busy_bit_and_status_while_running(drv):

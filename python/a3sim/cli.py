@@ -169,11 +169,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def _cmd_config(args: argparse.Namespace) -> int:
     from .device import Device
 
+    from .blas import model_blas
+
     dev = Device.open(args.config)
+    blas = model_blas()
     if args.json:
         table = {k: {"value": e.value, "default": e.default, "unit": e.unit, "source": e.source}
                  for k, e in dev.config.items()}  # fmt: skip
-        print(json.dumps(table, indent=2))
+        print(json.dumps({**table, "blas": blas.as_dict()}, indent=2))
         return 0
     from rich.console import Console
     from rich.markup import escape
@@ -186,6 +189,9 @@ def _cmd_config(args: argparse.Namespace) -> int:
         # Sources start with [paper], [spec x.y], [ours]: text, not console markup.
         t.add_row(escape(k), f"{e.value:g}", f"{e.default:g}", escape(e.unit), escape(e.source))
     Console().print(t)
+    note = " (a generic fallback: slow)" if blas.generic else ""
+    print(f"BLAS of the functional model: {blas.library} {blas.version}, kernel {blas.corename}{note}, "
+          f"{blas.threads} thread(s)")
     return 0
 
 

@@ -40,6 +40,9 @@ def dtype_from_layout(layout: str) -> np.dtype:
     return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
 
 
+_SMALL_ROWS = 256  # requests up to this many rows go through a reused buffer (Trace.rows)
+
+
 class Trace:
     """The recorded transactions and job phases of the process's device."""
 
@@ -55,6 +58,10 @@ class Trace:
         self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count, "dram": api.dram_count}
         self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype,
                        "dram": self.dram_dtype}
+        self._scratch = {}
+        for kind, dt in self._dtype.items():
+            buf = np.empty(_SMALL_ROWS * dt.itemsize, np.uint8)
+            self._scratch[kind] = (buf, int(buf.ctypes.data))
 
     # ---- raw rows ----
     def count(self, kind: str) -> int:
@@ -62,14 +69,25 @@ class Trace:
         return int(self._count[kind]())
 
     def rows(self, kind: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``[start, stop)`` of a table as a structured numpy array (a copy)."""
+        """Rows ``[start, stop)`` of a table as a structured numpy array (a copy), moved from C++
+        by one ``memcpy``.
+
+        Small requests (the few rows of one call) go through a reused byte buffer whose address
+        is known: taking the address of a fresh structured array (``.ctypes``) costs several times
+        the copy itself. Large ones are copied into a new array directly."""
         total = self.count(kind)
         stop = total if stop is None else min(stop, total)
         n = max(0, stop - start)
-        out = np.empty(n, dtype=self._dtype[kind])
-        if n:
+        dtype = self._dtype[kind]
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        if n > _SMALL_ROWS:
+            out = np.empty(n, dtype=dtype)
             self._copy[kind](start, n, out.ctypes.data)
-        return out
+            return out
+        buf, addr = self._scratch[kind]
+        self._copy[kind](start, n, addr)
+        return buf[: n * dtype.itemsize].copy().view(dtype)
 
     @property
     def enabled(self) -> bool:

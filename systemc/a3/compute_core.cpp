@@ -100,7 +100,8 @@ void ComputeCore::compute_exact(const AttendJob& job) {
     });
   } else {
     // The whole job at once (BLAS); every query's stats count n candidates and n selected rows.
-    exact_attention(ops_.Q, m, ops_.K, ops_.V, n, d, O, stats_.data(), exact_);
+    exact_attention(ops_.Q, m, ops_.K, ops_.V, n, d, O, stats_.data(), exact_, pool_,
+                    cfg_.exact_score_bits == 64 ? ExactPrecision::F64 : ExactPrecision::F32);
   }
   if (!job.want_sets) return;
   const uint32_t words = set_words(n);

@@ -9,9 +9,8 @@
 #include <sstream>
 #include <string>
 
-#include <cblas.h>
-
 #include "a3/a3_protocol.h"
+#include "kernels/blas.h"
 #include "soc/platform.h"
 
 namespace a3sim {
@@ -57,9 +56,7 @@ int create(const char* config) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   // run_until_irq may find nothing to do (e.g. the interrupt was already delivered): not a warning.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
-#ifdef A3SIM_OPENBLAS
-  openblas_set_num_threads(static_cast<int>(cfg.blas_threads));
-#endif
+  a3::blas::set_threads(static_cast<int>(cfg.blas_threads));
   g_platform = new a3::Platform("a3sim", cfg);
   // Elaborate and let every thread reach its first wait (a notification before the first
   // sc_start could otherwise be lost).
@@ -81,6 +78,11 @@ const char* config_table() {
     os << e.name << '|' << value << '|' << e.default_value << '|' << e.unit << '|' << e.source << '\n';
   }
   return keep(os.str());
+}
+
+const char* blas_info() {
+  return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() +
+              "\nthreads|" + std::to_string(a3::blas::threads()) + "\n");
 }
 
 const char* error_table() {

@@ -17,6 +17,9 @@ bool exists();
 // The configuration in force (or the defaults before create()): one line per entry,
 // "name|value|default|unit|source".
 const char* config_table();
+// The BLAS of the functional kernels: "key|value" lines, config (the library's build string:
+// name, version, options), corename (the kernel it selected for this CPU at run time), threads.
+const char* blas_info();
 // Error codes: one line per code, "code|NAME|message". Performance counters: "NAME|doc".
 const char* error_table();
 const char* perf_table();

@@ -124,7 +124,13 @@ std::string Config::validate() const {
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
+      {"exact_score_bits", exact_score_bits, 32, 64, true},
   };
+  if (exact_score_bits != 32 && exact_score_bits != 64) {
+    std::ostringstream os;
+    os << "config exact_score_bits = " << exact_score_bits << " is out of range: expected 32 or 64";
+    return os.str();
+  }
   for (const Rule& r : rules) {
     if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {
       std::ostringstream os;

@@ -94,7 +94,8 @@ namespace a3 {
   X(overlap, 0.0, "bool", "[ours] 1: while an ATTEND computes, the unit fetches the next descriptor and its queries into a second query buffer (double-buffered query bank); 0: strictly sequential jobs") \
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
-  X(sim_threads, 2.0, "threads", "[sim] host threads for the per-query approximate kernels (the machine's 2 cores)")
+  X(sim_threads, 2.0, "threads", "[sim] host threads for the functional kernels' query blocks (the machine's 2 cores)") \
+  X(exact_score_bits, 32.0, "bits", "[sim] exact-mode host scores: 32 = float32 GEMM (as numpy), 64 = double (docs/numerics.md)")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;
