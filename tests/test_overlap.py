@@ -29,7 +29,7 @@ print(json.dumps(dict(lat=rec.latency_ns, out=out.tobytes().hex()[:4000], sum=fl
     per_job=[int(x) for x in js.bytes_rd], per_trace=[int(mine[(mine.job == j) & (mine.op == "read")].bytes.sum()) for j in js.job],
     hidden=sum(dur(j, "fetch") + dur(j, "dma_in") for j in att[1:]),
     dma_in=[span(j, "dma_in") for j in att],
-    compute=[[span(j, "dot_product")[0], span(j, "exp_output")[1]] for j in att])))
+    compute=[[span(j, "dot_product")[0], span(j, "output")[1]] for j in att])))
 """
 
 

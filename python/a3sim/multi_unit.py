@@ -74,12 +74,38 @@ class MultiCallRecord:
         return np.concatenate([r.jobs for r in self.per_unit.values()]) if self.per_unit else np.zeros(0, np.int64)
 
     @property
+    def energy_pj(self) -> dict[str, float]:
+        """Energy by component (pJ), summed over the units' records (a3sim.energy.CallCosts)."""
+        return _sum_dicts(r.energy_pj for r in self.per_unit.values())
+
+    @property
+    def base_energy_pj(self) -> dict[str, float]:
+        """Base A3's estimated energy by component for the same calls, summed over the units."""
+        return _sum_dicts(r.base_energy_pj for r in self.per_unit.values())
+
+    @property
+    def energy_total_pj(self) -> float:
+        return float(sum(r.energy_total_pj for r in self.per_unit.values()))
+
+    @property
+    def unit_energy_pj(self) -> float:
+        return float(sum(r.unit_energy_pj for r in self.per_unit.values()))
+
+    @property
     def n_candidates(self) -> np.ndarray:
         return np.concatenate([r.n_candidates for _, r in sorted(self.per_unit.items())])
 
     @property
     def n_selected(self) -> np.ndarray:
         return np.concatenate([r.n_selected for _, r in sorted(self.per_unit.items())])
+
+
+def _sum_dicts(parts: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out.get(k, 0.0) + float(v)
+    return out
 
 
 def _last_irq_ns(dev: Device) -> float:
@@ -171,6 +197,10 @@ class MultiUnitDriver:
     @property
     def units(self) -> int:
         return len(self.drivers)
+
+    def plan_exact(self, m: int, n: int, d: int):  # noqa: ANN201 - a CallPlan
+        """The plan of one exact call on one unit (the cost model of base A3 reads it)."""
+        return self.drivers[0].plan_exact(m, n, d)
 
     def assign(self, B: int) -> list[np.ndarray]:
         """Head indices of each unit for a batch of B heads."""
