@@ -53,6 +53,7 @@ def command(args: argparse.Namespace) -> int:
         from ..errors import A3InputError
 
         raise A3InputError("--scheduler needs --executor dask")
+    _sigterm_interrupts()
     res = run_sweep(spec, out=args.out, executor=args.executor, scheduler=args.scheduler, workers=args.workers,
                     resume=args.resume, overwrite=args.overwrite, timeout_s=args.timeout,
                     progress=not args.no_progress, plots=not args.no_plots, dashboard=not args.no_dashboard)
@@ -60,3 +61,15 @@ def command(args: argparse.Namespace) -> int:
     if res.interrupted:
         return 130
     return 0 if res.ok else 1
+
+
+def _sigterm_interrupts() -> None:
+    """SIGTERM (what batch systems and `kill` send) stops the sweep like Ctrl-C: finished points kept."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)

@@ -40,13 +40,15 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None = None) -> dict[str, Any]:
+def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None = None,
+              registry: "_Running | None" = None) -> dict[str, Any]:
     """Run one point in a fresh process and return its row (never raises).
 
     The row holds the point's metrics (``status="ok"``), or its error: ``failed`` (an exception in
     the point, e.g. a configuration the model rejects), ``crashed`` (the process died without a
     result: a signal, a SystemC abort), ``timeout`` (killed after ``timeout_s`` seconds). ``wall_s``
-    is the point's wall time including the process start.
+    is the point's wall time including the process start. ``registry`` (the local pool's) tracks the
+    process so that an interrupted sweep can kill it.
     """
     pid = str(payload.get("point_id"))
     cmd = [python or sys.executable, "-m", "a3sim.sweep.point", "--point", pid, "--parent", str(os.getpid())]
@@ -58,7 +60,10 @@ def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None =
                                 text=True, env=env)
     except OSError as exc:
         return {**row, "status": "crashed", "error": f"cannot start the point process: {exc}", "wall_s": 0.0}
-    _running.add(proc)
+    if registry is not None and not registry.add(proc):  # the pool is shutting the sweep down
+        proc.kill()
+        proc.communicate()
+        return {**row, "status": "lost", "error": "the sweep was interrupted", "wall_s": 0.0}
     try:
         try:
             out, err = proc.communicate(json.dumps(payload), timeout=timeout_s)
@@ -68,7 +73,8 @@ def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None =
             return {**row, "status": "timeout", "error": f"no result after {timeout_s:g} s: the point was killed",
                     "wall_s": time.perf_counter() - t0}
     finally:
-        _running.discard(proc)
+        if registry is not None:
+            registry.discard(proc)
     wall = time.perf_counter() - t0
     for line in reversed(out.splitlines()):
         if line.startswith(RESULT_TAG):
@@ -87,17 +93,23 @@ class _Running:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen] = set()
+        self.closed = False
 
-    def add(self, p: subprocess.Popen) -> None:
+    def add(self, p: subprocess.Popen) -> bool:
         with self._lock:
+            if self.closed:
+                return False
             self._procs.add(p)
+            return True
 
     def discard(self, p: subprocess.Popen) -> None:
         with self._lock:
             self._procs.discard(p)
 
     def kill_all(self) -> None:
+        """Kill the running points; no new one starts in this process afterwards."""
         with self._lock:
+            self.closed = True
             procs = list(self._procs)
         for p in procs:
             try:
@@ -105,8 +117,6 @@ class _Running:
             except OSError:
                 pass
 
-
-_running = _Running()
 
 
 class ProcessExecutor:
@@ -116,6 +126,7 @@ class ProcessExecutor:
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
+        self._running = _Running()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="a3sim-point")
 
     def describe(self) -> str:
@@ -130,7 +141,7 @@ class ProcessExecutor:
         todo = iter(payloads)
         # Submit a window of points, not all of them, so that an interrupt leaves nothing queued.
         for p in todo:
-            pending.add(self._pool.submit(run_point, p, timeout_s))
+            pending.add(self._pool.submit(run_point, p, timeout_s, None, self._running))
             if len(pending) >= 2 * self.workers:
                 break
         while pending:
@@ -138,12 +149,12 @@ class ProcessExecutor:
             for f in done:
                 nxt = next(todo, None)
                 if nxt is not None:
-                    pending.add(self._pool.submit(run_point, nxt, timeout_s))
+                    pending.add(self._pool.submit(run_point, nxt, timeout_s, None, self._running))
                 yield f.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        _running.kill_all()
+        self._running.kill_all()
 
 
 class DaskExecutor:

@@ -91,9 +91,9 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
             ex = make_executor(executor, scheduler=scheduler, workers=workers, dashboard=dashboard)
             res.executor, res.dashboard = ex.describe(), ex.dashboard
             console.print(f"[bold]a3sim sweep {spec.name}[/]: {len(points)} points, {len(todo)} to run"
-                          + (f", {res.skipped} already done" if res.skipped else "") + f"; {res.executor}")
+                          + (f", {res.skipped} already done" if res.skipped else "") + f"; {res.executor}", soft_wrap=True)
             if res.dashboard:
-                console.print(f"Dask dashboard: {res.dashboard}")
+                console.print(f"Dask dashboard: {res.dashboard}", soft_wrap=True)
             columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                        TimeElapsedColumn(), TimeRemainingColumn())
             with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
@@ -106,16 +106,16 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
                     bar.update(task, advance=1, description=f"{spec.name}: "
                                + " ".join(f"{k} {v}" for k, v in sorted(counts.items())))
         else:
-            console.print(f"[bold]a3sim sweep {spec.name}[/]: all {len(points)} points already done")
+            console.print(f"[bold]a3sim sweep {spec.name}[/]: all {len(points)} points already done", soft_wrap=True)
     except KeyboardInterrupt:
         res.interrupted = True
         console.print(f"[yellow]interrupted[/]: {res.ran} points finished in this run are saved; "
-                      "run again with --resume to complete the sweep")
+                      "run again with --resume to complete the sweep", soft_wrap=True)
     finally:
         if ex is not None:
             ex.close()
         table.close()
-    df = table.frame()
+    df = pd.read_parquet(table.path)  # what the file holds, with the file's types
     res.table = df[df["point_id"].isin(set(by_id))].reset_index(drop=True)
     res.counts = dict(Counter(res.table["status"])) if len(res.table) else {}
     if plots and not res.interrupted and len(res.table):
@@ -143,9 +143,9 @@ def print_summary(res: SweepResult, console: Any = None) -> None:
     bad = res.table[res.table["status"] != "ok"]
     for _, r in bad.head(10).iterrows():
         first = str(r["error"]).strip().splitlines()[0] if r["error"] else ""
-        console.print(f"  point {r['index']} ({r['point_id']}) {r['status']}: {first}", markup=False)
+        console.print(f"  point {r['index']} ({r['point_id']}) {r['status']}: {first}", markup=False, soft_wrap=True)
     if len(bad) > 10:
         console.print(f"  ... and {len(bad) - 10} more (see the error column)")
-    console.print(f"table: {res.folder / 'results.parquet'}", markup=False)
+    console.print(f"table: {res.folder / 'results.parquet'}", markup=False, soft_wrap=True)
     for p in res.plots:
-        console.print(f"plot:  {p}", markup=False)
+        console.print(f"plot:  {p}", markup=False, soft_wrap=True)
