@@ -56,8 +56,10 @@ def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None =
     t0 = time.perf_counter()
     row: dict[str, Any] = {"point_id": pid, "host": socket.gethostname()}
     try:
+        # A session of its own: a terminal's Ctrl-C reaches the sweep, which stops its points itself
+        # (they also die with the thread that started them: see point._die_with_parent).
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
+                                text=True, env=env, start_new_session=True)
     except OSError as exc:
         return {**row, "status": "crashed", "error": f"cannot start the point process: {exc}", "wall_s": 0.0}
     if registry is not None and not registry.add(proc):  # the pool is shutting the sweep down
@@ -179,7 +181,7 @@ class DaskExecutor:
             have_bokeh = _has_bokeh()
             self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                         dashboard_address=":8787" if dashboard and have_bokeh else None,
-                                        silence_logs=logging.ERROR)
+                                        silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
             self._what = f"Dask LocalCluster, {self.workers} workers"
 
