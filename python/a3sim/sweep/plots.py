@@ -47,27 +47,34 @@ def plot_one(df: pd.DataFrame, spec: PlotSpec, axes: Sequence[str], folder: Path
     by = list(spec.by) if spec.by is not None else [a for a in axes if a != x and a in ok and ok[a].astype(str).nunique() > 1]
     data = ok[[x, *by, spec.y]].copy()
     for c in (x, *by):
-        data[c] = data[c].map(lambda v: "-" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
+        data[c] = data[c].map(lambda v: "none" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
     numeric_x = pd.api.types.is_numeric_dtype(data[x])
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     groups = data.groupby(by, dropna=False, sort=True) if by else [((), data)]
-    cats = sorted(data[x].astype(str).unique()) if not numeric_x else None
+    cats = list(dict.fromkeys(data[x].astype(str))) if not numeric_x else None  # order of the points
     nlines = 0
     for key, g in groups:
         key = key if isinstance(key, tuple) else (key,)
         mean = g.groupby(x, sort=True)[spec.y].mean()
         xs = mean.index.to_numpy() if numeric_x else np.array([cats.index(str(v)) for v in mean.index])
+        order = np.argsort(xs, kind="stable")
         label = ", ".join(f"{_short(b)}={_fmt(v)}" for b, v in zip(by, key)) or None
-        ax.plot(xs, mean.to_numpy(), "o-", label=label)
+        ax.plot(xs[order], mean.to_numpy()[order], "o-", label=label)
         nlines += 1
-    if not numeric_x:
-        ax.set_xticks(range(len(cats)), cats)
-    ax.set_xlabel(x)
-    ax.set_ylabel(spec.y)
-    if spec.logx:
+    if spec.logx and numeric_x:
         ax.set_xscale("log")
     if spec.logy:
         ax.set_yscale("log")
+    if not numeric_x:
+        ax.set_xticks(range(len(cats)), cats)
+    elif data[x].nunique() <= 12:  # label the swept values themselves
+        from matplotlib.ticker import NullLocator
+
+        ticks = sorted(data[x].unique())
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(ticks, [_fmt(float(v)) for v in ticks])
+    ax.set_xlabel(x)
+    ax.set_ylabel(spec.y)
     ax.set_title(f"{title}: {spec.y} against {x}", fontsize=10)
     ax.grid(alpha=0.3)
     if by and nlines <= 16:

@@ -116,8 +116,9 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for r in rows:
         names.update(dict.fromkeys(r))
     cols = list(names)
-    params = [c for c in cols if c in ("workload", "mode", "preset", "M", "T")
-              or c.startswith("options.") or c.startswith("config.")]
+    top = ("workload", "mode", "preset", "M", "T")
+    params = [c for c in top if c in names] + sorted(c for c in cols if c.startswith("options.")) \
+        + sorted(c for c in cols if c.startswith("config."))
     tail = [c for c in ("config_hash", "host", *WALL_COLUMNS) if c in names]
     rest = [c for c in cols if c not in (*ID_COLUMNS, *params, *tail)]
     order = [*ID_COLUMNS, *params, *rest, *tail]
