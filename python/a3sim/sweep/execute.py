@@ -179,9 +179,14 @@ class DaskExecutor:
         else:
             self.workers = workers or default_workers()
             have_bokeh = _has_bokeh()
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=":8787" if dashboard and have_bokeh else None,
-                                        silence_logs=logging.CRITICAL)
+            import dask
+
+            # One point per worker thread at a time: a worker holds no queued point that an idle
+            # worker could have run (the default saturation 1.1 lets each take a second one).
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=":8787" if dashboard and have_bokeh else None,
+                                            silence_logs=logging.CRITICAL)
             self.client = Client(self.cluster)
             self._what = f"Dask LocalCluster, {self.workers} workers"
 
@@ -205,13 +210,12 @@ class DaskExecutor:
         from distributed import as_completed
 
         tag = uuid.uuid4().hex[:8]
-        payload_of: dict[str, Mapping[str, Any]] = {}
-        futures = []
-        for p in payloads:
-            f = self.client.submit(run_point, dict(p), timeout_s, key=f"a3sim-point-{p['point_id']}-{tag}",
-                                   pure=False)
-            payload_of[f.key] = p
-            futures.append(f)
+        payloads = [dict(p) for p in payloads]
+        # One submission of all points: the scheduler queues them and hands one to each free
+        # worker thread, so no worker holds points that an idle one could run.
+        keys = [("a3sim-point", tag, p["point_id"]) for p in payloads]
+        futures = self.client.map(run_point, payloads, [timeout_s] * len(payloads), key=keys, pure=False)
+        payload_of = {f.key: p for f, p in zip(futures, payloads)}
         self._futures = futures
         for f in as_completed(futures):
             try:
