@@ -70,19 +70,23 @@ def main() -> int:
             ratios.append(b / a)
             print(f"{kind} rep {r + 1}: 1 worker {a:.3f} points/s, 2 workers {b:.3f} points/s, {b / a:.2f}x",
                   flush=True)
+        try:
+            load = list(os.getloadavg())
+        except OSError:
+            load = None
         results[kind] = {"points": args.points, "reps": args.reps, "one_worker_pps": one, "two_workers_pps": two,
                          "ratios": ratios, "median_ratio": statistics.median(ratios),
                          "median_one_worker_pps": statistics.median(one),
-                         "median_two_workers_pps": statistics.median(two)}
+                         "median_two_workers_pps": statistics.median(two),
+                         "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average_at_end": load}
         print(f"{kind}: median {statistics.median(ratios):.2f}x (target >= 1.8x)", flush=True)
-    try:
-        load = os.getloadavg()
-    except OSError:
-        load = None
-    doc = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
-                       "load_average_at_end": load}, "results": results}
-    Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"written to {args.json}")
+    path = Path(args.json)
+    # Executors not run this time keep their previous entry (each entry has its own time and load).
+    old = json.loads(path.read_text()).get("results", {}) if path.exists() else {}
+    doc = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+           "results": {**old, **results}}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"written to {path}")
     return 0 if all(r["median_ratio"] >= 1.8 for r in results.values()) else 1
 
 
