@@ -47,7 +47,7 @@ def command(args: argparse.Namespace) -> int:
         for p in points:
             par = p.params()
             t.add_row(str(p.index), str(p.rep), p.point_id, *(str(par.get(a)) for a in axes))
-        Console().print(t)
+        Console(width=max(160, Console().width)).print(t)
         return 0
     if args.scheduler and args.executor != "dask":
         from ..errors import A3InputError
