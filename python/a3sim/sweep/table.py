@@ -48,17 +48,21 @@ class ResultTable:
         if self.path.exists():
             for row in pd.read_parquet(self.path).to_dict("records"):
                 self.rows[str(row["point_id"])] = {k: _py(v) for k, v in row.items()}
-        if self.journal.exists():
-            with self.journal.open() as f:
-                for line in f:
-                    line = line.strip()
-                    if not line:
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:  # a line cut short by a kill: that point reruns
-                        continue
-                    self.rows[str(row["point_id"])] = row
+        self._read_journal()
+
+    def _read_journal(self) -> None:
+        if not self.journal.exists():
+            return
+        with self.journal.open() as f:
+            for line in f:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:  # a line cut short by a kill: that point reruns
+                    continue
+                self.rows[str(row["point_id"])] = row
 
     def done(self) -> set[str]:
         """Point ids with a successful row (``--resume`` skips them)."""
@@ -75,12 +79,12 @@ class ResultTable:
     def add(self, row: Mapping[str, Any]) -> None:
         """Record one finished point: journal at once, table within ``flush_s``."""
         row = dict(row)
-        self.rows[str(row["point_id"])] = row
         if self._jf is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             self._jf = self.journal.open("a")
-        self._jf.write(json.dumps(row, default=str) + "\n")
+        self._jf.write(json.dumps(row, default=str) + "\n")  # the journal first: it is the record
         self._jf.flush()
+        self.rows[str(row["point_id"])] = row
         self._dirty = True
         if time.monotonic() - self._last_write >= self.flush_s:
             self.write()
@@ -97,11 +101,15 @@ class ResultTable:
         return self.path
 
     def close(self) -> None:
-        if self._dirty or not self.path.exists():
-            self.write()
+        """Final write: the journal is read back first, so a row journalled just before an
+        interrupt is in the table even if the interrupt came before it reached memory."""
         if self._jf is not None:
             self._jf.close()
             self._jf = None
+            self._read_journal()
+            self._dirty = True
+        if self._dirty or not self.path.exists():
+            self.write()
 
     def frame(self) -> pd.DataFrame:
         """The rows as a DataFrame, sorted by point index, with stable column order and types."""
