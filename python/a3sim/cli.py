@@ -241,6 +241,9 @@ def parser() -> argparse.ArgumentParser:
     from .memstudy import register as _register_mem  # a3sim mem, a3sim mem-study
 
     _register_mem(sub)
+    from .sweep.command import register as register_sweep  # a3sim sweep SPEC (docs/sweeps.md)
+
+    register_sweep(sub)
     return ap
 
 
