@@ -120,7 +120,7 @@ def test_every_entry_of_the_library_table_is_an_axis():
     ({"base": {"workload": "synthetic"}, "grid": {"n_max": [1]}}, "go under config"),
     ({"base": {"workload": "nope"}}, "unknown workload"),
     ({"base": {"workload": "synthetic", "mode": "fast"}}, "unknown mode"),
-    ({"base": {"workload": "synthetic", "options": {"limit": 3}}}, "takes no option 'limit'"),
+    ({"base": {"workload": "synthetic", "options": {"task": 3}}}, "takes no option 'task'"),
     ({"base": {"workload": "synthetic"}, "grid": {"M": []}}, "non-empty list"),
     ({"base": {"workload": "synthetic"}, "grid": {"M": [1, 1]}}, "twice"),
     ({"base": {"workload": "synthetic"}, "grid": {"M": [1]}, "points": [{"M": 2}]}, "both a grid axis"),

@@ -55,10 +55,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import A3Error
+from ..presets import MODES
 
 #: Axes that are not options or configuration entries.
 TOP_AXES = ("workload", "mode", "preset", "M", "T")
-from ..presets import MODES  # noqa: E402 - the one list of modes
 _SECTIONS = {"sweep", "base", "workloads", "grid", "points", "plots"}
 _SWEEP_KEYS = {"name", "out", "repetitions", "timeout_s"}
 _PLOT_KEYS = {"y", "x", "by", "logx", "logy"}
@@ -217,9 +217,9 @@ def workload_options(workload: str) -> list[str]:
 def library_config_table() -> dict[str, Any]:
     """The configuration table of the model library in force (loads it; builds no platform)."""
     from .. import _native
-    from ..config import parse_table
+    from ..config import entries
 
-    return parse_table(str(_native.api().config_table()))
+    return entries(_native.native())
 
 
 def _check_config(config: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, float]:
