@@ -75,7 +75,7 @@ def in_fresh_process(code: str, timeout: float = 300.0) -> str:
 
 
 def exact_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Independent float64 reference of A3-SPEC section 1."""
+    """Independent float64 reference of docs/spec.md section 1."""
     Q64, K64, V64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
     S = Q64 @ K64.T
     S -= S.max(axis=-1, keepdims=True)

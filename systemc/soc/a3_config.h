@@ -2,7 +2,7 @@
 //
 // Each entry: name, default, unit, source. The table below is the single source of the
 // defaults: the C++ model, the Python driver (a3sim.config) and docs/configuration.md all read
-// it. Sources: [paper] Ham et al., HPCA 2020; [spec] A3-SPEC.md of this project (which records
+// it. Sources: [paper] Ham et al., HPCA 2020; [spec] docs/spec.md (which records
 // the paper's figures and the project's rules); [ours] our own modelling choice, with the reason;
 // [sim] a setting of the simulator itself, not of the modelled hardware.
 #pragma once
