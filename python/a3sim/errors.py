@@ -38,6 +38,11 @@ class ParameterError(A3InputError):
     """A mode, preset, M or T is not valid."""
 
 
+class AllocationError(A3InputError):
+    """A device-memory request is not valid: a size that is not a positive integer, or a block
+    freed twice or not allocated by this device."""
+
+
 class ConfigError(A3Error, ValueError):
     """A hardware configuration key or value is not valid, or conflicts with the running platform."""
 
@@ -90,7 +95,7 @@ class StateError(DeviceError):
 
 
 class DmaFaultError(DeviceError):
-    """A DMA transfer hit an address outside memory."""
+    """A DMA transfer hit an address outside memory, or its target answered with an error."""
 
 
 class DeviceNonFiniteError(DeviceError):
@@ -116,6 +121,8 @@ ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "KV_MISMATCH": StateError,
     "NO_SORTED_TABLE": StateError,
     "DMA_FAULT": DmaFaultError,
+    "DMA_ERROR": DmaFaultError,
+    "BAD_ITERATIONS": DescriptorError,
     "NONFINITE": DeviceNonFiniteError,
     "QUEUE_CONFIG": QueueError,
     "CQ_OVERFLOW": QueueError,

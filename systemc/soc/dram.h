@@ -11,6 +11,7 @@
 
 #include "soc/a3_config.h"
 #include "soc/dram_timing.h"
+#include "soc/fault_injector.h"
 
 namespace a3 {
 
@@ -18,7 +19,7 @@ class Dram : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<Dram> target_socket;
 
-  Dram(sc_core::sc_module_name name, const Config& cfg);
+  Dram(sc_core::sc_module_name name, const Config& cfg, FaultInjector* faults = nullptr);
   ~Dram() override;
 
   uint8_t* host_ptr() { return store_; }
@@ -36,6 +37,7 @@ class Dram : public sc_core::sc_module {
   uint8_t* store_ = nullptr;
   uint64_t size_ = 0;
   std::unique_ptr<DramTiming> timing_;
+  FaultInjector* faults_;
 };
 
 }  // namespace a3

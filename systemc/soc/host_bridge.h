@@ -8,6 +8,7 @@
 #include <tlm_utils/simple_initiator_socket.h>
 
 #include "soc/a3_config.h"
+#include "soc/fault_injector.h"
 #include "soc/txn_tag.h"
 
 namespace a3 {
@@ -18,12 +19,19 @@ class HostBridge : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<HostBridge> initiator_socket;
   sc_core::sc_vector<sc_core::sc_in<bool>> irq;
 
-  HostBridge(sc_core::sc_module_name name, const Config& cfg, unsigned units);
+  HostBridge(sc_core::sc_module_name name, const Config& cfg, unsigned units, FaultInjector* faults = nullptr);
   ~HostBridge() override;
 
   // MMIO from host software. Returns the TLM response status (TLM_OK_RESPONSE = 1).
   int mmio_read32(uint64_t address, uint32_t& value);
   int mmio_write32(uint64_t address, uint32_t value);
+  // Any transaction host software could issue (for fuzzing and protocol tests): `bytes` (1..4096)
+  // at `address` with a streaming width, byte enables from a repeating 32-bit mask (bit i enables
+  // byte i % 32; all ones = no byte-enable array) and, if `preset_ok`, a response status wrongly
+  // preset to OK (a deliberate initiator bug for the protocol checker). Data: `data` (read:
+  // filled). Returns the TLM response status.
+  int raw(bool write, uint64_t address, uint8_t* data, uint32_t bytes, uint32_t streaming_width,
+          uint32_t be_mask, bool preset_ok);
 
   // Simulate until an interrupt is delivered to the host, the simulation runs out of events, or
   // max_ns pass. Returns true if an interrupt was delivered.
@@ -39,6 +47,7 @@ class HostBridge : public sc_core::sc_module {
   void on_irq_change();
   void deliver();
 
+  FaultInjector* faults_;
   sc_core::sc_time mmio_latency_, irq_latency_;
   sc_core::sc_event deliver_ev_;
   tlm::tlm_generic_payload trans_;

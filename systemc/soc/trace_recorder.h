@@ -2,6 +2,7 @@
 // in row buffers that Python copies out in bulk (one memcpy per table).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -65,35 +66,71 @@ struct JobRecord {
 
 constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
 
+// Retention (docs/trace-schema.md section 5): with tracing off, transactions are not recorded,
+// and job and phase rows are kept only until read: a read that reaches the end of the job or
+// phase table releases that table's rows (the driver reads each call's rows once, for its
+// CallRecord). With tracing on, a read that reaches the end trims the job or phase table to its
+// newest max_rows rows. Whatever the mode, a table that reaches 2 * max_rows rows drops its oldest
+// max_rows rows at once (a host that never reads). Job ids stay stable (job_base counts dropped
+// jobs); phase and transaction row indices restart from the oldest row held.
 class TraceRecorder {
  public:
-  bool enabled = true;  // bus transactions; job and phase rows are always kept (a few per job)
+  explicit TraceRecorder(uint64_t max_rows = 1u << 20) : max_rows_(max_rows < 1 ? 1 : max_rows) {}
+
+  bool enabled = true;  // bus transactions recorded; job and phase rows are always recorded
 
   void txn(const TxnRecord& r) {
-    if (enabled) txns_.push_back(r);
+    if (!enabled) return;
+    bound(txns_);
+    txns_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
+    bound(phases_);
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
   }
   // Reserve a row for a new job and return its id.
   uint32_t new_job() {
+    if (jobs_.size() >= 2 * max_rows_) drop_jobs(max_rows_);
     jobs_.emplace_back();
     jobs_.back().job = static_cast<uint32_t>(job_base_ + jobs_.size() - 1);
     return jobs_.back().job;
   }
-  JobRecord& job(uint32_t id) { return jobs_[id - job_base_]; }
+  // The row of a job id. A row dropped while its job runs (only if one call spans more than
+  // 2 * max_rows jobs) is replaced by a scratch row.
+  JobRecord& job(uint32_t id) {
+    if (id < job_base_ || id - job_base_ >= jobs_.size()) return scratch_;
+    return jobs_[id - job_base_];
+  }
 
   const std::vector<TxnRecord>& txns() const { return txns_; }
   const std::vector<PhaseRecord>& phases() const { return phases_; }
   const std::vector<JobRecord>& jobs() const { return jobs_; }
   uint64_t job_base() const { return job_base_; }
+  uint64_t max_rows() const { return max_rows_; }
+  uint64_t dropped() const { return dropped_; }  // rows dropped by the bounds (not by reads or clear)
 
-  // Drop what has been recorded; job ids keep counting up.
+  // A read of job or phase rows [start, start + count) happened (retention policy above).
+  void jobs_read(uint64_t start, uint64_t count) {
+    if (count == 0 || start + count < jobs_.size()) return;
+    if (!enabled)
+      drop_jobs(jobs_.size(), false);
+    else if (jobs_.size() > max_rows_)
+      drop_jobs(jobs_.size() - max_rows_, false);
+  }
+  void phases_read(uint64_t start, uint64_t count) {
+    if (count == 0 || start + count < phases_.size()) return;
+    if (!enabled)
+      phases_.clear();
+    else if (phases_.size() > max_rows_)
+      phases_.erase(phases_.begin(), phases_.end() - static_cast<std::ptrdiff_t>(max_rows_));
+  }
+
+  // Drop what has been recorded; job ids keep counting up. Gives the memory back.
   void clear() {
     job_base_ += jobs_.size();
-    txns_.clear();
-    phases_.clear();
-    jobs_.clear();
+    std::vector<TxnRecord>().swap(txns_);
+    std::vector<PhaseRecord>().swap(phases_);
+    std::vector<JobRecord>().swap(jobs_);
   }
 
   // "name:kind:offset;..." layouts for building numpy dtypes on the Python side.
@@ -102,10 +139,25 @@ class TraceRecorder {
   static std::string job_layout();
 
  private:
+  template <class Row>
+  void bound(std::vector<Row>& rows) {
+    if (rows.size() < 2 * max_rows_) return;
+    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(max_rows_));
+    dropped_ += max_rows_;
+  }
+  void drop_jobs(uint64_t k, bool count = true) {
+    jobs_.erase(jobs_.begin(), jobs_.begin() + static_cast<std::ptrdiff_t>(k));
+    job_base_ += k;
+    if (count) dropped_ += k;
+  }
+
+  uint64_t max_rows_;
   std::vector<TxnRecord> txns_;
   std::vector<PhaseRecord> phases_;
   std::vector<JobRecord> jobs_;
+  JobRecord scratch_{};
   uint64_t job_base_ = 0;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace a3
