@@ -23,7 +23,11 @@ std::string FaultInjector::set(const std::string& name, double v) {
   };
   if (name == "fi_seed") {
     if (v < 0 || v > 4294967295.0 || std::floor(v) != v) return "fault fi_seed: expected an integer in [0, 2^32)";
-    state_ = static_cast<uint64_t>(v) * 0x9E3779B97F4A7C15ull + 1;
+    // Scramble the seed, so that nearby seeds do not give shifted copies of one sequence.
+    uint64_t z = static_cast<uint64_t>(v) ^ 0xA3A3A3A3A3A3A3A3ull;
+    z = (z ^ (z >> 33)) * 0xFF51AFD7ED558CCDull;
+    z = (z ^ (z >> 33)) * 0xC4CEB9FE1A85EC53ull;
+    state_ = z ^ (z >> 33);
     return "";
   }
   if (name == "fi_dma_error_address") {
