@@ -69,7 +69,7 @@ const char* job_layout();
 uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
-// Rows dropped by the retention bound trace_max_rows (docs/trace-schema.md section 5).
+// Rows dropped by the retention bound trace_max_rows (docs/trace-schema.md section 6).
 uint64_t trace_dropped();
 
 // Fault injection (docs/descriptors.md section 9): set a fault by its configuration name (fi_*);

@@ -49,7 +49,7 @@ namespace a3 {
   /* ---- robustness: iteration counter, protocol checkers, trace retention, fault injection ---- */ \
   X(iter_counter_bits, 32.0, "bits", "[ours] width of the candidate-selection iteration counter: ATTEND needs M < 2^bits (BAD_ITERATIONS); 2^32 cycles x 256 queries stays far inside SystemC's 64-bit ps time") \
   X(protocol_check, 0.0, "bool", "[sim] 1: a TLM-2.0 base-protocol checker on every socket (the tests); 0: none (speed)") \
-  X(trace_max_rows, 1048576.0, "rows", "[sim] retention bound of each trace table (docs/trace-schema.md section 5)") \
+  X(trace_max_rows, 1048576.0, "rows", "[sim] retention bound of each trace table (docs/trace-schema.md section 6)") \
   X(fi_dma_error_address, -1.0, "address", "[sim] fault injection: DRAM answers DMA bursts that cover this bus address with TLM_GENERIC_ERROR_RESPONSE; -1 off") \
   X(fi_dma_error_rate, 0.0, "probability", "[sim] fault injection: probability that DRAM answers a DMA burst with TLM_GENERIC_ERROR_RESPONSE") \
   X(fi_seed, 1.0, "seed", "[sim] fault injection: seed of the generator behind fi_dma_error_rate and the corrupted bits") \

@@ -66,7 +66,7 @@ struct JobRecord {
 
 constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
 
-// Retention (docs/trace-schema.md section 5): with tracing off, transactions are not recorded,
+// Retention (docs/trace-schema.md section 6): with tracing off, transactions are not recorded,
 // and job and phase rows are kept only until read: a read that reaches the end of the job or
 // phase table releases that table's rows (the driver reads each call's rows once, for its
 // CallRecord). With tracing on, a read that reaches the end trims the job or phase table to its
