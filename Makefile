@@ -14,7 +14,7 @@ BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
 OUT ?= out
 
-.PHONY: all setup apt run test test-py test-cpp bench calibrate clean
+.PHONY: all setup apt run test test-py test-cpp sanitize bench calibrate clean
 
 all: setup
 
@@ -57,6 +57,20 @@ build/ctest/Makefile: CMakeLists.txt | apt
 test-cpp: apt build/ctest/Makefile
 	cmake --build build/ctest -j2
 	cd build/ctest && ctest --output-on-failure
+
+# AddressSanitizer (with its LeakSanitizer) + UndefinedBehaviorSanitizer, gcc's runtimes
+# (libasan8, libubsan1: dependencies of g++): the C++ tests (ctest, teardown leak-checked), then a
+# Python smoke run on the instrumented library (leak checking off there: the interpreter keeps its
+# own allocations at exit). Preset "sanitize" in CMakePresets.json; docs/robustness.md section 5.
+SAN_RT = $(shell g++ -print-file-name=libasan.so)
+sanitize: setup
+	cmake --preset sanitize >/dev/null
+	cmake --build --preset sanitize
+	ctest --preset sanitize
+	ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 \
+	A3SIM_LIB=$(CURDIR)/build/sanitize/liba3sim.so LD_PRELOAD=$(SAN_RT) \
+	  timeout 900 $(PY) tests/sanitize/smoke.py
 
 bench: setup build/ctest/Makefile
 	$(PY) benchmarks/run.py

@@ -50,11 +50,14 @@ class Fixture:
     def program(self) -> None:
         """Soft reset (waiting out a busy unit) and the queues of a 16-entry ring."""
         w = lambda r, v: self.dev.write_reg(0, r, v)  # noqa: E731
+        w(Reg.IRQ_ENABLE, 0)  # the line falls: run() below simulates instead of returning at once
         w(Reg.CTRL, CTRL_SOFT_RESET)
-        for _ in range(100):
+        # A job may run for simulated minutes (M = 2^32 - 1 iterations x 256 queries ~ 1100 s):
+        # run until it ends (the simulation runs dry), however long that is in simulated time.
+        for _ in range(10):
             if not self.dev.read_reg(0, Reg.STATUS) & 1:
                 break
-            self.dev.run(1e8)
+            self.dev.run(float("inf"))
         w(Reg.CTRL, CTRL_SOFT_RESET)
         assert not self.dev.read_reg(0, Reg.STATUS) & 1
         self.cq[:] = np.zeros(1, COMPLETION_DTYPE)

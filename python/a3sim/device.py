@@ -190,7 +190,7 @@ class Device:
     def run(self, max_ns: float = 1e12) -> bool:
         """Simulate until an interrupt reaches the host (True), or idle / ``max_ns`` (False).
 
-        ``max_ns`` must be a number >= 0 (:class:`ParameterError` otherwise); beyond 1e18 ns it
+        ``max_ns`` must be a number >= 0 (:class:`ParameterError` otherwise); beyond 1e15 ns it
         means no limit."""
         try:
             limit = float(max_ns)

@@ -26,14 +26,18 @@ bool need_platform() {
   return false;
 }
 
-// Simulated-time limits: finite and >= 0; beyond kMaxRunNs (about 31 years) means "no limit".
-constexpr double kMaxRunNs = 1e18;
+// Simulated-time limits: a number >= 0; beyond kMaxRunNs (1e15 ns, 11.6 days) means "no limit".
+// SystemC time is 64-bit picoseconds (1.8e16 ns in all): the limit is also kept below half of what
+// remains, so that now + limit never wraps.
+constexpr double kMaxRunNs = 1e15;
 bool run_limit(double& max_ns) {
   if (std::isnan(max_ns) || max_ns < 0) {
     g_error = "run time limit must be a number >= 0 ns";
     return false;
   }
+  const double left_ns = (18446744073709551615.0 - static_cast<double>(sc_core::sc_time_stamp().value())) / 1000.0;
   if (max_ns > kMaxRunNs) max_ns = kMaxRunNs;
+  if (max_ns > 0.5 * left_ns) max_ns = 0.5 * left_ns;
   return true;
 }
 

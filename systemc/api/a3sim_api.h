@@ -42,7 +42,7 @@ uint64_t dram_size();
 uintptr_t dram_ptr();
 
 // Simulate until an interrupt reaches the host (returns 1), or nothing is left to do or max_ns
-// pass (returns 0). max_ns must be >= 0 (BAD_ARGUMENT otherwise); above 1e18 it means no limit.
+// pass (returns 0). max_ns must be >= 0 (BAD_ARGUMENT otherwise); above 1e15 it means no limit.
 int run_until_irq(double max_ns);
 // A host MMIO write followed by run_until_irq (a doorbell, then wait for the interrupt): one call
 // instead of two. Returns -1 if the write got an error response.
