@@ -66,13 +66,15 @@ struct JobRecord {
 
 constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
 
-// Retention (docs/trace-schema.md section 6): with tracing off, transactions are not recorded,
-// and job and phase rows are kept only until read: a read that reaches the end of the job or
-// phase table releases that table's rows (the driver reads each call's rows once, for its
-// CallRecord). With tracing on, a read that reaches the end trims the job or phase table to its
-// newest max_rows rows. Whatever the mode, a table that reaches 2 * max_rows rows drops its oldest
-// max_rows rows at once (a host that never reads). Job ids stay stable (job_base counts dropped
-// jobs); phase and transaction row indices restart from the oldest row held.
+// Retention (docs/trace-schema.md section 6), with bound = max_rows: with tracing off, transactions
+// are not recorded, and job and phase rows are kept only until read: a read that reaches the end of
+// the job or phase table releases that table's rows (the driver reads each call's rows once, for
+// its CallRecord). With tracing on, a read that reaches the end of a job or phase table holding
+// 2 * bound rows or more trims it to its newest bound rows. Transactions: a table reaching
+// 2 * bound rows drops its oldest bound rows. Last resort (a host that never reads): a job or phase
+// table reaching 4 * bound rows drops its oldest 2 * bound rows at once. Every trim moves at most
+// 2 * bound rows once per bound rows added: amortised O(1) per row. Job ids stay stable (job_base
+// counts dropped jobs); phase and transaction row indices restart from the oldest row held.
 class TraceRecorder {
  public:
   explicit TraceRecorder(uint64_t max_rows = 1u << 20) : max_rows_(max_rows < 1 ? 1 : max_rows) {}
@@ -81,22 +83,22 @@ class TraceRecorder {
 
   void txn(const TxnRecord& r) {
     if (!enabled) return;
-    bound(txns_);
+    bound(txns_, 2);
     txns_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
-    bound(phases_);
+    bound(phases_, 4);
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
   }
   // Reserve a row for a new job and return its id.
   uint32_t new_job() {
-    if (jobs_.size() >= 2 * max_rows_) drop_jobs(max_rows_);
+    if (jobs_.size() >= 4 * max_rows_) drop_jobs(2 * max_rows_);
     jobs_.emplace_back();
     jobs_.back().job = static_cast<uint32_t>(job_base_ + jobs_.size() - 1);
     return jobs_.back().job;
   }
-  // The row of a job id. A row dropped while its job runs (only if one call spans more than
-  // 2 * max_rows jobs) is replaced by a scratch row.
+  // The row of a job id. A row dropped while its job runs (only if the host never reads and
+  // 4 * max_rows jobs pile up) is replaced by a scratch row.
   JobRecord& job(uint32_t id) {
     if (id < job_base_ || id - job_base_ >= jobs_.size()) return scratch_;
     return jobs_[id - job_base_];
@@ -114,14 +116,14 @@ class TraceRecorder {
     if (count == 0 || start + count < jobs_.size()) return;
     if (!enabled)
       drop_jobs(jobs_.size(), false);
-    else if (jobs_.size() > max_rows_)
+    else if (jobs_.size() >= 2 * max_rows_)
       drop_jobs(jobs_.size() - max_rows_, false);
   }
   void phases_read(uint64_t start, uint64_t count) {
     if (count == 0 || start + count < phases_.size()) return;
     if (!enabled)
       phases_.clear();
-    else if (phases_.size() > max_rows_)
+    else if (phases_.size() >= 2 * max_rows_)
       phases_.erase(phases_.begin(), phases_.end() - static_cast<std::ptrdiff_t>(max_rows_));
   }
 
@@ -139,11 +141,13 @@ class TraceRecorder {
   static std::string job_layout();
 
  private:
+  // A table reaching `times` * bound rows drops its oldest (times / 2) * bound rows.
   template <class Row>
-  void bound(std::vector<Row>& rows) {
-    if (rows.size() < 2 * max_rows_) return;
-    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(max_rows_));
-    dropped_ += max_rows_;
+  void bound(std::vector<Row>& rows, uint64_t times) {
+    if (rows.size() < times * max_rows_) return;
+    const uint64_t k = times / 2 * max_rows_;
+    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(k));
+    dropped_ += k;
   }
   void drop_jobs(uint64_t k, bool count = true) {
     jobs_.erase(jobs_.begin(), jobs_.begin() + static_cast<std::ptrdiff_t>(k));
