@@ -67,6 +67,7 @@ sanitize: setup
 	cmake --preset sanitize >/dev/null
 	cmake --build --preset sanitize
 	ctest --preset sanitize
+	cp systemc/api/a3sim_api.h build/sanitize/
 	ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 \
 	A3SIM_LIB=$(CURDIR)/build/sanitize/liba3sim.so LD_PRELOAD=$(SAN_RT) \
