@@ -142,9 +142,11 @@ def run_sequence(fx: Fixture, ops: list[tuple], seen: set[int]) -> None:
 
 
 def check_computes(fx: Fixture) -> None:
-    """After the sequence: re-program, and a LOAD_KV + ATTEND gives exact attention."""
+    """After the sequence: wait out a job still running (RawHost expects an idle unit, as a driver
+    does), re-program, and a LOAD_KV + ATTEND gives exact attention."""
     from test_host_integration import RawHost, _attend_ok
 
+    fx.program()
     _attend_ok(RawHost(fx.dev), np.random.default_rng(1))
 
 
