@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++ wordnet-base
+APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++ wordnet-base libasan8 libubsan1
 DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
@@ -59,7 +59,7 @@ test-cpp: apt build/ctest/Makefile
 	cd build/ctest && ctest --output-on-failure
 
 # AddressSanitizer (with its LeakSanitizer) + UndefinedBehaviorSanitizer, gcc's runtimes
-# (libasan8, libubsan1: dependencies of g++): the C++ tests (ctest, teardown leak-checked), then a
+# (libasan8 carries LeakSanitizer on x86-64; libubsan1): the C++ tests (ctest, teardown leak-checked), then a
 # Python smoke run on the instrumented library (leak checking off there: the interpreter keeps its
 # own allocations at exit). Preset "sanitize" in CMakePresets.json; docs/robustness.md section 5.
 SAN_RT = $(shell g++ -print-file-name=libasan.so)

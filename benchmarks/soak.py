@@ -2,7 +2,7 @@
 (RSS) measured at the start, in the middle and at the end (issue 13).
 
     .venv/bin/python benchmarks/soak.py                          # tracing off, defaults below
-    .venv/bin/python benchmarks/soak.py --trace --max-rows 65536  # tracing on, retention bound
+    .venv/bin/python benchmarks/soak.py --trace --max-rows 16384  # tracing on, retention bound
     .venv/bin/python -m pytest -p no:cacheprovider -m soak tests/test_soak.py -s   # both, checked
 
 Phase 1: ``--offloads`` (100,000) exact attention calls of 2 queries over 16 keys (d = 8), each

@@ -44,6 +44,13 @@ class Fixture:
         rng = np.random.default_rng(0)
         for a in self.bufs:
             dev.view(a, np.float32, 64 * 1024)[:] = rng.standard_normal(64 * 1024).astype(np.float32)
+        # A K/V pair of 20 x 8 and its sorted-key table (descriptors.md section 2), so that
+        # sequences get past NO_KV / NO_SORTED_TABLE and reach the later checks and the compute.
+        K = dev.view(self.bufs[0], np.float32, 20 * 8).reshape(20, 8)
+        order = np.argsort(-K.T, axis=1, kind="stable")
+        self.table = dev.alloc(2 * 20 * 8 * 4).address
+        dev.view(self.table, np.float32, 160)[:] = np.take_along_axis(K.T, order, axis=1).ravel()
+        dev.view(self.table + 640, np.uint32, 160)[:] = order.astype(np.uint32).ravel()
         self.sq = dev.view(self.ring.address, DESCRIPTOR_DTYPE, 16)
         self.cq = dev.view(self.ring.address + 64 * 16, COMPLETION_DTYPE, 16)
 
@@ -67,15 +74,21 @@ class Fixture:
             w(r, v)
 
 
+def mostly(common: st.SearchStrategy, rare: st.SearchStrategy, in_16: int = 2) -> st.SearchStrategy:
+    """``common`` in about 16 - in_16 of 16 draws, ``rare`` in the others (hypothesis' one_of does
+    not weigh repeated branches, and draws that shrink to 0 pick ``common``)."""
+    return st.tuples(st.integers(0, 15), common, rare).map(lambda t: t[2] if t[0] >= 16 - in_16 else t[1])
+
+
 def often(values: list, rare: st.SearchStrategy) -> st.SearchStrategy:
     """Mostly one of ``values`` (so that sequences get past validation), sometimes ``rare``."""
-    return st.one_of(st.sampled_from(values), st.sampled_from(values), st.sampled_from(values), rare)
+    return mostly(st.sampled_from(values), rare, 4)
 
 
 def addresses(fx_bufs: list[int]) -> st.SearchStrategy[int]:
     good = st.sampled_from(fx_bufs)
     rare = st.one_of(good.map(lambda a: a + 2), st.integers(0, 2**31), U64, st.just((1 << 30) - 100))
-    return st.one_of(*([good] * 12), rare)
+    return mostly(good, rare, 1)
 
 
 def descriptors(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
@@ -94,7 +107,14 @@ def descriptors(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
     })
 
 
-def operations(fx_bufs: list[int]) -> st.SearchStrategy[list[tuple]]:
+def valid_loads(fx_bufs: list[int], table: int) -> st.SearchStrategy[dict]:
+    """A good LOAD_KV of the 20 x 8 K/V, or a good LOAD_SORTED of its table."""
+    kv = {"opcode": 1, "n": 20, "d": 8, "addr_a": fx_bufs[0], "addr_b": fx_bufs[1], "flags": 1}
+    srt = {"opcode": 3, "n": 20, "d": 8, "addr_a": table, "flags": 1}
+    return st.sampled_from([kv, kv, srt])
+
+
+def operations(fx_bufs: list[int], table: int = 0) -> st.SearchStrategy[list[tuple]]:
     mmio_addr = st.one_of(OFFSETS.map(lambda o: MMIO_BASE + o), U64)
     op = st.one_of(
         st.tuples(st.just("write"), mmio_addr, U32),
@@ -102,11 +122,19 @@ def operations(fx_bufs: list[int]) -> st.SearchStrategy[list[tuple]]:
         st.tuples(st.just("run"), st.floats(0, 1e6)),
         st.tuples(st.just("desc"), descriptors(fx_bufs)),
         st.tuples(st.just("desc"), descriptors(fx_bufs)),
+        st.tuples(st.just("desc"), valid_loads(fx_bufs, table)),
         # Any access shape a host could issue (legal initiator; the targets must answer by the rules).
         st.tuples(st.just("bus"), st.booleans(), st.one_of(mmio_addr, st.integers((1 << 30) - 4096, 1 << 30)),
                   st.integers(1, 512), st.integers(1, 512), U32),
     )
     return st.lists(op, min_size=1, max_size=25)
+
+
+def ack_and_run(dev, max_ns: float) -> None:
+    """As host software does: acknowledge what interrupted last, then simulate on (while a line
+    stays high after its delivery, run() returns at once)."""
+    dev.api.mmio_write(MMIO_BASE + Reg.IRQ_ACK, 3)
+    dev.run(max_ns)
 
 
 def run_sequence(fx: Fixture, ops: list[tuple], seen: set[int]) -> None:
@@ -121,7 +149,7 @@ def run_sequence(fx: Fixture, ops: list[tuple], seen: set[int]) -> None:
             v = int(api.mmio_read(op[1]))
             assert 0 <= v < 2**32 or v in TLM_STATUSES
         elif kind == "run":
-            dev.run(op[1])
+            ack_and_run(dev, op[1])
         elif kind == "desc":
             d = np.zeros(1, DESCRIPTOR_DTYPE)[0]
             for k, v in op[1].items():
@@ -129,10 +157,14 @@ def run_sequence(fx: Fixture, ops: list[tuple], seen: set[int]) -> None:
             fx.sq[tail] = d
             tail = (tail + 1) % 16
             assert int(api.mmio_write(MMIO_BASE + Reg.SQ_TAIL, tail)) in TLM_STATUSES
+            ack_and_run(dev, 1e5)
+            code = (dev.read_reg(0, Reg.STATUS) >> 8) & 0xFF
+            assert code in CODES
+            seen.add(code)
         else:
             _, write, address, nbytes, width, be = op
             assert int(api.host_transaction(write, address, 0, nbytes, width, be, False)) in TLM_STATUSES
-    dev.run(1e8)
+    ack_and_run(dev, 1e8)
     status = dev.read_reg(0, Reg.STATUS)
     assert (status >> 8) & 0xFF in CODES
     seen.add((status >> 8) & 0xFF)
@@ -159,13 +191,18 @@ def fuzz(examples: int, seed: int | None) -> tuple[int, list[str]]:
     count = 0
     seen: set[int] = set()
 
+    kv = ("desc", {"opcode": 1, "n": 20, "d": 8, "addr_a": fx.bufs[0], "addr_b": fx.bufs[1], "flags": 1})
+    srt = ("desc", {"opcode": 3, "n": 20, "d": 8, "addr_a": fx.table, "flags": 1})
+
     @settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
               suppress_health_check=list(HealthCheck), print_blob=True)
-    @given(ops=operations(fx.bufs))
-    def one(ops):
+    # Two sequences in three start from loaded K/V (and table), so that random descriptors
+    # reach the checks and the compute behind NO_KV.
+    @given(ops=operations(fx.bufs, fx.table), preload=st.sampled_from([(), (kv,), (kv, srt)]))
+    def one(ops, preload):
         nonlocal count
         count += 1
-        run_sequence(fx, ops, seen)
+        run_sequence(fx, list(preload) + ops, seen)
         if count % 10 == 1:
             check_computes(fx)
             dev.unit_state[0].owner = None

@@ -17,7 +17,7 @@ SOAK = Path(__file__).resolve().parent.parent / "benchmarks" / "soak.py"
 
 
 @pytest.mark.soak
-@pytest.mark.parametrize("args", [[], ["--trace", "--max-rows", "65536"]], ids=["trace-off", "trace-on-bounded"])
+@pytest.mark.parametrize("args", [[], ["--trace", "--max-rows", "16384"]], ids=["trace-off", "trace-on-bounded"])
 def test_soak_memory_is_flat(args):
     p = subprocess.run([sys.executable, str(SOAK), *args], capture_output=True, text=True, timeout=7200)
     assert p.returncode == 0, p.stderr
