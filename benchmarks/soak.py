@@ -11,6 +11,7 @@ checked against numpy every 1,000 calls. Phase 2: ``--cycles`` (10,000) load/clo
 the half of phase 1 (middle), at the end of phase 1 and at the end of phase 2 (end). Prints one
 JSON line; docs/robustness.md records the figures.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,13 @@ def soak(offloads: int, cycles: int, trace: bool, max_rows: int | None) -> dict:
     for _ in range(2000):  # warm-up: arena, caches, numpy and cppyy wrappers
         drv.attention(Q, K, V)
     gc.collect()
-    out = {"offloads": offloads, "cycles": cycles, "trace": trace,
-           "trace_max_rows": int(drv.device.cfg("trace_max_rows")), "rss_start_mb": rss_mb()}
+    out = {
+        "offloads": offloads,
+        "cycles": cycles,
+        "trace": trace,
+        "trace_max_rows": int(drv.device.cfg("trace_max_rows")),
+        "rss_start_mb": rss_mb(),
+    }
     t0 = time.perf_counter()
     wrong = 0
     for i in range(offloads):

@@ -1,6 +1,7 @@
 """Determinism (issue 13): the same inputs and configuration give byte-identical outputs and traces
 (transactions, jobs, phases, completion records) in separate fresh processes; so does a run with
 seeded fault injection."""
+
 from __future__ import annotations
 
 from conftest import in_fresh_process

@@ -2,13 +2,22 @@
 register/descriptor level, shows up in STATUS.LAST_ERROR (and in the completion record, with its
 detail word, where the table says there is one), and the unit then computes exact attention again.
 Each runs in a forked child; tests/test_host_integration.py runs them all in one sequence."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from a3sim.protocol import (
-    DESCRIPTOR_DTYPE, FLAG_ROW_STATS, IRQ_DONE, IRQ_ERROR, STATUS_ERROR, Mode, Opcode, Reg, Status, completion_ok,
+    DESCRIPTOR_DTYPE,
+    IRQ_DONE,
+    IRQ_ERROR,
+    STATUS_ERROR,
+    Mode,
+    Opcode,
+    Reg,
+    Status,
+    completion_ok,
 )
 from conftest import in_fork, rand
 from test_host_integration import RawHost, _attend_ok
@@ -98,7 +107,10 @@ CASES = {
     "NO_KV": (lambda b: b.attend(), 0),
     "KV_MISMATCH": (lambda b: (b.load(), b.attend(n=N + 1))[1], N + 1),
     "NO_SORTED_TABLE": (lambda b: (b.load(), b.attend(mode=Mode.APPROX, M=10))[1], 0),
-    "DMA_FAULT": (lambda b: b.raw.submit(opcode=Opcode.LOAD_KV, n=N, d=D, addr_a=b.ka, addr_b=(1 << 30) - 256), (1 << 30)),
+    "DMA_FAULT": (
+        lambda b: b.raw.submit(opcode=Opcode.LOAD_KV, n=N, d=D, addr_a=b.ka, addr_b=(1 << 30) - 256),
+        (1 << 30),
+    ),
     "NONFINITE": (_nonfinite, 0),
     "QUEUE_CONFIG": (_queue_config, None),
     "CQ_OVERFLOW": (_queue_overflow, None),
@@ -114,8 +126,11 @@ def _provoke(name: str) -> dict:
     trigger, detail = CASES[name]
     rec = trigger(b)
     st = b.raw.r(Reg.STATUS)
-    out = {"status_bit": bool(st & STATUS_ERROR), "last_error": (st >> 8) & 0xFF,
-           "irq_error": bool(b.raw.r(Reg.IRQ_STATUS) & IRQ_ERROR)}
+    out = {
+        "status_bit": bool(st & STATUS_ERROR),
+        "last_error": (st >> 8) & 0xFF,
+        "irq_error": bool(b.raw.r(Reg.IRQ_STATUS) & IRQ_ERROR),
+    }
     if rec is not None:  # (RawHost.submit has acknowledged the interrupt already)
         assert completion_ok(rec)
         out.update(record=int(rec["status"]), detail=int(rec["detail"]), expected_detail=detail)

@@ -3,13 +3,23 @@ register/descriptor level: each fault is reported the way the documentation says
 the completion record and in STATUS, missing interrupt, BUSY stuck, bad check word), and the
 platform computes correct results afterwards. Each test runs in a forked child: faults and their
 recovery leave the session's platform untouched."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from a3sim.protocol import (
-    COMPLETION_DTYPE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, FLAG_IRQ, IRQ_DONE, IRQ_ERROR, STATUS_BUSY, STATUS_ERROR,
-    Opcode, Reg, Status, completion_ok,
+    CTRL_SOFT_RESET,
+    DESCRIPTOR_DTYPE,
+    FLAG_IRQ,
+    IRQ_DONE,
+    IRQ_ERROR,
+    STATUS_BUSY,
+    STATUS_ERROR,
+    Opcode,
+    Reg,
+    Status,
+    completion_ok,
 )
 from conftest import in_fork, rand
 from test_host_integration import RawHost, _attend_ok
@@ -125,7 +135,11 @@ def _dma_error_rate(seed: int) -> list[int]:
 
 
 def test_dma_error_rate_is_seeded_and_reported():
-    a, b, c = in_fork(lambda: _dma_error_rate(7)), in_fork(lambda: _dma_error_rate(7)), in_fork(lambda: _dma_error_rate(8))
+    a, b, c = (
+        in_fork(lambda: _dma_error_rate(7)),
+        in_fork(lambda: _dma_error_rate(7)),
+        in_fork(lambda: _dma_error_rate(8)),
+    )
     assert a == b  # same seed, same faults
     assert a != c
     # 40 jobs x (1 fetch + 32 bursts + 1 completion) at 5 %: about 33 of 40 jobs fail.
@@ -247,8 +261,15 @@ def test_fault_settings_are_checked(drv):
     from a3sim.errors import ParameterError
 
     dev = drv.device
-    for name, value in (("fi_nope", 1), ("fi_dma_error_rate", 1.5), ("fi_irq_drop", -1), ("fi_seed", 0.5),
-                        ("fi_dma_error_address", -2), ("fi_irq_delay_ns", float("nan")), ("fi_stuck_busy", "x")):
+    for name, value in (
+        ("fi_nope", 1),
+        ("fi_dma_error_rate", 1.5),
+        ("fi_irq_drop", -1),
+        ("fi_seed", 0.5),
+        ("fi_dma_error_address", -2),
+        ("fi_irq_delay_ns", float("nan")),
+        ("fi_stuck_busy", "x"),
+    ):
         with pytest.raises(ParameterError):
             dev.set_fault(name, value)
     assert dev.faults_injected() == dict.fromkeys(dev.FAULT_KINDS, 0)
@@ -267,6 +288,7 @@ def _faults_from_configuration() -> str:
 def test_faults_armed_by_configuration():
     from conftest import in_fresh_process
 
-    code = "import sys; sys.path.insert(0, 'tests')\n" \
-           "from test_faults import _faults_from_configuration as f\nprint(f())"
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\nfrom test_faults import _faults_from_configuration as f\nprint(f())"
+    )
     assert in_fresh_process(code).strip().endswith("ok")

@@ -11,6 +11,7 @@ Two profiles: the fast one (``test_fuzz_fast``, 40 sequences) runs in ``make tes
 
 It prints the figure recorded in docs/robustness.md (sequences tried, failures). Each profile runs
 in one forked child (conftest.in_fork): the session's platform is untouched."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a3sim.protocol import (
-    COMPLETION_DTYPE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, MMIO_BASE, PERF_COUNTERS, Reg, Status, completion_ok,
+    COMPLETION_DTYPE,
+    CTRL_SOFT_RESET,
+    DESCRIPTOR_DTYPE,
+    MMIO_BASE,
+    PERF_COUNTERS,
+    Reg,
+    Status,
+    completion_ok,
     perf_offset,
 )
 from conftest import in_fork
@@ -75,9 +83,17 @@ class Fixture:
         w(Reg.CTRL, CTRL_SOFT_RESET)
         assert not self.dev.read_reg(0, Reg.STATUS) & 1
         self.cq[:] = np.zeros(1, COMPLETION_DTYPE)
-        for r, v in ((Reg.SQ_BASE_LO, self.ring.address), (Reg.SQ_BASE_HI, 0), (Reg.SQ_SIZE, 16),
-                     (Reg.CQ_BASE_LO, self.ring.address + 64 * 16), (Reg.CQ_BASE_HI, 0), (Reg.CQ_SIZE, 16),
-                     (Reg.IRQ_ENABLE, 3), (Reg.IRQ_ACK, 3), (Reg.CTRL, 1)):
+        for r, v in (
+            (Reg.SQ_BASE_LO, self.ring.address),
+            (Reg.SQ_BASE_HI, 0),
+            (Reg.SQ_SIZE, 16),
+            (Reg.CQ_BASE_LO, self.ring.address + 64 * 16),
+            (Reg.CQ_BASE_HI, 0),
+            (Reg.CQ_SIZE, 16),
+            (Reg.IRQ_ENABLE, 3),
+            (Reg.IRQ_ACK, 3),
+            (Reg.CTRL, 1),
+        ):
             w(r, v)
 
 
@@ -100,18 +116,23 @@ def addresses(fx_bufs: list[int]) -> st.SearchStrategy[int]:
 
 def descriptors(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
     addr = addresses(fx_bufs)
-    return st.fixed_dictionaries({
-        "opcode": often([0, 1, 1, 2, 2, 2, 3], st.integers(0, 255)),
-        "mode": often([0, 1, 2], st.integers(0, 255)),
-        "flags": st.integers(0, 0xFFFF),
-        "tag": U32,
-        "n": often([20, 20, 20, 0, 320, 321], U32),
-        "d": often([8, 8, 8, 0, 64, 65], U32),
-        "m": often([1, 4, 4, 0, 256, 257], U32),
-        "T": st.one_of(st.floats(0, 1, width=32), st.floats(width=32)),
-        "M": often([0, 1, 100, 2**32 - 1, 2**32], U64),
-        "addr_a": addr, "addr_b": addr, "addr_c": addr, "addr_d": addr,
-    })
+    return st.fixed_dictionaries(
+        {
+            "opcode": often([0, 1, 1, 2, 2, 2, 3], st.integers(0, 255)),
+            "mode": often([0, 1, 2], st.integers(0, 255)),
+            "flags": st.integers(0, 0xFFFF),
+            "tag": U32,
+            "n": often([20, 20, 20, 0, 320, 321], U32),
+            "d": often([8, 8, 8, 0, 64, 65], U32),
+            "m": often([1, 4, 4, 0, 256, 257], U32),
+            "T": st.one_of(st.floats(0, 1, width=32), st.floats(width=32)),
+            "M": often([0, 1, 100, 2**32 - 1, 2**32], U64),
+            "addr_a": addr,
+            "addr_b": addr,
+            "addr_c": addr,
+            "addr_d": addr,
+        }
+    )
 
 
 def valid_loads(fx_bufs: list[int], table: int) -> st.SearchStrategy[dict]:
@@ -131,8 +152,14 @@ def operations(fx_bufs: list[int], table: int = 0) -> st.SearchStrategy[list[tup
         st.tuples(st.just("desc"), descriptors(fx_bufs)),
         st.tuples(st.just("desc"), valid_loads(fx_bufs, table)),
         # Any access shape a host could issue (legal initiator; the targets must answer by the rules).
-        st.tuples(st.just("bus"), st.booleans(), st.one_of(mmio_addr, st.integers((1 << 30) - 4096, 1 << 30)),
-                  st.integers(1, 512), st.integers(1, 512), U32),
+        st.tuples(
+            st.just("bus"),
+            st.booleans(),
+            st.one_of(mmio_addr, st.integers((1 << 30) - 4096, 1 << 30)),
+            st.integers(1, 512),
+            st.integers(1, 512),
+            U32,
+        ),
     )
     return st.lists(op, min_size=1, max_size=25)
 
@@ -170,8 +197,10 @@ def run_sequence(fx: Fixture, ops: list[tuple], seen: set[int]) -> None:
             seen.add(code)
         else:
             _, write, address, nbytes, width, be = op
-            assert int(api.host_transaction(write, fx.away(address) if write else address, 0, nbytes, width, be,
-                                            False)) in TLM_STATUSES
+            assert (
+                int(api.host_transaction(write, fx.away(address) if write else address, 0, nbytes, width, be, False))
+                in TLM_STATUSES
+            )
     ack_and_run(dev, 1e8)
     status = dev.read_reg(0, Reg.STATUS)
     assert (status >> 8) & 0xFF in CODES
@@ -202,8 +231,14 @@ def fuzz(examples: int, seed: int | None) -> tuple[int, list[str]]:
     kv = ("desc", {"opcode": 1, "n": 20, "d": 8, "addr_a": fx.bufs[0], "addr_b": fx.bufs[1], "flags": 1})
     srt = ("desc", {"opcode": 3, "n": 20, "d": 8, "addr_a": fx.table, "flags": 1})
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     # Two sequences in three start from loaded K/V (and table), so that random descriptors
     # reach the checks and the compute behind NO_KV.
     @given(ops=operations(fx.bufs, fx.table), preload=st.sampled_from([(), (kv,), (kv, srt)]))

@@ -2,6 +2,7 @@
 platform, silent over correct traffic (the whole suite's count is checked by conftest at the end),
 and they catch a deliberately broken transaction without stopping the kernel. The rules one by
 one, against a deliberately broken target, are in tests/cpp/test_protocol_checker.cpp."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,17 +34,17 @@ def test_checkers_on_every_hop_see_traffic_and_no_violation(drv):
 @pytest.mark.parametrize(
     "write, address, nbytes, width, be_mask, expected",
     [
-        (False, 0x10000, 256, 256, 0xFFFFFFFF, OK),                    # DRAM burst
+        (False, 0x10000, 256, 256, 0xFFFFFFFF, OK),  # DRAM burst
         (True, 0x10000, 4, 4, 0xFFFFFFFF, OK),
-        (False, 0x10000, 64, 64, 0x0000FFFF, BYTE_ENABLE_ERROR),       # DRAM has no byte enables
-        (False, 0x10000, 64, 16, 0xFFFFFFFF, BURST_ERROR),             # nor streaming
-        (False, (1 << 30) - 8, 16, 16, 0xFFFFFFFF, ADDRESS_ERROR),     # crosses the end of DRAM
-        (False, MMIO_BASE + Reg.ID, 4, 4, 0xFFFFFFFF, OK),             # a register
+        (False, 0x10000, 64, 64, 0x0000FFFF, BYTE_ENABLE_ERROR),  # DRAM has no byte enables
+        (False, 0x10000, 64, 16, 0xFFFFFFFF, BURST_ERROR),  # nor streaming
+        (False, (1 << 30) - 8, 16, 16, 0xFFFFFFFF, ADDRESS_ERROR),  # crosses the end of DRAM
+        (False, MMIO_BASE + Reg.ID, 4, 4, 0xFFFFFFFF, OK),  # a register
         (False, MMIO_BASE + Reg.ID, 4, 4, 0x3, BYTE_ENABLE_ERROR),
-        (False, MMIO_BASE + Reg.ID, 8, 8, 0xFFFFFFFF, BURST_ERROR),    # registers are 32-bit
+        (False, MMIO_BASE + Reg.ID, 8, 8, 0xFFFFFFFF, BURST_ERROR),  # registers are 32-bit
         (False, MMIO_BASE + Reg.ID, 4, 2, 0xFFFFFFFF, BURST_ERROR),
-        (True, MMIO_BASE + 0x7F0, 4, 4, 0xFFFFFFFF, ADDRESS_ERROR),    # unmapped offset
-        (False, 0x20_0000_0000, 4, 4, 0xFFFFFFFF, ADDRESS_ERROR),      # nothing there (decode)
+        (True, MMIO_BASE + 0x7F0, 4, 4, 0xFFFFFFFF, ADDRESS_ERROR),  # unmapped offset
+        (False, 0x20_0000_0000, 4, 4, 0xFFFFFFFF, ADDRESS_ERROR),  # nothing there (decode)
     ],
 )
 def test_targets_answer_every_access_by_the_rules(drv, write, address, nbytes, width, be_mask, expected):

@@ -1,6 +1,7 @@
 """The raw layer (issue 13, finding 7): the native API before a platform exists, the device-memory
 allocator, run() limits and the smallest useful DRAM. Every misuse is a typed error; nothing
 segfaults and the kernel keeps working."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,9 +53,23 @@ def test_native_calls_before_a_platform_exists_are_refused():
     assert "no platform" in lines["error:"]
     for name in ("mmio_read", "mmio_write", "run_until_irq", "write_and_wait", "fault_set", "host_transaction"):
         assert lines[name] == "-1000", name
-    for name in ("dram_size", "dram_ptr", "txn_count", "phase_count", "job_count", "job_base", "copy_txns",
-                 "copy_phases", "copy_jobs", "trace_dropped", "fault_count", "protocol_checked",
-                 "protocol_violations", "sram_counter", "snapshot"):
+    for name in (
+        "dram_size",
+        "dram_ptr",
+        "txn_count",
+        "phase_count",
+        "job_count",
+        "job_base",
+        "copy_txns",
+        "copy_phases",
+        "copy_jobs",
+        "trace_dropped",
+        "fault_count",
+        "protocol_checked",
+        "protocol_violations",
+        "sram_counter",
+        "snapshot",
+    ):
         assert lines[name] == "0", name
     for name in ("host_now_ns", "last_irq_ns"):
         assert float(lines[name]) == 0.0

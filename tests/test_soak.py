@@ -4,6 +4,7 @@ RSS stays flat from the middle of the run to its end, and every checked result i
 
     .venv/bin/python -m pytest -p no:cacheprovider -m soak tests/test_soak.py -s
 """
+
 from __future__ import annotations
 
 import json

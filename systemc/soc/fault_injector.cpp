@@ -49,7 +49,8 @@ std::string FaultInjector::set(const std::string& name, double v) {
   if (name == "fi_irq_drop") return count(irq_drop_);
   if (name == "fi_stuck_busy") return count(stuck_busy_);
   if (name == "fi_corrupt_completion") return count(corrupt_);
-  return "unknown fault '" + name + "' (fi_dma_error_address, fi_dma_error_rate, fi_seed, fi_irq_drop, "
+  return "unknown fault '" + name +
+         "' (fi_dma_error_address, fi_dma_error_rate, fi_seed, fi_irq_drop, "
          "fi_irq_delay_ns, fi_stuck_busy, fi_corrupt_completion)";
 }
 

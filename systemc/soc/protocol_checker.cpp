@@ -21,8 +21,12 @@ std::string ProtocolLog::report() const {
 }
 
 ProtocolChecker::ProtocolChecker(sc_module_name name, ProtocolLog* log, uint64_t range, bool dmi)
-    : sc_module(name), target_socket("target_socket"), initiator_socket("initiator_socket"), log_(log),
-      range_(range), dmi_(dmi) {
+    : sc_module(name),
+      target_socket("target_socket"),
+      initiator_socket("initiator_socket"),
+      log_(log),
+      range_(range),
+      dmi_(dmi) {
   target_socket.register_b_transport(this, &ProtocolChecker::b_transport);
   target_socket.register_transport_dbg(this, &ProtocolChecker::transport_dbg);
   target_socket.register_get_direct_mem_ptr(this, &ProtocolChecker::get_direct_mem_ptr);
@@ -63,8 +67,8 @@ void ProtocolChecker::b_transport(tlm::tlm_generic_payload& t, sc_time& delay) {
   if (st == tlm::TLM_INCOMPLETE_RESPONSE) bad("T1-status-set", "target returned with INCOMPLETE at " + hex(addr));
   if (t.get_command() != cmd || t.get_address() != addr || t.get_data_ptr() != data || t.get_data_length() != len ||
       t.get_streaming_width() != sw || t.get_byte_enable_ptr() != be || t.get_byte_enable_length() != be_len)
-    bad("T2-attributes-kept", "command, address, data pointer, length, streaming width or byte enables changed at " +
-                                  hex(addr));
+    bad("T2-attributes-kept",
+        "command, address, data pointer, length, streaming width or byte enables changed at " + hex(addr));
   if (!valid) return;
   if (cmd == tlm::TLM_WRITE_COMMAND && t.get_data_ptr() == data && std::memcmp(data, data_copy_.data(), len) != 0)
     bad("T3-write-data-kept", "the target modified the data array of a write at " + hex(addr));
@@ -91,7 +95,8 @@ unsigned int ProtocolChecker::transport_dbg(tlm::tlm_generic_payload& t) {
   const uint64_t addr = t.get_address();
   const unsigned int len = t.get_data_length();
   const unsigned int n = initiator_socket->transport_dbg(t);
-  if (n > len) bad("D1-debug-count", "transport_dbg returned " + std::to_string(n) + " > length " + std::to_string(len));
+  if (n > len)
+    bad("D1-debug-count", "transport_dbg returned " + std::to_string(n) + " > length " + std::to_string(len));
   if (t.get_address() != addr) bad("D2-debug-address", "transport_dbg changed the address " + hex(addr));
   return n;
 }

@@ -1,10 +1,10 @@
 // test_protocol_checker.cpp - the ProtocolChecker against a deliberately broken target and a
 // careless initiator: each base-protocol rule it enforces is violated once and counted once, a
 // correct transaction counts nothing, and the kernel keeps running (no SystemC error report).
-#include <systemc>
-#include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 #include <tlm_utils/simple_target_socket.h>
+#include <systemc>
+#include <tlm>
 
 #include <cstdio>
 #include <cstring>
@@ -13,18 +13,29 @@
 #include "soc/protocol_checker.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);    \
-      ++failures;                                                    \
-    }                                                                \
+#define CHECK(cond)                                               \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                 \
+    }                                                             \
   } while (0)
 
 // A target whose misbehaviour is chosen per transaction.
 struct BrokenTarget : sc_core::sc_module {
-  enum Bug { NONE, LEAVE_INCOMPLETE, CHANGE_LENGTH, SCRIBBLE_WRITE, OK_OUT_OF_RANGE, OK_STREAMING,
-             IGNORE_BYTE_ENABLES, DMI_HINT, GRANT_DMI, DBG_OVERCOUNT, ANSWER_BURST_ERROR };
+  enum Bug {
+    NONE,
+    LEAVE_INCOMPLETE,
+    CHANGE_LENGTH,
+    SCRIBBLE_WRITE,
+    OK_OUT_OF_RANGE,
+    OK_STREAMING,
+    IGNORE_BYTE_ENABLES,
+    DMI_HINT,
+    GRANT_DMI,
+    DBG_OVERCOUNT,
+    ANSWER_BURST_ERROR
+  };
   tlm_utils::simple_target_socket<BrokenTarget> socket;
   Bug bug = NONE;
   explicit BrokenTarget(sc_core::sc_module_name n) : sc_module(n), socket("socket") {
@@ -119,8 +130,8 @@ int sc_main(int, char**) {
     } else {
       CHECK(log.violations == v0 + 1);
       CHECK(log.by_rule[c.rule] == before + 1);
-      if (log.violations != v0 + 1) std::printf("  case %s: %llu violations\n", c.rule,
-                                                static_cast<unsigned long long>(log.violations - v0));
+      if (log.violations != v0 + 1)
+        std::printf("  case %s: %llu violations\n", c.rule, static_cast<unsigned long long>(log.violations - v0));
     }
   }
   // DMI: granted on a hop without DMI; debug transport over-reporting.
@@ -140,7 +151,8 @@ int sc_main(int, char**) {
   // The kernel is alive: simulated time still advances.
   sc_core::sc_start(sc_core::sc_time(10, sc_core::SC_NS));
   CHECK(sc_core::sc_time_stamp() == sc_core::sc_time(10, sc_core::SC_NS));
-  if (failures == 0) std::printf("protocol checker: all checks passed (%llu violations caught)\n",
-                                 static_cast<unsigned long long>(log.violations));
+  if (failures == 0)
+    std::printf("protocol checker: all checks passed (%llu violations caught)\n",
+                static_cast<unsigned long long>(log.violations));
   return failures == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@ aborts the process with a non-zero exit; the end prints one summary line.
 
     make sanitize        # builds the preset, runs ctest under it, then this script
 """
+
 from __future__ import annotations
 
 import os
@@ -34,7 +35,11 @@ def main() -> None:
         K, V, Q = (rng.standard_normal(s).astype(np.float32) for s in ((n, d), (n, d), (m, d)))
         out, _ = drv.attention(Q, K, V)
         np.testing.assert_allclose(out, reference(Q, K, V), rtol=1e-4, atol=1e-5)
-        for kw in ({"mode": "approx", "M": 64}, {"mode": "post_only", "T": 0.05}, {"mode": "approx", "preset": "aggressive"}):
+        for kw in (
+            {"mode": "approx", "M": 64},
+            {"mode": "post_only", "T": 0.05},
+            {"mode": "approx", "preset": "aggressive"},
+        ):
             out, _ = drv.attention(Q, K, V, **kw)
             assert np.isfinite(out).all()
         calls += 4
@@ -67,8 +72,10 @@ def main() -> None:
     np.testing.assert_allclose(out, reference(Q[:3], K[:50], V[:50]), rtol=1e-4, atol=1e-5)
     rep = dev.protocol_report()
     assert rep["violations"] == 0, rep
-    print(f"sanitize smoke: {calls} driver calls, faults injected {dev.faults_injected()}, "
-          f"{tried} fuzz sequences ({len(codes)} codes), {rep['checked']} transactions checked, 0 violations")
+    print(
+        f"sanitize smoke: {calls} driver calls, faults injected {dev.faults_injected()}, "
+        f"{tried} fuzz sequences ({len(codes)} codes), {rep['checked']} transactions checked, 0 violations"
+    )
 
 
 if __name__ == "__main__":
