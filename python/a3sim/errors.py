@@ -46,6 +46,11 @@ class MaskedInputError(A3InputError):
     """An array argument is a masked array with masked elements (the device has no mask)."""
 
 
+class AllocationError(A3InputError):
+    """A device-memory request is not valid: a size that is not a positive integer, or a block
+    freed twice or not allocated by this device."""
+
+
 class ConfigError(A3Error, ValueError):
     """A hardware configuration key or value is not valid, or conflicts with the running platform."""
 
@@ -117,7 +122,7 @@ class StateError(DeviceError):
 
 
 class DmaFaultError(DeviceError):
-    """A DMA transfer hit an address outside memory."""
+    """A DMA transfer hit an address outside memory, or its target answered with an error."""
 
 
 class DeviceNonFiniteError(DeviceError):
@@ -143,6 +148,8 @@ ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "KV_MISMATCH": StateError,
     "NO_SORTED_TABLE": StateError,
     "DMA_FAULT": DmaFaultError,
+    "DMA_ERROR": DmaFaultError,
+    "BAD_ITERATIONS": DescriptorError,
     "NONFINITE": DeviceNonFiniteError,
     "QUEUE_CONFIG": QueueError,
     "CQ_OVERFLOW": QueueError,
