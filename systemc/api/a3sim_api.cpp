@@ -238,7 +238,7 @@ const ProtocolRow kProtocolRows[] = {
     {"layout", "completion.sq_index", offsetof(a3::Completion, sq_index)},
     {"layout", "completion.queries", offsetof(a3::Completion, queries)},
     {"layout", "completion.detail", offsetof(a3::Completion, detail)},
-    {"layout", "completion.reserved", offsetof(a3::Completion, reserved)},
+    {"layout", "completion.check", offsetof(a3::Completion, check)},
     {"layout", "completion.__size__", sizeof(a3::Completion)},
     {"layout", "row_stats.s_max", offsetof(a3::RowStats, s_max)},
     {"layout", "row_stats.sum_exp", offsetof(a3::RowStats, sum_exp)},
