@@ -25,13 +25,14 @@ def test_native_calls_before_a_platform_exists_are_refused():
             "dram_size": a.dram_size(), "dram_ptr": a.dram_ptr(), "mmio_read": a.mmio_read(0x1000000000),
             "mmio_write": a.mmio_write(0x1000000000, 1), "run_until_irq": a.run_until_irq(10.0),
             "write_and_wait": a.write_and_wait(0x1000000030, 1, 10.0), "host_now_ns": a.host_now_ns(),
-            "last_irq_ns": a.last_irq_ns(), "trace_enabled": a.trace_enabled(), "txn_count": a.txn_count(),
+            "trace_enabled": a.trace_enabled(), "txn_count": a.txn_count(),
             "phase_count": a.phase_count(), "job_count": a.job_count(), "job_base": a.job_base(),
             "copy_txns": a.copy_txns(0, 1, buf.ctypes.data), "copy_phases": a.copy_phases(0, 1, buf.ctypes.data),
             "copy_jobs": a.copy_jobs(0, 1, buf.ctypes.data), "trace_dropped": a.trace_dropped(),
             "fault_set": a.fault_set("fi_irq_drop", 1.0), "fault_count": a.fault_count(0),
             "protocol_enabled": a.protocol_enabled(), "protocol_checked": a.protocol_checked(),
-            "protocol_violations": a.protocol_violations(), "sram_counter": a.sram_counter(0, 0, 0),
+            "protocol_violations": a.protocol_violations(), "dram_count": a.dram_count(),
+            "copy_dram": a.copy_dram(0, 1, buf.ctypes.data), "host_store": a.host_store(0, 64, 1),
             "host_transaction": a.host_transaction(False, 0, 0, 4, 4, 0xFFFFFFFF, False),
             "initiator_names": str(a.initiator_names()), "target_names": str(a.target_names()),
             "protocol_report": str(a.protocol_report()),
@@ -51,7 +52,8 @@ def test_native_calls_before_a_platform_exists_are_refused():
     )
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert "no platform" in lines["error:"]
-    for name in ("mmio_read", "mmio_write", "run_until_irq", "write_and_wait", "fault_set", "host_transaction"):
+    for name in ("mmio_read", "mmio_write", "run_until_irq", "write_and_wait", "fault_set", "host_transaction",
+                 "host_store"):
         assert lines[name] == "-1000", name
     for name in (
         "dram_size",
@@ -67,12 +69,12 @@ def test_native_calls_before_a_platform_exists_are_refused():
         "fault_count",
         "protocol_checked",
         "protocol_violations",
-        "sram_counter",
+        "dram_count",
+        "copy_dram",
         "snapshot",
     ):
         assert lines[name] == "0", name
-    for name in ("host_now_ns", "last_irq_ns"):
-        assert float(lines[name]) == 0.0
+    assert float(lines["host_now_ns"]) == 0.0
     assert lines["trace_enabled"] == "False" and lines["protocol_enabled"] == "False"
     assert lines["after_create"] == f"{1024 << 20} True"
 

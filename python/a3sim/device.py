@@ -269,6 +269,10 @@ class Device:
         """Simulation time (ns)."""
         return float(self.native.now_ns())
 
+    def last_irq_ns(self) -> float:
+        """Delivery time (ns) of the last interrupt that reached host software."""
+        return float(self.native.snapshot()["last_irq_ps"]) / 1000.0
+
     def host_now_ns(self) -> float:
         """Host software's time (ns): simulation time plus the MMIO it has issued since."""
         return float(self.native.host_now_ns())

@@ -133,6 +133,11 @@ class QueueError(DeviceError):
     """The descriptor or completion queue is misconfigured or overflowed."""
 
 
+class CorruptCompletionError(DeviceError):
+    """A completion record's check word does not match its contents (docs/descriptors.md 9): none
+    of its fields can be trusted. The driver re-programmed the unit; resubmit the call."""
+
+
 # status code name -> exception class (names as in systemc/a3/a3_protocol.h)
 ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "BAD_OPCODE": DescriptorError,
