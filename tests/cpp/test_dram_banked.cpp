@@ -260,7 +260,7 @@ static void test_simple_whole_bursts() {
   CHECK(t.access((2 << 20) + 32, 64, false, 2000000) - 2000000 == 45000 + 5000);
 }
 
-int main() {
+extern "C" int sc_main(int, char**) {  // libsystemc provides main()
   test_sequential_stream();
   test_isolated_latency();
   test_refresh();
