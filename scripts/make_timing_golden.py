@@ -1,4 +1,4 @@
-"""Write tests/data/timing_golden.json: latency, cycles and traffic of a few fixed calls on the
+"""Write tests/data/timing_golden.json: latency, cycles, traffic and energy of a few fixed calls on the
 default platform, diffed by tests/test_golden.py so that any change to the timing model or the
 traffic shows up in review. Rerun after an intended change:
 
@@ -40,6 +40,8 @@ def measure() -> dict:
             "bytes_read": rec.bytes_read, "bytes_written": rec.bytes_written,
             "phases_ns": {k: round(v, 3) for k, v in rec.phases.items()},
             "candidates": int(rec.n_candidates.sum()), "selected": int(rec.n_selected.sum()),
+            "stage_cycles": rec.stage_cycles,
+            "energy_pj": {k: round(v, 3) for k, v in rec.energy_pj.items()},
         }
     return out
 

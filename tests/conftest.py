@@ -84,5 +84,34 @@ def exact_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
     return P @ V64
 
 
+def exact_tolerance(Q: np.ndarray, K: np.ndarray, V: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Absolute error allowed in exact mode, per output element (docs/numerics.md section 2).
+
+    With float32 scores (``exact_score_bits`` = 32) score i, r carries an error
+    |delta| <= gamma_d * sum_j |q_ij k_rj|, gamma_d = d u / (1 - d u), u = 2^-24 (summation in
+    float32 of exactly rounded products, in any order). To first order, o_i moves by
+    sum_r p_ir (delta_r - mean_p delta) (v_r - o_i), so |delta o_ij| <= 2 max_r |delta_r| *
+    max_r |v_rj - o_ij|. On top: the float32 softmax and weighted sum, rtol 1e-5 and atol 1e-6 as
+    before.
+    """
+    Q64, K64, V64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
+    d = Q64.shape[-1]
+    u = 2.0 ** -24
+    gamma = d * u / (1 - d * u)
+    s1 = (np.abs(Q64) @ np.abs(K64).T).max(axis=-1, keepdims=True)          # (m, 1)
+    spread = np.maximum(V64.max(axis=0) - ref, ref - V64.min(axis=0))        # (m, d)
+    return 1e-6 + 1e-5 * np.abs(ref) + 2 * gamma * s1 * spread
+
+
+def assert_exact_close(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> None:
+    """out against the float64 reference, within the float32 error bound of exact mode."""
+    ref = exact_attention(Q, K, V)
+    err = np.abs(np.asarray(out, dtype=np.float64) - ref)
+    tol = exact_tolerance(Q, K, V, ref)
+    bad = err > tol
+    assert not bad.any(), (f"{int(bad.sum())} of {bad.size} elements beyond the bound; worst error "
+                           f"{err.max():.3g}, worst error / bound {(err / tol).max():.3g}")
+
+
 def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:
     return rng.standard_normal(shape).astype(np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -57,10 +58,78 @@ def test_config_table_lists_sources():
     p = _cli("config", "--json")
     assert p.returncode == 0, p.stderr
     cfg = json.loads(p.stdout)
+    blas = cfg.pop("blas")  # the model's BLAS, beside the configuration entries
+    assert blas["library"] == "OpenBLAS" and blas["corename"] and isinstance(blas["generic"], bool)
     assert cfg["n_max"]["value"] == 320 and cfg["n_max"]["source"].startswith("[paper]")
-    assert all(e["source"].startswith(("[paper]", "[spec", "[ours]", "[sim]")) for e in cfg.values())
+    # A tag, or a named secondary source with its year ("[Horowitz, ISSCC 2014, ...]").
+    named = re.compile(r"^\[[A-Z][a-z]+, [^\]]*\d{4}")
+    assert all(e["source"].startswith(("[paper]", "[spec", "[ours]", "[sim]")) or named.match(e["source"])
+               for e in cfg.values())
+    assert cfg["dram_pj_per_byte"]["source"].startswith("[Horowitz, ISSCC 2014")
 
 
 def test_run_rejects_unknown_workload():
     with pytest.raises(ValueError, match="unknown workload"):
         report.run("bert")
+
+
+def test_python_dash_m_and_version():
+    from a3sim import __version__
+
+    p = subprocess.run([sys.executable, "-m", "a3sim", "--version"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout.strip() == f"a3sim {__version__}"
+    p = subprocess.run([sys.executable, "-m", "a3sim", "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and "calibrate" in p.stdout
+
+
+def _mistakes(tmp_path):
+    existing = tmp_path / "existing_file"
+    existing.write_text("keep me")
+    return {
+        "memn2n task 7": (["run", "memn2n", "--task", "7"], "--task"),
+        "minilm limit -3": (["run", "minilm", "--limit", "-3"], "--limit"),
+        "memn2n limit 0": (["run", "memn2n", "--limit", "0"], "at least 1"),
+        "wordnet limit 0": (["run", "wordnet", "--limit", "0"], "at least 1"),
+        "task for synthetic": (["run", "synthetic", "--task", "2"], "memn2n only"),
+        "trace onto a file": (["run", "synthetic", "--trace", str(existing)], "not a folder"),
+        "demo out in /proc": (["demo", "--out", "/proc/a3sim-x"], "cannot write"),
+        "calibrate out is a folder": (["calibrate", "--out", str(tmp_path)], "is a folder"),
+        "key twice": (["config", "--config", "n_max=100;n_max=200"], "twice"),
+        "M and M-frac": (["run", "synthetic", "--mode", "approx", "--M", "3", "--M-frac", "0.5"], "not both"),
+        "negative M-frac": (["run", "synthetic", "--mode", "approx", "--M-frac", "-1"], "--M-frac"),
+        "preset in exact": (["run", "synthetic", "--preset", "aggressive"], "not to exact"),
+        "bad mode": (["run", "synthetic", "--mode", "fast"], "--mode"),
+        "bad demo config": (["demo", "--config", "n_maxx=3"], "did you mean n_max"),
+        "bad calibrate config": (["calibrate", "--config", "clock_mhz=abc"], "not a number"),
+    }
+
+
+def test_every_listed_mistake_is_one_line_and_status_2(tmp_path):
+    for name, (args, expect) in _mistakes(tmp_path).items():
+        p = _cli(*args, timeout=120)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2, (name, p.returncode, p.stderr[-500:])
+        assert len(lines) == 1 and lines[0].startswith("a3sim: error:"), (name, p.stderr[-500:])
+        assert expect in lines[0], (name, lines[0])
+    assert (tmp_path / "existing_file").read_text() == "keep me"
+
+
+def test_run_limits_and_labels():
+    p = _cli("run", "synthetic", "--mode", "post_only", "--limit", "5", "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout.strip().splitlines()[-1])
+    assert doc["queries"] == 5 and doc["mode"] == "post_only"
+    from a3sim.presets import DEFAULT_PRESET, PRESETS, mode_label
+
+    assert mode_label("post_only", "conservative") == "post_only/conservative"
+    assert mode_label("approx", "aggressive") == "aggressive" and mode_label("exact") == "exact"
+    p = _cli("run", "minilm", "--limit", "2", "--mode", "approx", "--M-frac", "0.25", "--json")
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout.strip().splitlines()[-1])
+    assert doc["preset"] == {"M_frac": 0.25, "T": PRESETS[DEFAULT_PRESET]["T"]} and doc["params"]["sentences"] == 2
+
+
+def test_config_escapes_markup():
+    p = _cli("config")
+    assert p.returncode == 0, p.stderr
+    assert "[paper]" in p.stdout and "[ours]" in p.stdout

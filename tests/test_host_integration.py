@@ -16,7 +16,7 @@ from a3sim.protocol import (
     FLAG_ROW_STATS, IRQ_DONE, IRQ_ERROR, MMIO_BASE, MMIO_STRIDE, PERF_COUNTERS, STATUS_BUSY, STATUS_ENABLED,
     STATUS_ERROR, Mode, Opcode, Reg, Status, perf_offset,
 )
-from conftest import exact_attention, in_fork, in_fresh_process, rand
+from conftest import assert_exact_close, in_fork, in_fresh_process, rand
 
 
 class RawHost:
@@ -82,9 +82,9 @@ def test_protocol_tables_agree_with_native(drv):
     names = {code: name for code, (name, _) in dev.errors.items()}
     assert names == {s.value: s.name for s in Status}
     assert set(Status.__members__) - {"OK"} == set(E.ERROR_CLASSES)
-    perf = [line.split("|")[0] for line in str(dev.api.perf_table()).splitlines()]
+    perf = [name for name, _ in dev.native.perf_counters()]
     assert perf == list(PERF_COUNTERS)
-    assert int(dev.api.mmio_base(0)) == MMIO_BASE and int(dev.api.mmio_base(1)) - MMIO_BASE == MMIO_STRIDE
+    assert int(dev.native.mmio_base(0)) == MMIO_BASE and int(dev.native.mmio_base(1)) - MMIO_BASE == MMIO_STRIDE
     assert drv.read_reg(Reg.ID) == DEVICE_ID and drv.read_reg(Reg.VERSION) == DEVICE_VERSION
 
 
@@ -102,7 +102,7 @@ def test_reset_values_in_a_fresh_platform():
     )
     regs = json.loads(out.strip().splitlines()[-1])
     expected = {"ID": DEVICE_ID, "VERSION": DEVICE_VERSION, "CAP_N_MAX": 320, "CAP_D_MAX": 64, "CAP_Q_ROWS": 256,
-                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1}
+                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1, "CAP_QUEUE_MAX": 65536}
     for name, value in regs.items():
         assert value == expected.get(name, 0), name
 
@@ -111,7 +111,7 @@ def test_read_only_registers_ignore_writes(drv):
     raw = RawHost(drv.device)
     for reg in (Reg.ID, Reg.VERSION, Reg.STATUS, Reg.IRQ_STATUS, Reg.SQ_HEAD, Reg.CQ_TAIL, Reg.CAP_N_MAX,
                 Reg.CAP_D_MAX, Reg.CAP_Q_ROWS, Reg.CAP_CLOCK_MHZ, Reg.CAP_BURST_BYTES, Reg.CAP_FEATURES,
-                perf_offset("JOBS"), perf_offset("JOBS") + 4):
+                Reg.CAP_QUEUE_MAX, perf_offset("JOBS"), perf_offset("JOBS") + 4):
         before = raw.r(reg)
         raw.w(reg, 0xFFFFFFFF)
         assert raw.r(reg) == before, reg
@@ -199,7 +199,7 @@ def _attend_ok(raw: RawHost, rng) -> None:
     c = raw.submit(opcode=Opcode.ATTEND, n=n, d=d, m=m, addr_a=qa, addr_b=oa)
     assert c["status"] == 0 and c["queries"] == m
     out = raw.dev.view(oa, np.float32, m * d).reshape(m, d)
-    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    assert_exact_close(out, Q, K, V)
 
 
 def _trigger_all_errors() -> dict[str, int]:
@@ -295,7 +295,7 @@ def test_errors_through_the_driver(drv):
     assert ei.value.name == "NONFINITE" and ei.value.code == Status.NONFINITE
     Q, K, V = rand(rng, 2, 4), rand(rng, 8, 4), rand(rng, 8, 4)
     out, _ = drv.attention(Q, K, V)
-    np.testing.assert_allclose(out, exact_attention(Q, K, V), rtol=1e-5, atol=1e-6)
+    assert_exact_close(out, Q, K, V)
 
 
 def test_busy_bit_and_status_while_running(drv):

@@ -1,6 +1,6 @@
 """Tests of the numpy all-MiniLM-L6-v2 encoder against sentence-transformers' golden embeddings.
 
-Run: ``cd /work/main && PYTHONPATH=python .venv/bin/python -m pytest tests/test_minilm.py``.
+Run: ``PYTHONPATH=python .venv/bin/python -m pytest tests/test_minilm.py`` from the repository root.
 The golden file comes from ``scripts/make_minilm_golden.py`` (sentence-transformers on torch CPU).
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Tests of a3sim.reference, the numpy statement of A3-SPEC 3.1-3.3."""
+"""Tests of a3sim.reference, the numpy statement of docs/spec.md 3.1-3.3."""
 
 import math
 
@@ -9,12 +9,18 @@ from hypothesis import strategies as st
 
 from a3sim import reference as ref
 
-# A3-SPEC section 5.
+# docs/spec.md section 5, example 1.
 K5 = np.array(
     [[0.5, -0.2, 0.9], [-0.7, 0.4, 0.1], [0.3, 0.8, -0.6], [0.9, -0.5, 0.2], [-0.1, 0.6, 0.7], [0.2, -0.9, -0.3]],
     dtype=np.float32,
 )
 Q5 = np.array([1.0, -0.5, 0.8], dtype=np.float32)
+# Example 2, where the min-side skip acts.
+K6 = np.array(
+    [[0.8, -0.1, 0.5], [0.7, -0.9, 0.7], [0.5, 0.4, -0.9], [0.9, -0.8, 0.4], [-0.6, 0.1, -0.2], [0.3, 0.2, -0.5]],
+    dtype=np.float32,
+)
+Q6 = np.array([-0.7, 0.3, 0.2], dtype=np.float32)
 
 
 def softmax_attention(q, K, V, rows=None):
@@ -38,18 +44,49 @@ def test_worked_example_table():
     assert values.dtype == np.float32 and np.array_equal(values[:, 0], np.float32([0.9, 0.8, 0.9]))
 
 
+@pytest.mark.parametrize("min_skip", [True, False])
 @pytest.mark.parametrize("literal", [False, True])
-def test_worked_example_iterations(literal):
-    """G after each iteration follows the spec's table row by row."""
+def test_worked_example_iterations(literal, min_skip):
+    """G after each iteration follows the spec's table row by row; R never drops below 0 here, so
+    the min-side skip changes nothing."""
     table = ref.sort_keys(K5)
     expected = np.zeros(6)
     steps = [((3, 0.90), (1, -0.70)), ((0, 0.72), (2, -0.48)), ((4, 0.56), (2, -0.40)), ((0, 0.50), (4, -0.30))]
     for M, ((r_max, p_max), (r_min, p_min)) in enumerate(steps, start=1):
         expected[r_max] += p_max
         expected[r_min] += p_min
-        G, _ = ref.candidate_selection(Q5, *table, M, literal=literal)
+        G, _ = ref.candidate_selection(Q5, *table, M, literal=literal, min_skip=min_skip)
         np.testing.assert_allclose(G, expected, atol=1e-6)
     np.testing.assert_allclose(G, [1.22, -0.70, -0.88, 0.90, 0.26, 0.00], atol=1e-6)
+
+
+@pytest.mark.parametrize("literal", [False, True])
+def test_worked_example_2_iterations(literal):
+    """Example 2: R = 0.42 - 0.63 = -0.21 after iteration 1, so the min side of iterations 2 and 3
+    is skipped (R = -0.07 at the start of iteration 3)."""
+    table = ref.sort_keys(K6)
+    steps = [(4, 0.42, (3, -0.63)), (1, 0.14, None), (2, 0.12, None)]
+    expected = np.zeros(6)
+    for M, (r_max, p_max, min_pick) in enumerate(steps, start=1):
+        expected[r_max] += p_max
+        if min_pick is not None:
+            expected[min_pick[0]] += min_pick[1]
+        G, C = ref.candidate_selection(Q6, *table, M, literal=literal)
+        np.testing.assert_allclose(G, expected, atol=1e-6)
+    np.testing.assert_allclose(G, [0.0, 0.14, 0.12, -0.63, 0.42, 0.0], atol=1e-6)
+    assert C.tolist() == [1, 2, 4]
+    # Without the skip the min side takes (0, 0, -0.56) and (0, 1, -0.49): C = {2, 4}.
+    G, C = ref.candidate_selection(Q6, *table, 3, literal=literal, min_skip=False)
+    np.testing.assert_allclose(G, [-0.56, 0.14 - 0.49, 0.12, -0.63, 0.42, 0.0], atol=1e-6)
+    assert C.tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("T,SEL", [(0.05, [1, 2, 4]), (0.4, [2, 4])])
+def test_worked_example_2_attention(T, SEL):
+    out, info = ref.a3_attention(Q6, K6, K6, mode="approx", M=3, T=T)
+    np.testing.assert_allclose(ref.exact_scores(Q6, K6), [-0.49, -0.62, -0.41, -0.79, 0.41, -0.25], atol=1e-6)
+    assert info.C.tolist() == [1, 2, 4] and info.SEL.tolist() == SEL
+    np.testing.assert_allclose(out, softmax_attention(Q6, K6, K6, rows=SEL), rtol=1e-12)
 
 
 def test_worked_example_attention():
@@ -97,14 +134,14 @@ def selection_inputs(draw):
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(selection_inputs())
-def test_literal_equals_vectorised(inputs):
+@given(selection_inputs(), st.booleans())
+def test_literal_equals_vectorised(inputs, min_skip):
     q, K, M = inputs
     table = ref.sort_keys(K)
-    G_loop = ref.greedy_scores_literal(q, *table, M)  # stops by itself once every pointer is dead
-    G_fast = ref.greedy_scores(q, *table, M)
+    G_loop = ref.greedy_scores_literal(q, *table, M, min_skip)  # stops by itself once nothing can change
+    G_fast = ref.greedy_scores(q, *table, M, min_skip)
     assert np.array_equal(G_loop, G_fast)  # bit for bit
-    _, C = ref.candidate_selection(q, *table, M)
+    _, C = ref.candidate_selection(q, *table, M, min_skip=min_skip)
     assert C.size >= 1 and np.all(np.diff(C) > 0)
     if np.any(G_fast > 0):
         assert np.array_equal(C, np.flatnonzero(G_fast > 0))
@@ -130,10 +167,15 @@ def test_zero_query_and_empty_candidates():
     # Every G <= 0 but not all zero: C = {argmax G}, lowest index on ties.
     K = np.array([[-1.0], [-0.5], [-2.0], [-0.5]], dtype=np.float32)
     # The min side walks rows 2, 0, 3, 1 (bottom of the sorted column upwards).
-    G, C = ref.candidate_selection(np.float32([1.0]), *ref.sort_keys(K), 2)
+    G, C = ref.candidate_selection(np.float32([1.0]), *ref.sort_keys(K), 2, min_skip=False)
     assert G.tolist() == [-1.0, 0.0, -2.0, 0.0] and C.tolist() == [1]
-    G, C = ref.candidate_selection(np.float32([1.0]), *ref.sort_keys(K), 4)
+    G, C = ref.candidate_selection(np.float32([1.0]), *ref.sort_keys(K), 4, min_skip=False)
     assert G.tolist() == [-1.0, -0.5, -2.0, -0.5] and C.tolist() == [1]
+    # With the skip, R = -2 after the first iteration and the max side has nothing to add: the min
+    # side stays blocked, G = [0, 0, -2, 0] and C = {0}.
+    for M in (2, 4, 10**9):
+        G, C = ref.candidate_selection(np.float32([1.0]), *ref.sort_keys(K), M)
+        assert G.tolist() == [0.0, 0.0, -2.0, 0.0] and C.tolist() == [0]
 
 
 # --------------------------------------------------------------------------- #
@@ -158,7 +200,7 @@ def test_exhausted_selection_is_positive_score_attention(seed, n, d):
     is softmax attention over the rows of positive score -- not over all rows
     (the spec's clamp drops rows whose score is <= 0)."""
     q, K, V = random_problem(seed, n, d)
-    out, info = ref.a3_attention(q, K, V, mode="approx", M=2 * n * d + 3, T=0.0)
+    out, info = ref.a3_attention(q, K, V, mode="approx", M=2 * n * d + 3, T=0.0, min_skip=False)
     s = ref.exact_scores(q, K)
     np.testing.assert_allclose(info.G, s, rtol=1e-9, atol=1e-9 * np.abs(K).max() * np.abs(q).max() * d)
     assert np.array_equal(info.SEL, info.C)

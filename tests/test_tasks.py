@@ -1,6 +1,6 @@
 """Tests of the task-level workloads (a3sim.tasks): WordNet subset, WordNet tasks, synthetic data.
 
-Run: cd /work/main && PYTHONPATH=python .venv/bin/python -m pytest tests/test_tasks.py
+Run: PYTHONPATH=python .venv/bin/python -m pytest tests/test_tasks.py (from the repository root)
 
 The real-MiniLM checks use small limits so that they also fit with a cold embedding cache; the
 weights are a dependency installed by the Makefile, so they never skip.

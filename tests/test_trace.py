@@ -22,7 +22,7 @@ def call(drv):
 def test_transaction_table_schema(drv, call):
     t = drv.trace.transactions()
     assert list(t.columns) == ["t_start_ns", "t_end_ns", "initiator", "target", "op", "address", "bytes", "job",
-                               "stream", "status"]
+                               "stream", "status", "wait_ns"]
     assert t.t_start_ns.dtype == np.float64 and t.bytes.dtype == np.int64
     assert set(t.initiator.cat.categories) == {"host", "a3_0.dma"}
     assert {"dram", "a3_0.regs"} <= set(t.target.cat.categories)
@@ -33,7 +33,7 @@ def test_transaction_table_schema(drv, call):
 def test_jobs_table_schema(drv, call):
     j = drv.trace.jobs()
     mine = j[j.job.isin(call.jobs)]
-    assert {"queue", "fetch", "dma_in", "dot_product", "exp_output", "dma_out", "completion", "irq"} <= set(
+    assert {"queue", "fetch", "dma_in", "dot_product", "exponent", "output", "dma_out", "completion", "irq"} <= set(
         mine.phase.astype(str))
     assert (mine.duration_ns >= 0).all()
     s = drv.trace.job_summary()
@@ -85,7 +85,7 @@ def test_ramulator_trace(drv, call, tmp_path):
 
 
 def test_dramsys_trace(drv, call, tmp_path):
-    path = drv.trace.to_dramsys(tmp_path / "dram.stl", clock_mhz=1600.0)
+    [path] = drv.trace.to_dramsys(tmp_path / "dram.stl", clock_mhz=1600.0)
     lines = path.read_text().splitlines()
     assert len(lines) == len(drv.trace.to_ramulator(tmp_path / "r.trace").read_text().splitlines())
     cycles = []

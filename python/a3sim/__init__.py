@@ -7,7 +7,8 @@ driven from Python.
 """
 from __future__ import annotations
 
-from .driver import PRESETS, A3Driver, CallRecord, KVContext
+from .driver import A3Driver, CallRecord, KVContext
+from .presets import PRESETS
 from .errors import A3Error
 
 __all__ = ["A3Driver", "CallRecord", "KVContext", "PRESETS", "A3Error"]

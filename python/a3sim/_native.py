@@ -1,21 +1,76 @@
-"""The native loader: finds the CMake-built model library, loads it into cppyy and includes the
-thin header ``a3sim_api.h`` (no SystemC headers: those cost ~0.6 s to parse).
+"""The native loader and its typed facade.
+
+:func:`api` finds the CMake-built model library, loads it into cppyy and includes the thin header
+``a3sim_api.h`` (no SystemC headers: those cost ~0.6 s to parse). :class:`Native` wraps that
+namespace with types and named results: the text tables of the C++ side (configuration, error
+codes, performance counters, protocol enumerations) are parsed here, once, and nowhere else.
 
 Search order for the library: ``$A3SIM_LIB``; ``a3sim/_lib/liba3sim.so`` of the installed package;
 ``build/*/liba3sim.so`` of a source checkout.
 """
+
 from __future__ import annotations
 
+import enum
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from .errors import PlatformError
 
 _PKG = Path(__file__).resolve().parent
 LIB_NAME = "liba3sim.so"
 HEADER_NAME = "a3sim_api.h"
+
+#: What ``snapshot()`` writes: eight uint64 (see ``a3sim_api.h``).
+SNAPSHOT_DTYPE = np.dtype(
+    [
+        ("job_base", "<u8"),  # id of the first held job row
+        ("job_rows", "<u8"),
+        ("phase_rows", "<u8"),
+        ("txn_rows", "<u8"),
+        ("host_ps", "<u8"),  # host time
+        ("last_irq_ps", "<u8"),  # delivery time of the last interrupt
+        ("now_ps", "<u8"),  # simulation time
+        ("irqs", "<u8"),  # interrupts delivered
+    ]
+)
+
+
+class Formula(enum.IntEnum):
+    """Cycle formulas of the timing model (``timing_formula``'s stage argument, docs/spec.md 3.6)."""
+
+    DOT = 0  # (rows, -): dot-product module, exact (n rows) or on C (|C| rows)
+    EXPONENT = 1  # (n, -): exponent module of base A3
+    OUTPUT = 2  # (rows, -): output module, exact (n rows) or on SEL (|SEL| rows)
+    CAND_SEL = 3  # (M, -)
+    SCAN = 4  # (n, -): greedy-score scan
+    POST_EXPONENT = 5  # (|C|, |SEL|): post-scoring + exponent
+    SORT = 6  # (n, d)
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One device status code (``A3_ERROR_TABLE`` of ``a3_protocol.h``)."""
+
+    code: int
+    name: str
+    message: str
+
+
+class ConfigRow(NamedTuple):
+    """One row of the native configuration table."""
+
+    name: str
+    value: float
+    default: float
+    unit: str
+    source: str
 
 
 def find_library() -> Path:
@@ -41,9 +96,122 @@ def _find_header(lib: Path) -> Path:
     raise PlatformError(f"cannot find {HEADER_NAME} next to {lib}")
 
 
+def _lines(text: Any, fields: int) -> list[list[str]]:
+    return [line.split("|", fields - 1) for line in str(text).splitlines() if line.strip()]
+
+
+class Native:
+    """Typed view of the native ``a3sim`` namespace (one per process, see :func:`native`).
+
+    The hot calls are the cppyy functions themselves, bound as attributes (no extra Python frame).
+    """
+
+    # platform
+    create: Callable[[str], int]
+    exists: Callable[[], bool]
+    # MMIO: read returns the value or the negative TLM status; write returns 1 or the TLM status
+    mmio_read: Callable[[int], int]
+    mmio_write: Callable[[int, int], int]
+    mmio_base: Callable[[int], int]
+    dram_base: Callable[[], int]
+    dram_size: Callable[[], int]
+    dram_ptr: Callable[[], int]
+    # simulation: 1 when an interrupt reached the host; write_and_wait -1 on a bus error
+    run_until_irq: Callable[[float], int]
+    write_and_wait: Callable[[int, int, float], int]
+    now_ns: Callable[[], float]
+    host_now_ns: Callable[[], float]
+    # trace buffers (used by a3sim.trace)
+    trace_enable: Callable[[bool], None]
+    trace_enabled: Callable[[], bool]
+    trace_clear: Callable[[], None]
+    txn_count: Callable[[], int]
+    phase_count: Callable[[], int]
+    job_count: Callable[[], int]
+    job_base: Callable[[], int]
+    txn_layout: Callable[[], str]
+    phase_layout: Callable[[], str]
+    job_layout: Callable[[], str]
+    copy_txns: Callable[[int, int, int], int]
+    copy_phases: Callable[[int, int, int], int]
+    copy_jobs: Callable[[int, int, int], int]
+    # cycles of one timing formula: timing_formula(Formula, a, b) (see also :meth:`timing`)
+    timing_formula: Callable[[int, int, int], int]
+    # timed host store of DRAM bytes over the bus (host_stores = 1): 1, 0 (backdoor) or TLM status
+    host_store: Callable[[int, int, int], int]
+    # DRAM policy: parameters, statistics (text tables parsed by a3sim.memory), latency histogram,
+    # the DRAM burst trace (used by a3sim.trace)
+    dram_spec: Callable[[], str]
+    dram_stats: Callable[[], str]
+    dram_reset_stats: Callable[[], None]
+    dram_latency_hist: Callable[[int, int], int]
+    dram_count: Callable[[], int]
+    dram_layout: Callable[[], str]
+    copy_dram: Callable[[int, int, int], int]
+
+    _BOUND = (
+        "create exists mmio_read mmio_write mmio_base dram_base dram_size dram_ptr run_until_irq "
+        "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
+        "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs timing_formula "
+        "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram"
+    ).split()
+
+    def __init__(self, ns: Any) -> None:
+        self._ns = ns
+        for name in self._BOUND:
+            setattr(self, name, getattr(ns, name))
+        self._snap = np.zeros(1, SNAPSHOT_DTYPE)
+        self._snap_addr = int(self._snap.ctypes.data)
+        self._snap_fn = ns.snapshot
+
+    # ---- named results ----
+    def last_error(self) -> str:
+        """Why the last ``create`` failed."""
+        return str(self._ns.last_error())
+
+    def snapshot(self) -> np.void:
+        """Counters and clocks in one native call: a record of :data:`SNAPSHOT_DTYPE` (overwritten
+        by the next call: copy it to keep it)."""
+        self._snap_fn(self._snap_addr)
+        return self._snap[0]
+
+    def config_rows(self) -> list[ConfigRow]:
+        """The configuration in force (or the defaults before ``create``)."""
+        return [ConfigRow(n, float(v), float(d), u, s) for n, v, d, u, s in _lines(self._ns.config_table(), 5)]
+
+    def error_codes(self) -> dict[int, ErrorCode]:
+        """Status code -> :class:`ErrorCode`."""
+        return {int(c): ErrorCode(int(c), n, m) for c, n, m in _lines(self._ns.error_table(), 3)}
+
+    def perf_counters(self) -> list[tuple[str, str]]:
+        """(name, description) of each 64-bit performance counter, in register order."""
+        return [(n, doc) for n, doc in _lines(self._ns.perf_table(), 2)]
+
+    def enum_table(self) -> dict[str, dict[str, int]]:
+        """The protocol's enumerations as the C++ side defines them: table -> {name: value}.
+        Tables: opcode, mode, phase, stream, dflag, reg, status_bit, irq_bit, ctrl_bit, layout
+        (descriptor, completion and row-stats field offsets and sizes)."""
+        out: dict[str, dict[str, int]] = {}
+        for table, name, value in _lines(self._ns.protocol_table(), 3):
+            out.setdefault(table, {})[name] = int(value)
+        return out
+
+    def initiator_names(self) -> list[str]:
+        """Bus initiators in index order."""
+        return [s for s in str(self._ns.initiator_names()).split(";") if s]
+
+    def target_names(self) -> list[str]:
+        """Bus targets in index order."""
+        return [s for s in str(self._ns.target_names()).split(";") if s]
+
+    def timing(self, formula: Formula, a: int, b: int = 0) -> int:
+        """Cycles of one formula of the timing model in force."""
+        return int(self._ns.timing_formula(int(formula), int(a), int(b)))
+
+
 @lru_cache(maxsize=1)
 def api() -> Any:
-    """The ``a3sim`` C++ namespace of the loaded library (loaded once per process)."""
+    """The raw ``a3sim`` C++ namespace of the loaded library (loaded once per process)."""
     os.environ.setdefault("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1")
     try:
         import cppyy
@@ -51,7 +219,7 @@ def api() -> Any:
         raise PlatformError(f"cppyy is not installed: {exc}") from exc
     lib = find_library()
     header = _find_header(lib)
-    # Cling compiles as C++20; libsystemc was built as C++17 (see notes/systemc-cppyy.md).
+    # Cling compiles as C++20; libsystemc was built as C++17: say so before including the header.
     cppyy.cppdef("#define SC_CPLUSPLUS 201703L")
     try:
         cppyy.load_library(str(lib))
@@ -59,3 +227,9 @@ def api() -> Any:
         raise PlatformError(f"cannot load {lib}: {exc}") from exc
     cppyy.include(str(header))
     return cppyy.gbl.a3sim
+
+
+@lru_cache(maxsize=1)
+def native() -> Native:
+    """The typed facade of the loaded library."""
+    return Native(api())

@@ -11,11 +11,15 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
 
-ConfigLike = Union[None, Mapping[str, float], str, Path]
+if TYPE_CHECKING:
+    from ._native import Native
+
+ConfigLike = Mapping[str, float] | str | Path | None
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,9 @@ class ConfigEntry:
     source: str
 
 
-def parse_table(text: str) -> dict[str, ConfigEntry]:
-    """Parse the native ``config_table()`` text (``name|value|default|unit|source`` lines)."""
-    entries = {}
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        name, value, default, unit, source = line.split("|", 4)
-        entries[name] = ConfigEntry(name, float(value), float(default), unit, source)
-    return entries
+def entries(native: Native) -> dict[str, ConfigEntry]:
+    """The native configuration table (in force, or the defaults before the platform exists)."""
+    return {r.name: ConfigEntry(*r) for r in native.config_rows()}
 
 
 def normalise(config: ConfigLike, known: Mapping[str, ConfigEntry]) -> dict[str, float]:
@@ -61,8 +59,10 @@ def normalise(config: ConfigLike, known: Mapping[str, ConfigEntry]) -> dict[str,
                 continue
             if "=" not in part:
                 raise ConfigError(f"config item {part.strip()!r} is not key=value")
-            k, v = part.split("=", 1)
-            items[k.strip()] = v.strip()
+            k, v = (s.strip() for s in part.split("=", 1))
+            if k in items:
+                raise ConfigError(f"config key {k!r} is given twice ({items[k]} and {v}); give it once")
+            items[k] = v
         config = items
     out: dict[str, float] = {}
     for key, value in dict(config).items():

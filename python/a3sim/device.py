@@ -9,15 +9,47 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from . import _native
-from .config import ConfigEntry, ConfigLike, normalise, parse_table, to_text
+from .config import ConfigEntry, ConfigLike, entries, normalise, to_text
 from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
-from .protocol import MMIO_STRIDE
+from .protocol import STREAMS
+
+
+class DeviceLock:
+    """The device's lock: a re-entrant lock whose holder may admit guest threads.
+
+    Every driver call runs under it (one SystemC kernel, shared DRAM and units). A coordinator that
+    holds it and hands control between its own worker threads one at a time (as
+    :class:`a3sim.multi_unit.MultiUnitDriver` does) admits those threads, so that the drivers they
+    run pass the lock; no other thread does.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._guests: set[int] = set()
+
+    def __enter__(self) -> DeviceLock:
+        if threading.get_ident() not in self._guests:
+            self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.get_ident() not in self._guests:
+            self._lock.release()
+
+    def admit(self) -> None:
+        """Let the calling thread pass (only while the coordinator holds the lock)."""
+        self._guests.add(threading.get_ident())
+
+    def dismiss(self) -> None:
+        """The calling thread takes the lock like any other again."""
+        self._guests.discard(threading.get_ident())
 
 
 @dataclass
@@ -79,52 +111,49 @@ class UnitState:
     resident: Any = None          # key of the K/V tile in the banks, or None
     sorted_resident: bool = False  # the tile's sorted-key table is in the sorted bank
     owner: Any = None             # the driver that programmed the queues
-    extra: dict = field(default_factory=dict)
 
 
 class Device:
     """The simulated SoC of this process. Build it with :meth:`open`; there is one per process."""
 
-    _instance: "Device | None" = None
+    _instance: Device | None = None
 
     def __init__(self, overrides: Mapping[str, float]) -> None:
-        self.api = _native.api()
-        if self.api.create(to_text(overrides)) != 0:
-            raise ConfigError(str(self.api.last_error()))
+        #: The typed facade of the native library (:class:`a3sim._native.Native`).
+        self.native = self.api = _native.native()
+        if self.native.create(to_text(overrides)) != 0:
+            raise ConfigError(self.native.last_error())
         self.overrides = dict(overrides)
-        self.config: dict[str, ConfigEntry] = parse_table(str(self.api.config_table()))
+        self.config: dict[str, ConfigEntry] = entries(self.native)
         self.units = int(self.config["units"].value)
-        self.dram_base = int(self.api.dram_base())
-        self.dram_size = int(self.api.dram_size())
-        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.api.dram_ptr()))
+        self.dram_base = int(self.native.dram_base())
+        self.dram_size = int(self.native.dram_size())
+        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.native.dram_ptr()))
         self.dram = np.frombuffer(buf, dtype=np.uint8)
         # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
         self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
         self.unit_state = [UnitState() for _ in range(self.units)]
-        self.errors = self._parse_errors(str(self.api.error_table()))
-        self.initiators = [s for s in str(self.api.initiator_names()).split(";") if s]
-        self.targets = [s for s in str(self.api.target_names()).split(";") if s]
-        self._mmio_read = self.api.mmio_read
-        self._mmio_write = self.api.mmio_write
-        self._run = self.api.run_until_irq
-
-    @staticmethod
-    def _parse_errors(text: str) -> dict[int, tuple[str, str]]:
-        table = {}
-        for line in text.splitlines():
-            code, name, msg = line.split("|", 2)
-            table[int(code)] = (name, msg)
-        return table
+        #: Serialises every driver call on this device (one SystemC kernel, shared DRAM and units):
+        #: drivers used from several threads take it around each call.
+        self.lock = DeviceLock()
+        #: status code -> (NAME, message)
+        self.errors = {c: (e.name, e.message) for c, e in self.native.error_codes().items()}
+        self.initiators = self.native.initiator_names()
+        self.targets = self.native.target_names()
+        self._mmio_read = self.native.mmio_read
+        self._mmio_write = self.native.mmio_write
+        self._run = self.native.run_until_irq
+        self._host_stores = self.config["host_stores"].value != 0
 
     @classmethod
-    def open(cls, config: ConfigLike = None) -> "Device":
+    def open(cls, config: ConfigLike = None) -> Device:
         """The process's device, built on first use with ``config`` overrides.
 
         A later call with a different configuration raises :class:`ConfigError`: SystemC elaborates
         once per process (run such studies in separate processes).
         """
         if cls._instance is None:
-            defaults = parse_table(str(_native.api().config_table()))
+            defaults = entries(_native.native())
             cls._instance = Device(normalise(config, defaults))
             return cls._instance
         dev = cls._instance
@@ -150,7 +179,7 @@ class Device:
 
     # ---- MMIO ----
     def reg_address(self, unit: int, offset: int) -> int:
-        return int(self.api.mmio_base(unit)) + int(offset)
+        return int(self.native.mmio_base(unit)) + int(offset)
 
     def mmio_read(self, address: int) -> int:
         """Read a 32-bit register at a bus address; :class:`MmioError` on an error response."""
@@ -166,10 +195,10 @@ class Device:
             raise MmioError(f"MMIO write of {address:#x} failed (TLM status {st})", address, int(st))
 
     def read_reg(self, unit: int, offset: int) -> int:
-        return self.mmio_read(int(self.api.mmio_base(unit)) + int(offset))
+        return self.mmio_read(self.reg_address(unit, offset))
 
     def write_reg(self, unit: int, offset: int, value: int) -> None:
-        self.mmio_write(int(self.api.mmio_base(unit)) + int(offset), value)
+        self.mmio_write(self.reg_address(unit, offset), value)
 
     # ---- simulation ----
     def run(self, max_ns: float = 1e12) -> bool:
@@ -177,20 +206,33 @@ class Device:
         return bool(self._run(float(max_ns)))
 
     def now_ns(self) -> float:
-        return float(self.api.now_ns())
+        """Simulation time (ns)."""
+        return float(self.native.now_ns())
 
     def host_now_ns(self) -> float:
-        return float(self.api.host_now_ns())
-
-    def last_irq_ns(self) -> float:
-        return float(self.api.last_irq_ns())
+        """Host software's time (ns): simulation time plus the MMIO it has issued since."""
+        return float(self.native.host_now_ns())
 
     # ---- host memory ----
+    def timed_store(self, address: int, nbytes: int, stream: str) -> None:
+        """With ``host_stores = 1``: send the host's bytes ``[address, +nbytes)`` of DRAM (already
+        written through a view) over the bus as timed cache-line writes tagged ``stream``
+        (docs/memory-model.md section 8); a no-op with the default backdoor stores."""
+        if self._host_stores:
+            st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
+            if st < 0:
+                raise MmioError(f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})",
+                                address, int(st))
+
     def alloc(self, nbytes: int) -> Block:
-        return self.allocator.alloc(nbytes)
+        """A block of at least ``nbytes`` of simulated DRAM."""
+        with self.lock:
+            return self.allocator.alloc(nbytes)
 
     def free(self, block: Block) -> None:
-        self.allocator.free(block)
+        """Give a block back."""
+        with self.lock:
+            self.allocator.free(block)
 
     def view(self, address: int, dtype: Any, count: int) -> np.ndarray:
         """A numpy view (no copy) of ``count`` items of ``dtype`` at a DRAM bus address."""
@@ -199,7 +241,3 @@ class Device:
         if off < 0 or off + count * dt.itemsize > self.dram_size:
             raise PlatformError(f"view [{address:#x}, +{count * dt.itemsize}) is outside DRAM")
         return self.dram[off: off + count * dt.itemsize].view(dt)
-
-    def unit_window(self, unit: int) -> tuple[int, int]:
-        base = int(self.api.mmio_base(unit))
-        return base, base + MMIO_STRIDE

@@ -38,12 +38,30 @@ class ParameterError(A3InputError):
     """A mode, preset, M or T is not valid."""
 
 
+class ArgumentTypeError(ParameterError, TypeError):
+    """An argument has the wrong type, or a keyword argument is unknown."""
+
+
+class MaskedInputError(A3InputError):
+    """An array argument is a masked array with masked elements (the device has no mask)."""
+
+
 class ConfigError(A3Error, ValueError):
     """A hardware configuration key or value is not valid, or conflicts with the running platform."""
 
 
 class PlatformError(A3Error, RuntimeError):
     """The native library cannot be found or loaded, or the simulation did not respond."""
+
+
+class DeviceTimeoutError(PlatformError, TimeoutError):
+    """The unit did not finish within the driver's ``timeout_ns`` of simulated time. The driver
+    re-programs the unit before its next call (waiting again, at most ``timeout_ns``, for the work in
+    flight to end)."""
+
+
+class DriverClosedError(A3Error, RuntimeError):
+    """The driver was closed: it refuses every call (its queues and memory belong to others now)."""
 
 
 class MmioError(A3Error):
@@ -53,6 +71,15 @@ class MmioError(A3Error):
         super().__init__(message)
         self.address = address
         self.tlm_status = tlm_status
+
+
+class ExportError(A3Error, ValueError):
+    """A trace export was asked for with an impossible setting (e.g. a line size or clock of 0)."""
+
+
+class TraceOverflowWarning(UserWarning):
+    """A trace export holds a value that a reader's field cannot represent (e.g. a cycle count
+    beyond 32 bits)."""
 
 
 class OutOfDeviceMemory(A3Error, MemoryError):

@@ -16,6 +16,11 @@ MMIO_BASE = 0x10_0000_0000
 MMIO_STRIDE = 0x1000
 DEVICE_ID = 0x41335349
 DEVICE_VERSION = 0x00010000
+#: Largest M (candidate-selection iterations) the driver sends: the unit counts iterations in a
+#: 32-bit counter [ours]; with it a job's cycle count stays far below 2**64 (docs/descriptors.md).
+M_MAX = 2**32 - 1
+#: Entries of a descriptor or completion ring: at least this many (the largest is CAP_QUEUE_MAX).
+QUEUE_ENTRIES_MIN = 2
 
 
 class Reg(enum.IntEnum):
@@ -45,22 +50,42 @@ class Reg(enum.IntEnum):
     CAP_CLOCK_MHZ = 0x08C
     CAP_BURST_BYTES = 0x090
     CAP_FEATURES = 0x094
+    CAP_QUEUE_MAX = 0x098
     PERF_BASE = 0x100
     PERF_CLEAR = 0x1F0
 
 
-CTRL_ENABLE = 1 << 0
-CTRL_SOFT_RESET = 1 << 1
-STATUS_BUSY = 1 << 0
-STATUS_ERROR = 1 << 1
-STATUS_ENABLED = 1 << 2
+class Ctrl(enum.IntFlag):
+    """Bits of CTRL."""
+
+    ENABLE = 1 << 0
+    SOFT_RESET = 1 << 1  # write 1; self-clearing
+
+
+class StatusBit(enum.IntFlag):
+    """Bits of STATUS; bits 15:8 hold the last error code (``STATUS_LAST_ERROR_*``)."""
+
+    BUSY = 1 << 0
+    ERROR = 1 << 1
+    ENABLED = 1 << 2
+
+
+class Irq(enum.IntFlag):
+    """Bits of IRQ_STATUS, IRQ_ENABLE and IRQ_ACK."""
+
+    DONE = 1 << 0
+    ERROR = 1 << 1
+
+
+CTRL_ENABLE, CTRL_SOFT_RESET = Ctrl.ENABLE, Ctrl.SOFT_RESET
+STATUS_BUSY, STATUS_ERROR, STATUS_ENABLED = StatusBit.BUSY, StatusBit.ERROR, StatusBit.ENABLED
 STATUS_LAST_ERROR_SHIFT = 8
-IRQ_DONE = 1 << 0
-IRQ_ERROR = 1 << 1
+STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
+IRQ_DONE, IRQ_ERROR = Irq.DONE, Irq.ERROR
 
 PERF_COUNTERS = (
-    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_DOT", "CYC_EXP_OUT",
-    "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
+    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_SCAN", "CYC_DOT", "CYC_EXP",
+    "CYC_OUT", "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
 )
 
 
@@ -70,6 +95,8 @@ def perf_offset(name: str) -> int:
 
 
 class Opcode(enum.IntEnum):
+    """Descriptor opcodes (docs/descriptors.md)."""
+
     NOP = 0
     LOAD_KV = 1
     ATTEND = 2
@@ -77,14 +104,23 @@ class Opcode(enum.IntEnum):
 
 
 class Mode(enum.IntEnum):
+    """ATTEND modes (``docs/spec.md`` 3.4)."""
+
     EXACT = 0
     APPROX = 1
     POST_ONLY = 2
 
 
-FLAG_IRQ = 1 << 0
-FLAG_ROW_STATS = 1 << 1
-FLAG_SETS = 1 << 3
+class Flag(enum.IntFlag):
+    """Descriptor flags."""
+
+    IRQ = 1 << 0  # raise the DONE interrupt when this descriptor completes
+    ROW_STATS = 1 << 1  # ATTEND: write per-query stats to addr_c
+    NO_MIN_SKIP = 1 << 2  # ATTEND approx: candidate selection without the min-side skip (spec 3.2)
+    SETS = 1 << 3  # ATTEND: write candidate/selected bitmaps to addr_d
+
+
+FLAG_IRQ, FLAG_ROW_STATS, FLAG_NO_MIN_SKIP, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS, Flag.NO_MIN_SKIP, Flag.SETS
 
 DESCRIPTOR_DTYPE = np.dtype(
     [
@@ -125,8 +161,14 @@ class Status(enum.IntEnum):
     BAD_TABLE = 16
 
 
-PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "dot_product", "exp_output",
-          "dma_out", "completion", "irq")
+PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "score_scan", "dot_product", "exponent",
+          "output", "dma_out", "completion", "irq")
+#: The compute stages of each mode, in pipeline order (docs/spec.md 2, 3.6).
+STAGES = {
+    "exact": ("dot_product", "exponent", "output"),
+    "approx": ("candidate_selection", "score_scan", "dot_product", "exponent", "output"),
+    "post_only": ("dot_product", "exponent", "output"),
+}
 STREAMS = ("none", "descriptor", "K", "V", "sorted", "Q", "out", "stats", "sets", "completion", "mmio")
 OPCODES = ("nop", "load_kv", "attend", "load_sorted")
 MODES = ("exact", "approx", "post_only")

@@ -1,7 +1,7 @@
 """Plain numpy statement of the A3 approximation (A3-SPEC sections 1, 3.1-3.3).
 
 This module is the executable form of the specification: read it beside
-``/work/shared/A3-SPEC.md``.  It is written for clarity first; it is the
+the project's ``docs/spec.md``.  It is written for clarity first; it is the
 yardstick that the C++ device (``systemc/kernels/approx_kernel.cpp``) is tested against.
 
 Numeric contract
@@ -16,7 +16,10 @@ selected sets SEL because both follow these rules exactly:
    fit in float64's 53.  (So fused multiply-add contraction cannot change it.)
 3. The greedy score ``G`` (float64, starting at +0.0) accumulates the added
    products in iteration order: iteration 1 max side, iteration 1 min side,
-   iteration 2 max side, ...
+   iteration 2 max side, ...  The running sum ``R`` (float64, starting at +0.0)
+   accumulates the same added products in the same order.  With ``min_skip``
+   (``docs/spec.md`` 3.2 rule 3, on by default) an iteration that starts with
+   ``R < 0`` runs its max side only: the min side adds nothing and its pointer stays.
 4. The exact score ``s_i = sum_j K[i][j] * q[j]`` is a float64 sum of the exact
    float64 products, taken left to right, j = 0 .. d-1, starting at 0.0.
 5. Post-scoring keeps row i when ``s_i - s_max >= log(T)`` evaluated in float64,
@@ -39,11 +42,14 @@ equivalent forms :func:`greedy_scores` / :func:`greedy_scores_literal`),
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import List, Optional, Tuple, Union
 
 import numpy as np
+
+from ._reference_parts import (
+    ReferenceArgumentError, _as_f32, _check_M, _check_T, _check_table, _log_threshold, _min_side_steps, _side_picks,
+)
 
 __all__ = [
     "ReferenceArgumentError",
@@ -59,61 +65,6 @@ __all__ = [
 
 #: The three modes of A3-SPEC 3.4.
 MODES = ("exact", "approx", "post_only")
-
-
-class ReferenceArgumentError(ValueError):
-    """An argument of the reference model is out of its domain (shape, M, T, mode...)."""
-
-
-# --------------------------------------------------------------------------- #
-# Argument checks
-# --------------------------------------------------------------------------- #
-
-
-def _as_f32(name: str, x, ndim: Tuple[int, ...]) -> np.ndarray:
-    a = np.asarray(x, dtype=np.float32)
-    if a.ndim not in ndim:
-        raise ReferenceArgumentError(
-            f"{name} must have {' or '.join(str(k) for k in ndim)} dimensions, got shape {a.shape}"
-        )
-    if not np.all(np.isfinite(a)):
-        raise ReferenceArgumentError(f"{name} contains NaN or infinity; the model needs finite float32 data")
-    return a
-
-
-def _check_M(M) -> int:
-    if isinstance(M, (bool, np.bool_)) or not isinstance(M, numbers.Integral):
-        raise ReferenceArgumentError(f"M must be an integer number of iterations >= 0, got {M!r}")
-    M = int(M)
-    if M < 0:
-        raise ReferenceArgumentError(f"M must be >= 0, got {M}")
-    return M
-
-
-def _check_T(T) -> float:
-    if isinstance(T, (bool, np.bool_)) or not isinstance(T, numbers.Real):
-        raise ReferenceArgumentError(f"T must be a real number in [0, 1], got {T!r}")
-    T = float(T)
-    if not (math.isfinite(T) and 0.0 <= T <= 1.0):
-        raise ReferenceArgumentError(f"T must satisfy 0 <= T <= 1 (A3-SPEC 3.3), got {T!r}")
-    return T
-
-
-def _log_threshold(T: float) -> float:
-    """ln T in float64 with the C library's log (contract rule 5); ln 0 = -inf."""
-    return -math.inf if T == 0.0 else math.log(T)
-
-
-def _check_table(sorted_values, sorted_rows, d: int, n: int) -> Tuple[np.ndarray, np.ndarray]:
-    values = np.asarray(sorted_values)
-    rows = np.asarray(sorted_rows)
-    if values.shape != (d, n) or rows.shape != (d, n):
-        raise ReferenceArgumentError(
-            f"sorted-key table must have shape (d, n) = ({d}, {n}), got {values.shape} and {rows.shape}"
-        )
-    if values.dtype != np.float32:
-        raise ReferenceArgumentError(f"sorted values must be float32, got {values.dtype}")
-    return values, rows.astype(np.int64, copy=False)
 
 
 # --------------------------------------------------------------------------- #
@@ -144,11 +95,12 @@ def sort_keys(K) -> Tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- #
 
 
-def greedy_scores_literal(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
+def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) -> np.ndarray:
     """Greedy scores G after M iterations, written as the loop of A3-SPEC 3.2.
 
     Slow (pure Python); it exists to be read beside the spec and to check
-    :func:`greedy_scores`.  Returns G, float64 of shape (n,).
+    :func:`greedy_scores`.  ``min_skip`` is rule 3 (the min-side skip).  Returns G,
+    float64 of shape (n,).
     """
     q = _as_f32("q", q, (1,))
     M = _check_M(M)
@@ -175,9 +127,12 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
         return float(q[j]) * float(values[j, k])
 
     G = np.zeros(n, dtype=np.float64)
+    R = 0.0  # rule 3: the sum of every value added to G so far (both sides)
     for _iteration in range(M):
-        if not any(live(max_ptr, j) or live(min_ptr, j) for j in range(d)):
-            break  # every pointer is dead: the remaining iterations do nothing.
+        max_live = any(live(max_ptr, j) for j in range(d))
+        min_blocked = min_skip and R < 0  # decided from the earlier iterations [project rule]
+        if not max_live and (min_blocked or not any(live(min_ptr, j) for j in range(d))):
+            break  # nothing can change any more: the remaining iterations do nothing.
 
         # 1. max side: the largest product under a live max pointer, lowest column on ties.
         best_j, best_p = None, None
@@ -189,9 +144,12 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
         if best_j is not None:
             if best_p > 0:  # clamp: products <= 0 add nothing
                 G[rows[best_j, max_ptr[best_j]]] += best_p
+                R += best_p
             max_ptr[best_j] += max_step[best_j]  # one step inward
 
         # 2. min side: the smallest product under a live min pointer, lowest column on ties.
+        if min_blocked:
+            continue  # 3. the skip: the min side does nothing, its pointer stays
         best_j, best_p = None, None
         for j in range(d):
             if live(min_ptr, j):
@@ -201,43 +159,17 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
         if best_j is not None:
             if best_p < 0:  # clamp: products >= 0 add nothing
                 G[rows[best_j, min_ptr[best_j]]] += best_p
+                R += best_p
             min_ptr[best_j] += min_step[best_j]
     return G
 
 
-def _side_picks(q64: np.ndarray, values: np.ndarray, rows: np.ndarray, M: int, side: int):
-    """The products one side adds, in pick order (vectorised form of one side of 3.2).
+def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) -> np.ndarray:
+    """Greedy scores G after M iterations (A3-SPEC 3.2), in a fast exact form.
 
-    Along its pointer path every column's products are monotone (non-increasing
-    for the max side, non-decreasing for the min side), so the greedy pick
-    sequence is a k-way merge of those streams: a stable order by
-    (-side*product, column, position along the path).  Only the first M picks
-    happen, and of those only the ones with side*product > 0 add to G; as all
-    such entries precede all the others in the order, they are the first
-    min(M, count) entries with side*product > 0.
-
-    Returns ``(rows, products)`` of the adding picks, in pick order.
-    """
-    live = q64 != 0.0
-    # Path order: the max pointer walks top->bottom when q > 0, bottom->top when
-    # q < 0; the min pointer walks the opposite way.
-    forward = (q64 > 0) if side > 0 else (q64 < 0)
-    path_values = np.where(forward[:, None], values, values[:, ::-1])[live]
-    path_rows = np.where(forward[:, None], rows, rows[:, ::-1])[live]
-    products = (q64[live][:, None] * path_values.astype(np.float64)).ravel()  # (column, position) order
-    path_rows = path_rows.ravel()
-    adds = side * products > 0
-    products, path_rows = products[adds], path_rows[adds]
-    # The flat layout is already (column, position) order, so a stable sort on
-    # the product alone yields (-side*product, column, position).
-    order = np.argsort(-side * products, kind="stable")[:M]
-    return path_rows[order], products[order]
-
-
-def greedy_scores(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
-    """Greedy scores G after M iterations (A3-SPEC 3.2), vectorised.
-
-    Equal, bit for bit, to :func:`greedy_scores_literal`.  Returns float64 (n,).
+    The pick sequences of both sides are vectorised; with ``min_skip`` the
+    iterations of the min-side picks come from a scalar loop over R.  Equal, bit
+    for bit, to :func:`greedy_scores_literal`.  Returns float64 (n,).
     """
     q = _as_f32("q", q, (1,))
     M = _check_M(M)
@@ -248,34 +180,38 @@ def greedy_scores(q, sorted_values, sorted_rows, M: int) -> np.ndarray:
 
     max_rows, max_products = _side_picks(q64, values, rows, M, +1)
     min_rows, min_products = _side_picks(q64, values, rows, M, -1)
+    if min_skip:
+        min_steps = _min_side_steps(max_products, min_products, M)
+        min_rows, min_products = min_rows[: len(min_steps)], min_products[: len(min_steps)]
+    else:
+        min_steps = np.arange(len(min_rows))
 
-    # Interleave in iteration order: max pick t, then min pick t (contract rule 3).
-    # Pick t of a side is its t-th adding pick; sides with fewer adding picks
-    # simply stop adding, which is what the loop does as well.
-    steps = max(len(max_rows), len(min_rows))
-    seq_rows = np.full((steps, 2), -1, dtype=np.int64)
-    seq_products = np.zeros((steps, 2), dtype=np.float64)
-    seq_rows[: len(max_rows), 0], seq_products[: len(max_rows), 0] = max_rows, max_products
-    seq_rows[: len(min_rows), 1], seq_products[: len(min_rows), 1] = min_rows, min_products
-    seq_rows, seq_products = seq_rows.ravel(), seq_products.ravel()
-    keep = seq_rows >= 0
+    # Iteration order (contract rule 3): the max pick of iteration t (key 2t), then its min pick
+    # (key 2t + 1). Sides that have no pick in an iteration add nothing, as in the loop.
+    keys = np.concatenate([2 * np.arange(len(max_rows)), 2 * min_steps + 1])
+    order = np.argsort(keys, kind="stable")
+    seq_rows = np.concatenate([max_rows, min_rows])[order]
+    seq_products = np.concatenate([max_products, min_products])[order]
 
     G = np.zeros(n, dtype=np.float64)
     # ufunc.at is unbuffered and applies the additions one by one in array order.
-    np.add.at(G, seq_rows[keep], seq_products[keep])
+    np.add.at(G, seq_rows, seq_products)
     return G
 
 
-def candidate_selection(q, sorted_values, sorted_rows, M: int, *, literal: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+def candidate_selection(
+    q, sorted_values, sorted_rows, M: int, *, literal: bool = False, min_skip: bool = True
+) -> Tuple[np.ndarray, np.ndarray]:
     """Candidate selection of A3-SPEC 3.2 for one query.
 
     ``q`` is (d,), the sorted-key table is ``(values, rows)`` of shape (d, n) as
     returned by :func:`sort_keys`, ``M`` the iteration count.  Returns ``(G, C)``:
     the greedy scores (float64, n) and the candidate rows C = {i : G[i] > 0}
     (ascending int64), or {argmax G} with the lowest index on ties when that set
-    is empty [project rule].  ``literal=True`` uses the slow spec-shaped loop.
+    is empty [project rule].  ``literal=True`` uses the slow spec-shaped loop;
+    ``min_skip`` is rule 3 of 3.2 (on by default; off gives the plain algorithm).
     """
-    G = (greedy_scores_literal if literal else greedy_scores)(q, sorted_values, sorted_rows, M)
+    G = (greedy_scores_literal if literal else greedy_scores)(q, sorted_values, sorted_rows, M, min_skip)
     C = np.flatnonzero(G > 0)
     if C.size == 0:
         C = np.array([int(np.argmax(G))], dtype=np.int64)  # np.argmax returns the first maximum
@@ -355,6 +291,7 @@ def a3_attention(
     M: Optional[int] = None,
     T: float = 0.0,
     sorted_keys: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    min_skip: bool = True,
 ) -> Tuple[np.ndarray, Union[QueryInfo, List[QueryInfo]]]:
     """One A3 attention operation (A3-SPEC 1 and 3.4), for one query or a batch.
 
@@ -367,6 +304,8 @@ def a3_attention(
     M : candidate-selection iterations, integer >= 0; required in ``approx`` mode.
     T : post-scoring threshold, 0 <= T <= 1 (T = 0 keeps every candidate).
     sorted_keys : the table ``sort_keys(K)``, to reuse across calls; computed if None.
+    min_skip : the min-side skip of candidate selection (3.2 rule 3); False gives the plain
+        algorithm.
 
     Returns
     -------
@@ -413,7 +352,7 @@ def a3_attention(
     infos: List[QueryInfo] = []
     for k, qk in enumerate(Q):
         if mode == "approx":
-            G, C = candidate_selection(qk, values, rows, M)
+            G, C = candidate_selection(qk, values, rows, M, min_skip=min_skip)
             s = exact_scores(qk, K[C])
         else:
             G, C, s = None, all_rows, all_scores[k]

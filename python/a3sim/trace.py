@@ -1,18 +1,19 @@
 """Traces of the simulated SoC: every bus transaction and every job phase, as pandas tables, and
-exports that open in the tools users already have (Parquet/CSV, Chrome/Perfetto trace JSON, a
-Ramulator-style DRAM request trace).
+exports that open in the tools users already have (Parquet/CSV, Chrome/Perfetto trace JSON, DRAM
+request traces for Ramulator 1 and 2 and DRAMSys).
 
 The native recorder keeps rows in C++; this module copies them out in bulk (one memcpy per table)
 and builds the tables on demand. Columns are documented in ``docs/trace-schema.md``.
 """
 from __future__ import annotations
 
-import json
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import errors as E
 from .protocol import MODES, OPCODES, PHASES, STREAMS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +38,9 @@ def dtype_from_layout(layout: str) -> np.dtype:
     return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": size})
 
 
+_SMALL_ROWS = 256  # requests up to this many rows go through a reused buffer (Trace.rows)
+
+
 class Trace:
     """The recorded transactions and job phases of the process's device."""
 
@@ -47,24 +51,41 @@ class Trace:
         self.txn_dtype = dtype_from_layout(str(api.txn_layout()))
         self.phase_dtype = dtype_from_layout(str(api.phase_layout()))
         self.job_dtype = dtype_from_layout(str(api.job_layout()))
-        self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs}
-        self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count}
-        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype}
+        self.dram_dtype = dtype_from_layout(str(api.dram_layout()))
+        self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs, "dram": api.copy_dram}
+        self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count, "dram": api.dram_count}
+        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype,
+                       "dram": self.dram_dtype}
+        self._scratch = {}
+        for kind, dt in self._dtype.items():
+            buf = np.empty(_SMALL_ROWS * dt.itemsize, np.uint8)
+            self._scratch[kind] = (buf, int(buf.ctypes.data))
 
     # ---- raw rows ----
     def count(self, kind: str) -> int:
-        """Rows held of ``kind`` ("txn", "phase" or "job")."""
+        """Rows held of ``kind`` ("txn", "phase", "job" or "dram")."""
         return int(self._count[kind]())
 
     def rows(self, kind: str, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Rows ``[start, stop)`` of a table as a structured numpy array (a copy)."""
+        """Rows ``[start, stop)`` of a table as a structured numpy array (a copy), moved from C++
+        by one ``memcpy``.
+
+        Small requests (the few rows of one call) go through a reused byte buffer whose address
+        is known: taking the address of a fresh structured array (``.ctypes``) costs several times
+        the copy itself. Large ones are copied into a new array directly."""
         total = self.count(kind)
         stop = total if stop is None else min(stop, total)
         n = max(0, stop - start)
-        out = np.empty(n, dtype=self._dtype[kind])
-        if n:
+        dtype = self._dtype[kind]
+        if n == 0:
+            return np.empty(0, dtype=dtype)
+        if n > _SMALL_ROWS:
+            out = np.empty(n, dtype=dtype)
             self._copy[kind](start, n, out.ctypes.data)
-        return out
+            return out
+        buf, addr = self._scratch[kind]
+        self._copy[kind](start, n, addr)
+        return buf[: n * dtype.itemsize].copy().view(dtype)
 
     @property
     def enabled(self) -> bool:
@@ -87,7 +108,7 @@ class Trace:
     # ---- tables ----
     def transactions(self) -> "pd.DataFrame":
         """One row per bus transaction: t_start_ns, t_end_ns, initiator, target, op, address,
-        bytes, job, stream, status."""
+        bytes, job, stream, status, wait_ns (time waiting for the DRAM port's grant)."""
         import pandas as pd
 
         r = self.rows("txn")
@@ -107,6 +128,39 @@ class Trace:
                 "job": np.where(r["job"] == 0xFFFFFFFF, -1, r["job"].astype(np.int64)),
                 "stream": pd.Categorical.from_codes(r["stream"].astype(np.int64), list(STREAMS)),
                 "status": pd.Categorical.from_codes(r["status"].astype(np.int64), ["ok", "error"]),
+                "wait_ns": (r["t_grant_ps"] - r["t_start_ps"]) / 1000.0,
+            }
+        )
+
+    def dram_bursts(self) -> "pd.DataFrame":
+        """One row per DRAM burst (recorded with the transactions): t_arrive_ns, t_data_ns, t_done_ns,
+        latency_ns, initiator, op, address, bytes, channel, rank, bank, row, kind (row ``hit``,
+        ``miss``, ``conflict``, or ``none`` under the simple policy), job, stream."""
+        import pandas as pd
+
+        from .memory import BURST_KINDS
+
+        r = self.rows("dram")
+        names_i = list(self.device.initiators) + ["unknown"]
+        ini = r["initiator"].astype(np.int64)
+        ini = np.where(ini == 255, len(names_i) - 1, ini)
+        return pd.DataFrame(
+            {
+                "t_arrive_ns": r["t_arrive_ps"] / 1000.0,
+                "t_data_ns": r["t_data_ps"] / 1000.0,
+                "t_done_ns": r["t_done_ps"] / 1000.0,
+                "latency_ns": (r["t_done_ps"] - r["t_arrive_ps"]) / 1000.0,
+                "initiator": pd.Categorical.from_codes(ini, names_i),
+                "op": pd.Categorical.from_codes(r["op"].astype(np.int64), ["read", "write"]),
+                "address": r["address"].astype(np.uint64),
+                "bytes": r["bytes"].astype(np.int64),
+                "channel": r["channel"].astype(np.int64),
+                "rank": r["rank"].astype(np.int64),
+                "bank": r["bank"].astype(np.int64),
+                "row": r["row"].astype(np.int64),
+                "kind": pd.Categorical.from_codes(r["kind"].astype(np.int64), list(BURST_KINDS)),
+                "job": np.where(r["job"] == 0xFFFFFFFF, -1, r["job"].astype(np.int64)),
+                "stream": pd.Categorical.from_codes(r["stream"].astype(np.int64), list(STREAMS)),
             }
         )
 
@@ -179,87 +233,110 @@ class Trace:
     def to_perfetto(self, path: str | Path, *, transactions: bool = True, max_transactions: int = 200_000) -> Path:
         """Write a Chrome/Perfetto trace-event JSON file (open it in ui.perfetto.dev).
 
-        One process per A3 unit with a track per phase kind, and one process for the bus with a
-        track per initiator (up to ``max_transactions`` transactions, the earliest first).
+        One process per A3 unit with a track per phase kind, and one process for the bus with
+        tracks per initiator (up to ``max_transactions`` transactions, the earliest first). Event
+        boundaries are whole nanoseconds; events that overlap in time (the outstanding bursts of a
+        DMA engine, the queue phases of a batch) go to extra tracks ("lanes") of their kind, so that
+        no track holds two overlapping events (docs/trace-schema.md section 7).
         """
-        path = Path(path)
-        events: list[dict[str, Any]] = []
-        p = self.rows("phase")
-        jobs = self.rows("job")
-        job_info = {int(j["job"]): j for j in jobs}
-        tracks = {"queue": 1, "fetch": 2, "dma_in": 2, "dma_out": 2, "completion": 2, "sort": 3,
-                  "candidate_selection": 4, "dot_product": 5, "exp_output": 6, "irq": 7}
-        track_names = {1: "queue", 2: "dma", 3: "sorter", 4: "stage: candidate selection",
-                       5: "stage: dot product", 6: "stage: exp + output", 7: "interrupt"}
-        units = sorted({int(u) for u in p["unit"]}) or [0]
-        for u in units:
-            events.append({"ph": "M", "pid": 1 + u, "name": "process_name", "args": {"name": f"A3 unit {u}"}})
-            for tid, tname in track_names.items():
-                events.append({"ph": "M", "pid": 1 + u, "tid": tid, "name": "thread_name", "args": {"name": tname}})
-                events.append({"ph": "M", "pid": 1 + u, "tid": tid, "name": "thread_sort_index",
-                               "args": {"sort_index": tid}})
-        for row in p:
-            phase = PHASES[int(row["phase"])]
-            j = job_info.get(int(row["job"]))
-            args = {"job": int(row["job"])}
-            if j is not None:
-                op, md = int(j["opcode"]), int(j["mode"])
-                args.update(tag=int(j["tag"]), opcode=OPCODES[op] if op < len(OPCODES) else "invalid",
-                            mode=MODES[md] if md < len(MODES) else "invalid", n=int(j["n"]), d=int(j["d"]),
-                            m=int(j["m"]), status=int(j["status"]))
-            events.append({"ph": "X", "pid": 1 + int(row["unit"]), "tid": tracks[phase], "name": phase,
-                           "ts": row["t_start_ps"] / 1e6, "dur": (row["t_end_ps"] - row["t_start_ps"]) / 1e6,
-                           "args": args})
-        if transactions:
-            t = self.rows("txn", 0, max_transactions)
-            bus_pid = 100
-            events.append({"ph": "M", "pid": bus_pid, "name": "process_name", "args": {"name": "system bus"}})
-            for i, name in enumerate(self.device.initiators):
-                events.append({"ph": "M", "pid": bus_pid, "tid": i, "name": "thread_name", "args": {"name": name}})
-            for row in t:
-                events.append({
-                    "ph": "X", "pid": bus_pid, "tid": int(row["initiator"]),
-                    "name": f"{'write' if row['op'] else 'read'} {STREAMS[int(row['stream'])]}",
-                    "ts": row["t_start_ps"] / 1e6, "dur": (row["t_end_ps"] - row["t_start_ps"]) / 1e6,
-                    "args": {"address": hex(int(row["address"])), "bytes": int(row["bytes"]),
-                             "job": int(row["job"]) if row["job"] != 0xFFFFFFFF else -1},
-                })
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}))
-        return path
+        from .perfetto import write_perfetto
+
+        return write_perfetto(self, path, transactions=transactions, max_transactions=max_transactions)
+
+    # ---- DRAM request traces ----
+    def dram_requests(self, line_bytes: int = 64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The DRAM traffic as line requests: (issue time in ps, line address, is_write), one entry per
+        ``line_bytes``-aligned line of every successful DRAM transaction, in issue-time order
+        (stable). ``address`` is the full bus address of the line."""
+        line_bytes = _positive_int("line_bytes", line_bytes)
+        t = self.rows("txn")
+        t = t[(t["target"] == 0) & (t["status"] == 0)]
+        t = t[np.argsort(t["t_start_ps"], kind="stable")]
+        addr = t["address"].astype(np.uint64)
+        first = addr // np.uint64(line_bytes)
+        last = (addr + t["bytes"].astype(np.uint64) - np.uint64(1)) // np.uint64(line_bytes)
+        count = (last - first + np.uint64(1)).astype(np.int64)
+        idx = np.repeat(np.arange(len(t)), count)
+        within = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+        lines = (first[idx] + within.astype(np.uint64)) * np.uint64(line_bytes)
+        return t["t_start_ps"][idx].astype(np.uint64), lines, t["op"][idx].astype(bool)
 
     def to_ramulator(self, path: str | Path, *, line_bytes: int = 64) -> Path:
-        """Write DRAM traffic as a Ramulator memory trace: one ``0x<address> R|W`` line per
-        ``line_bytes`` cache line of every DRAM transaction, in time order."""
-        path = Path(path)
-        t = self.rows("txn")
-        t = t[(t["target"] == 0) & (t["status"] == 0)]
-        t = t[np.argsort(t["t_start_ps"], kind="stable")]
-        with path.open("w") as f:
-            for row in t:
-                op = "W" if row["op"] else "R"
-                a0 = int(row["address"]) // line_bytes * line_bytes
-                a1 = int(row["address"]) + int(row["bytes"])
-                for a in range(a0, a1, line_bytes):
-                    f.write(f"0x{a:x} {op}\n")
-        return path
+        """Write DRAM traffic as a **Ramulator 1** memory trace (its ``DRAM`` trace mode): one
+        ``0x<address> R|W`` line per ``line_bytes`` line of every DRAM transaction, in issue order;
+        no time stamps. For Ramulator 2 use :meth:`to_ramulator2`."""
+        _, lines, write = self.dram_requests(line_bytes)
+        ops = np.where(write, "W", "R")
+        return _write_lines(path, (f"0x{a:x} {o}" for a, o in zip(lines.tolist(), ops.tolist())))
 
-    def to_dramsys(self, path: str | Path, *, clock_mhz: float = 1600.0, line_bytes: int = 64) -> Path:
-        """Write DRAM traffic as a DRAMSys STL trace (``<cycle>:<TAB>read|write<TAB>0x<address>``), one
-        request per ``line_bytes`` line of every DRAM transaction, timed at the transaction's issue
-        time in cycles of ``clock_mhz`` (default 1600 MHz, the DDR4-3200 command clock)."""
-        path = Path(path)
-        t = self.rows("txn")
-        t = t[(t["target"] == 0) & (t["status"] == 0)]
-        t = t[np.argsort(t["t_start_ps"], kind="stable")]
-        ps_per_cycle = 1e6 / clock_mhz
-        with path.open("w") as f:
-            for row in t:
-                op = "write" if row["op"] else "read"
-                cycle = int(row["t_start_ps"] // ps_per_cycle)
-                a0 = int(row["address"]) // line_bytes * line_bytes
-                a1 = int(row["address"]) + int(row["bytes"])
-                for a in range(a0, a1, line_bytes):
-                    f.write(f"{cycle}:\t{op}\t0x{a:08x}\n")
-        return path
+    def to_ramulator2(self, path: str | Path, *, line_bytes: int = 64) -> Path:
+        """Write DRAM traffic as a **Ramulator 2** load/store trace (its ``LoadStoreTrace`` frontend):
+        one ``LD 0x<address>`` or ``ST 0x<address>`` line per ``line_bytes`` line, in issue order."""
+        _, lines, write = self.dram_requests(line_bytes)
+        ops = np.where(write, "ST", "LD")
+        return _write_lines(path, (f"{o} 0x{a:x}" for a, o in zip(lines.tolist(), ops.tolist())))
 
+    def to_dramsys(self, path: str | Path, *, clock_mhz: float = 1600.0, line_bytes: int = 64,
+                   split: bool = False) -> list[Path]:
+        """Write DRAM traffic as a DRAMSys STL trace: ``<cycle>:<TAB>read|write<TAB>0x<address>``, one
+        request per ``line_bytes`` line of every DRAM transaction, at the transaction's issue time
+        in cycles of ``clock_mhz`` (default 1600 MHz, the DDR4-3200 command clock), rounded down.
+
+        For a faithful replay the trace player's ``clkMhz`` must equal ``clock_mhz`` and the DRAM
+        burst (the memspec's burst length x data width) must equal ``line_bytes``. A cycle count
+        that does not fit 32 bits raises a :class:`TraceOverflowWarning`; with ``split=True`` the
+        trace is cut into files ``<stem>.<k><suffix>`` of fewer than 2^32 cycles each, cycle
+        counts rebased to each part's start (part k starts at k x 2^32 cycles). Returns the
+        paths written."""
+        clock = _positive_float("clock_mhz", clock_mhz)
+        t_ps, lines, write = self.dram_requests(line_bytes)
+        cycles = (t_ps.astype(np.float64) * clock / 1e6).astype(np.uint64) if len(t_ps) else t_ps
+        ops = np.where(write, "write", "read")
+        path = Path(path)
+        limit = np.uint64(1 << 32)
+        parts = (cycles // limit).astype(np.int64) if len(cycles) else np.zeros(0, np.int64)
+        if len(parts) and parts.max() > 0:
+            if not split:
+                warnings.warn(f"DRAMSys trace {path}: cycle counts up to {int(cycles.max())} exceed 32 bits "
+                              "(readers with 32-bit cycle fields wrap); pass split=True to cut the trace",
+                              E.TraceOverflowWarning, stacklevel=2)
+                parts = np.zeros_like(parts)
+            else:
+                cycles = cycles % limit
+        out = []
+        for k in np.unique(parts) if len(parts) else [0]:
+            sel = parts == k
+            p = path if k == 0 else path.with_name(f"{path.stem}.{int(k)}{path.suffix}")
+            out.append(_write_lines(p, (f"{c}:\t{o}\t0x{a:08x}" for c, o, a in
+                                        zip(cycles[sel].tolist(), ops[sel].tolist(), lines[sel].tolist()))))
+        return out
+
+
+def _positive_int(name: str, v: Any) -> int:
+    try:
+        iv = int(v)
+    except (TypeError, ValueError):
+        raise E.ExportError(f"{name} must be a positive integer, got {v!r}") from None
+    if iv != v or iv <= 0:
+        raise E.ExportError(f"{name} must be a positive integer (bytes of one DRAM request), got {v!r}")
+    return iv
+
+
+def _positive_float(name: str, v: Any) -> float:
+    try:
+        fv = float(v)
+    except (TypeError, ValueError):
+        raise E.ExportError(f"{name} must be a positive number, got {v!r}") from None
+    if not (fv > 0 and np.isfinite(fv)):
+        raise E.ExportError(f"{name} must be a positive, finite number (the trace clock in MHz), got {v!r}")
+    return fv
+
+
+def _write_lines(path: str | Path, lines: Any) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for line in lines:
+            f.write(line)
+            f.write("\n")
+    return path

@@ -19,16 +19,55 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       cfg_(cfg),
       unit_(unit),
       recorder_(recorder),
-      cycle_(cfg.cycle_ns(), SC_NS) {
-  regs.on_soft_reset = [this] { kv_loaded = sorted_loaded = false; };
+      cycle_(cfg.cycle_ns(), SC_NS),
+      energy_(cfg) {
+  regs.on_soft_reset = [this] {
+    kv_loaded = sorted_loaded = false;
+    pf_.valid = false;
+  };
   SC_THREAD(control);
   // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine
   // stack: give it room beyond QuickThreads' default.
   set_stack_size(static_cast<size_t>(cfg.control_stack_kib) * 1024);
+  if (cfg.overlap != 0) {
+    pf_.buffer.resize(banks.query.capacity());
+    SC_THREAD(prefetch);
+  }
+}
+
+void A3Device::prefetch() {
+  for (;;) {
+    wait(prefetch_ev_);
+    const uint64_t now = sc_time_stamp().value();
+    // Only a descriptor the host has made visible by now (its doorbell has arrived).
+    if (!regs.enabled() || !queue_config_ok() || !regs.sq_pending() || regs.doorbell_ps() > now) continue;
+    pf_.busy = true;
+    pf_.valid = false;
+    pf_.has_queries = false;
+    pf_.sq_index = regs.sq_head();
+    pf_.job = recorder_->new_job();
+    const uint64_t b0 = dma.bytes_read;
+    pf_.t_fetch0 = now;
+    pf_.fetch = dma.read(regs.sq_base() + 64ull * pf_.sq_index, &pf_.desc, sizeof pf_.desc, pf_.job, Stream::DESC);
+    pf_.t_fetch1 = pf_.t_q0 = pf_.t_q1 = sc_time_stamp().value();
+    const Descriptor& d = pf_.desc;
+    const uint64_t q_bytes = static_cast<uint64_t>(d.m) * d.d * static_cast<uint64_t>(cfg_.elem_bytes);
+    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows &&
+        d.d > 0 && d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
+      pf_.queries = dma.read(d.addr_a, pf_.buffer.data(), q_bytes, pf_.job, Stream::Q);
+      pf_.has_queries = true;
+      pf_.t_q1 = sc_time_stamp().value();
+    }
+    pf_.bytes = dma.bytes_read - b0;
+    pf_bytes_ += pf_.bytes;
+    pf_.busy = false;
+    pf_.valid = true;
+    prefetch_done_ev_.notify();
+  }
 }
 
 bool A3Device::queue_config_ok() const {
-  auto size_ok = [](uint32_t s) { return s >= 2 && s <= 65536; };
+  auto size_ok = [](uint32_t s) { return s >= QUEUE_ENTRIES_MIN && s <= QUEUE_ENTRIES_MAX; };
   return size_ok(regs.sq_size()) && size_ok(regs.cq_size()) && (regs.sq_base() % 64) == 0 &&
          (regs.cq_base() % 32) == 0 && regs.sq_tail() < regs.sq_size() && regs.sq_head() < regs.sq_size() &&
          regs.cq_head() < regs.cq_size() && regs.cq_tail() < regs.cq_size();
@@ -49,61 +88,95 @@ void A3Device::control() {
 }
 
 void A3Device::process_descriptor() {
-  const uint32_t job = recorder_->new_job();
-  const uint64_t t_start = sc_time_stamp().value();
-  {
-    JobRecord& rec = recorder_->job(job);
-    rec.unit = unit_;
-    rec.t_doorbell_ps = std::min(regs.doorbell_ps(), t_start);
-    rec.t_start_ps = t_start;
-  }
-  phase(job, Phase::QUEUE, recorder_->job(job).t_doorbell_ps, t_start);
-  const uint64_t rd0 = dma.bytes_read, wr0 = dma.bytes_written;
-  const uint64_t sram_rd0 = banks.read_bytes(), sram_wr0 = banks.write_bytes();
-
-  Error err = Error::OK;
-  uint32_t detail = 0;
+  const bool pre = take_prefetched();
+  const uint32_t job = begin_job(pre);
+  const uint64_t t_start = recorder_->job(job).t_start_ps;
+  // DMA bytes of this job: what the engine moves from now on, less what the prefetch thread reads
+  // for the next job meanwhile, plus what it read for this one.
+  TrafficMark start = traffic_mark();
+  if (pre) start.dma_rd -= pf_.bytes;
+  const uint64_t pf0 = pf_bytes_;
   Descriptor desc{};
+  uint32_t detail = 0;
   const uint32_t sq_index = regs.sq_head();
+  Error err = fetch(job, sq_index, pre, desc, detail);
+  if (err == Error::OK) err = execute(desc, job, recorder_->job(job), detail);
+  const bool written = complete(job, desc, sq_index, t_start, err, detail);
+  JobRecord& rec = recorder_->job(job);
+  rec.status = static_cast<uint16_t>(err);
+  rec.t_end_ps = sc_time_stamp().value();
+  account(rec, start, pf_bytes_ - pf0);
+  count(rec, desc, err);
+  interrupt(job, desc, err, written, rec.t_end_ps);
+}
+
+bool A3Device::take_prefetched() {
+  // Overlap: the prefetch thread may be fetching this descriptor (and its queries) right now.
+  if (pf_.busy && pf_.sq_index == regs.sq_head()) {
+    while (pf_.busy) wait(prefetch_done_ev_);
+  }
+  const bool pre = pf_.valid && pf_.sq_index == regs.sq_head();
+  pf_.valid = false;
+  return pre;
+}
+
+uint32_t A3Device::begin_job(bool prefetched) {
+  const uint32_t job = prefetched ? pf_.job : recorder_->new_job();
+  const uint64_t t_start = prefetched ? pf_.t_fetch0 : sc_time_stamp().value();
+  JobRecord& rec = recorder_->job(job);
+  rec.unit = unit_;
+  rec.t_doorbell_ps = std::min(regs.doorbell_ps(), t_start);
+  rec.t_start_ps = t_start;
+  phase(job, Phase::QUEUE, rec.t_doorbell_ps, t_start);
+  return job;
+}
+
+Error A3Device::fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc, uint32_t& detail) {
   if (!queue_config_ok()) {
     // Nothing can be fetched or completed: drop what is pending and say why.
-    err = Error::QUEUE_CONFIG;
     detail = regs.sq_tail();
     regs.set_sq_head(regs.sq_tail() < regs.sq_size() ? regs.sq_tail() : 0);
     if (regs.sq_tail() >= regs.sq_size()) regs.soft_reset();
-  } else {
-    DmaEngine::Result r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
-    phase(job, Phase::FETCH, t_start, sc_time_stamp().value());
-    regs.set_sq_head((sq_index + 1) % regs.sq_size());
-    if (!r.ok) {
-      err = Error::DMA_FAULT;
-      detail = static_cast<uint32_t>(r.fault_address);
-      desc = Descriptor{};
-    } else {
-      JobRecord& rec = recorder_->job(job);
-      rec.tag = desc.tag;
-      rec.opcode = desc.opcode;
-      rec.mode = desc.mode;
-      rec.n = desc.n;
-      rec.d = desc.d;
-      rec.m = desc.m;
-      rec.M = desc.M;
-      rec.T = desc.T;
-      err = execute(desc, job, rec, detail);
-    }
+    return Error::QUEUE_CONFIG;
   }
-
-  // ---- completion record ----
+  DmaEngine::Result r;
+  if (prefetched) {
+    desc = pf_.desc;
+    r = pf_.fetch;
+    phase(job, Phase::FETCH, pf_.t_fetch0, pf_.t_fetch1);
+  } else {
+    const uint64_t t0 = sc_time_stamp().value();
+    r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
+    phase(job, Phase::FETCH, t0, sc_time_stamp().value());
+  }
+  prefetched_queries_ = prefetched && pf_.has_queries;
+  regs.set_sq_head((sq_index + 1) % regs.sq_size());
+  if (!r.ok) {
+    detail = static_cast<uint32_t>(r.fault_address);
+    desc = Descriptor{};
+    return Error::DMA_FAULT;
+  }
   JobRecord& rec = recorder_->job(job);
-  rec.status = static_cast<uint16_t>(err);
+  rec.tag = desc.tag;
+  rec.opcode = desc.opcode;
+  rec.mode = desc.mode;
+  rec.n = desc.n;
+  rec.d = desc.d;
+  rec.m = desc.m;
+  rec.M = desc.M;
+  rec.T = desc.T;
+  return Error::OK;
+}
+
+bool A3Device::complete(uint32_t job, const Descriptor& desc, uint32_t sq_index, uint64_t t_start, Error& err,
+                        uint32_t& detail) {
   const uint64_t t_c = sc_time_stamp().value();
-  bool completion_written = false;
+  bool written = false;
   if (err != Error::QUEUE_CONFIG) {
     const uint32_t next = (regs.cq_tail() + 1) % regs.cq_size();
     if (next == regs.cq_head()) {
       err = Error::CQ_OVERFLOW;
       detail = regs.cq_tail();
-      rec.status = static_cast<uint16_t>(err);
     } else {
       Completion c{};
       c.tag = desc.tag;
@@ -117,29 +190,55 @@ void A3Device::process_descriptor() {
       DmaEngine::Result r = dma.write(regs.cq_base() + 32ull * regs.cq_tail(), &c, sizeof c, job, Stream::COMPLETION);
       if (r.ok) {
         regs.advance_cq_tail();
-        completion_written = true;
+        written = true;
       } else {
         err = Error::DMA_FAULT;
         detail = static_cast<uint32_t>(r.fault_address);
-        rec.status = static_cast<uint16_t>(err);
       }
     }
   }
-  const uint64_t t_end = sc_time_stamp().value();
-  phase(job, Phase::COMPLETE, t_c, t_end);
+  phase(job, Phase::COMPLETE, t_c, sc_time_stamp().value());
+  return written;
+}
 
-  // ---- counters, status, interrupt ----
-  rec.t_end_ps = t_end;
-  rec.bytes_rd = dma.bytes_read - rd0;
-  rec.bytes_wr = dma.bytes_written - wr0;
-  rec.sram_rd = banks.read_bytes() - sram_rd0;
-  rec.sram_wr = banks.write_bytes() - sram_wr0;
+A3Device::TrafficMark A3Device::traffic_mark() {
+  TrafficMark t;
+  t.dma_rd = dma.bytes_read;
+  t.dma_wr = dma.bytes_written;
+  t.sram_rd = banks.read_bytes();
+  t.sram_wr = banks.write_bytes();
+  auto all = banks.all();
+  for (size_t b = 0; b < all.size(); ++b) t.bank[b] = all[b]->read_bytes + all[b]->write_bytes;
+  return t;
+}
+
+void A3Device::account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead) {
+  const TrafficMark now = traffic_mark();
+  // Bytes the prefetch thread read meanwhile belong to the next job.
+  rec.bytes_rd = now.dma_rd - start.dma_rd - prefetched_ahead;
+  rec.bytes_wr = now.dma_wr - start.dma_wr;
+  rec.sram_rd = now.sram_rd - start.sram_rd;
+  rec.sram_wr = now.sram_wr - start.sram_wr;
+  rec.sram_key = now.bank[0] - start.bank[0];
+  rec.sram_value = now.bank[1] - start.bank[1];
+  rec.sram_sorted = now.bank[2] - start.bank[2];
+  rec.sram_query = now.bank[3] - start.bank[3];
+  rec.sram_output = now.bank[4] - start.bank[4];
+  rec.sram_score = now.bank[5] - start.bank[5];
+  rec.dram_activates = 0;  // the simple DRAM policy (the only one) has no rows to activate
+  rec.job_cycles = (rec.t_end_ps - rec.t_start_ps) / cycle_.value();
+  energy_.account(rec);
+}
+
+void A3Device::count(const JobRecord& rec, const Descriptor& desc, Error err) {
   regs.count(err == Error::OK ? Perf::JOBS : Perf::ERRORS, 1);
   if (err == Error::OK && desc.opcode == static_cast<uint8_t>(Opcode::ATTEND)) regs.count(Perf::QUERIES, desc.m);
-  regs.count(Perf::BUSY_CYCLES, (t_end - t_start) / cycle_.value());
+  regs.count(Perf::BUSY_CYCLES, rec.job_cycles);
   regs.count(Perf::CYC_CAND_SEL, rec.cyc_cand_sel);
+  regs.count(Perf::CYC_SCAN, rec.cyc_scan);
   regs.count(Perf::CYC_DOT, rec.cyc_dot);
-  regs.count(Perf::CYC_EXP_OUT, rec.cyc_exp_out);
+  regs.count(Perf::CYC_EXP, rec.cyc_exp);
+  regs.count(Perf::CYC_OUT, rec.cyc_out);
   regs.count(Perf::CYC_SORT, rec.cyc_sort);
   regs.count(Perf::BYTES_RD, rec.bytes_rd);
   regs.count(Perf::BYTES_WR, rec.bytes_wr);
@@ -147,6 +246,9 @@ void A3Device::process_descriptor() {
   regs.count(Perf::SELECTED, rec.selected);
   regs.count(Perf::SRAM_RD, rec.sram_rd);
   regs.count(Perf::SRAM_WR, rec.sram_wr);
+}
+
+void A3Device::interrupt(uint32_t job, const Descriptor& desc, Error err, bool completion_written, uint64_t t_end) {
   uint32_t irq_bits = 0;
   if (err != Error::OK) {
     regs.record_error(err);
@@ -206,77 +308,94 @@ Error A3Device::validate(const Descriptor& desc, uint32_t& detail) const {
 }
 
 Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail) {
-  Error err = validate(desc, detail);
+  const Error err = validate(desc, detail);
   if (err != Error::OK) return err;
-  const auto op = static_cast<Opcode>(desc.opcode);
-  const uint64_t eb = static_cast<uint64_t>(cfg_.elem_bytes);
-  const uint64_t kv_bytes = static_cast<uint64_t>(desc.n) * desc.d * eb;
-  auto fault = [&](const DmaEngine::Result& r) {
-    detail = static_cast<uint32_t>(r.fault_address);
-    return Error::DMA_FAULT;
-  };
-
-  if (op == Opcode::NOP) return Error::OK;
-
-  if (op == Opcode::LOAD_KV) {
-    kv_loaded = sorted_loaded = false;
-    ++kv_generation;
-    const uint64_t t0 = sc_time_stamp().value();
-    DmaEngine::Result r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
-    if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
-    banks.key.count_write(std::min(r.bytes, kv_bytes));
-    banks.value.count_write(r.bytes > kv_bytes ? r.bytes - kv_bytes : 0);
-    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
-    if (!r.ok) return fault(r);
-    if (!all_finite(banks.key.as<float>(), kv_bytes / 4) || !all_finite(banks.value.as<float>(), kv_bytes / 4))
-      return Error::NONFINITE;
-    kv_loaded = true;
-    kv_n = desc.n;
-    kv_d = desc.d;
-    return Error::OK;
+  switch (static_cast<Opcode>(desc.opcode)) {
+    case Opcode::LOAD_KV: return load_kv(desc, job, detail);
+    case Opcode::LOAD_SORTED: return load_sorted(desc, job, rec, detail);
+    case Opcode::ATTEND: return attend(desc, job, rec, detail);
+    default: return Error::OK;  // NOP
   }
+}
 
-  if (op == Opcode::LOAD_SORTED) {
-    const uint64_t bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.sorted_entry_bytes);
-    const uint64_t t0 = sc_time_stamp().value();
-    sorted_loaded = false;
-    DmaEngine::Result r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
-    banks.sorted.count_write(r.bytes);
-    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
-    if (!r.ok) return fault(r);
-    // The table drives the pointers of candidate selection: check it as it streams in.
-    const uint64_t entries = static_cast<uint64_t>(desc.n) * desc.d;
-    const uint32_t* rows = reinterpret_cast<const uint32_t*>(banks.sorted.data() + entries * 4);
-    uint32_t worst = 0;
-    for (uint64_t i = 0; i < entries; ++i) worst = rows[i] > worst ? rows[i] : worst;
-    if (worst >= desc.n) {
-      detail = worst;
-      return Error::BAD_TABLE;
-    }
-    if (!all_finite(banks.sorted.as<float>(), entries)) return Error::BAD_TABLE;
-    sorted_loaded = true;
-    return Error::OK;
+namespace {
+Error dma_fault(const DmaEngine::Result& r, uint32_t& detail) {
+  detail = static_cast<uint32_t>(r.fault_address);
+  return Error::DMA_FAULT;
+}
+}  // namespace
+
+Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) {
+  const uint64_t kv_bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
+  kv_loaded = sorted_loaded = false;
+  ++kv_generation;
+  const uint64_t t0 = sc_time_stamp().value();
+  DmaEngine::Result r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
+  if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
+  banks.key.count_write(std::min(r.bytes, kv_bytes));
+  banks.value.count_write(r.bytes > kv_bytes ? r.bytes - kv_bytes : 0);
+  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  if (!r.ok) return dma_fault(r, detail);
+  if (!all_finite(banks.key.as<float>(), kv_bytes / 4) || !all_finite(banks.value.as<float>(), kv_bytes / 4))
+    return Error::NONFINITE;
+  kv_loaded = true;
+  kv_n = desc.n;
+  kv_d = desc.d;
+  return Error::OK;
+}
+
+Error A3Device::load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail) {
+  const uint64_t bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.sorted_entry_bytes);
+  const uint64_t t0 = sc_time_stamp().value();
+  sorted_loaded = false;
+  DmaEngine::Result r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
+  banks.sorted.count_write(r.bytes);
+  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  if (!r.ok) return dma_fault(r, detail);
+  // The table drives the pointers of candidate selection: check it as it streams in.
+  const uint64_t entries = static_cast<uint64_t>(desc.n) * desc.d;
+  const uint32_t* rows = reinterpret_cast<const uint32_t*>(banks.sorted.data() + entries * 4);
+  uint32_t worst = 0;
+  for (uint64_t i = 0; i < entries; ++i) worst = rows[i] > worst ? rows[i] : worst;
+  if (worst >= desc.n) {
+    detail = worst;
+    return Error::BAD_TABLE;
   }
+  if (!all_finite(banks.sorted.as<float>(), entries)) return Error::BAD_TABLE;
+  sorted_loaded = true;
+  rec.sorted_by = 1;  // the host sorted this key matrix ahead of the queries
+  return Error::OK;
+}
 
-  // ---- ATTEND ----
+Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail) {
   const uint32_t n = desc.n, d = desc.d, m = desc.m;
   const Mode mode = static_cast<Mode>(desc.mode);
-  const uint64_t q_bytes = static_cast<uint64_t>(m) * d * eb;
+  const uint64_t q_bytes = static_cast<uint64_t>(m) * d * static_cast<uint64_t>(cfg_.elem_bytes);
   const uint64_t t0 = sc_time_stamp().value();
-  DmaEngine::Result r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+  DmaEngine::Result r;
+  if (prefetched_queries_) {  // overlap: the queries wait in the second query buffer
+    r = pf_.queries;
+    std::memcpy(banks.query.data(), pf_.buffer.data(), r.bytes);
+    phase(job, Phase::DMA_IN, pf_.t_q0, pf_.t_q1);
+  } else {
+    r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
+    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  }
   banks.query.count_write(r.bytes);
-  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
-  if (!r.ok) return fault(r);
+  if (!r.ok) return dma_fault(r, detail);
   if (!all_finite(banks.query.as<float>(), static_cast<uint64_t>(m) * d)) return Error::NONFINITE;
 
   auto on_phase = [&](Phase p, uint64_t a, uint64_t b) { phase(job, p, a, b); };
   if (mode == Mode::APPROX && !sorted_loaded) {
     core.sort(n, d, rec, on_phase);  // validate() admitted this only with the device sorter
     sorted_loaded = true;
+    rec.sorted_by = 2;
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
-  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation};
-  err = core.attend(cj, rec, on_phase);
+  const bool min_skip = cfg_.min_skip != 0 && !(desc.flags & dflag::NO_MIN_SKIP);
+  ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation, min_skip};
+  if (cfg_.overlap != 0) prefetch_ev_.notify(SC_ZERO_TIME);  // fetch the next job while this one computes
+  const Error err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 
   const uint64_t t1 = sc_time_stamp().value();
@@ -287,7 +406,7 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
   if (r.ok && want_sets)
     r = dma.write(desc.addr_d, core.sets().data(), core.sets().size() * 4ull, job, Stream::SETS);
   phase(job, Phase::DMA_OUT, t1, sc_time_stamp().value());
-  if (!r.ok) return fault(r);
+  if (!r.ok) return dma_fault(r, detail);
   return Error::OK;
 }
 

@@ -16,6 +16,10 @@ constexpr uint64_t MMIO_STRIDE = 0x1000ull;      // 4 KiB register window per un
 constexpr uint32_t DEVICE_ID = 0x41335349u;  // "A3SI" read little-endian as 'I','S','3','A'
 constexpr uint32_t DEVICE_VERSION = 0x00010000u;  // 1.0
 
+// Entries of a descriptor or completion ring (SQ_SIZE, CQ_SIZE); CAP_QUEUE_MAX publishes the bound.
+constexpr uint32_t QUEUE_ENTRIES_MIN = 2;
+constexpr uint32_t QUEUE_ENTRIES_MAX = 65536;
+
 // ---- registers (32-bit, offsets within a unit's window) --------------------------------------
 namespace reg {
 constexpr uint32_t ID = 0x000;          // RO
@@ -28,12 +32,12 @@ constexpr uint32_t IRQ_ACK = 0x018;     // WO  write 1 to clear an IRQ_STATUS bi
 constexpr uint32_t SCRATCH = 0x01C;     // RW  free for host software
 constexpr uint32_t SQ_BASE_LO = 0x020;  // RW  descriptor queue base (64-byte aligned)
 constexpr uint32_t SQ_BASE_HI = 0x024;  // RW
-constexpr uint32_t SQ_SIZE = 0x028;     // RW  entries, 2..65536
+constexpr uint32_t SQ_SIZE = 0x028;     // RW  entries, QUEUE_ENTRIES_MIN..QUEUE_ENTRIES_MAX
 constexpr uint32_t SQ_HEAD = 0x02C;     // RO  next entry the device fetches
 constexpr uint32_t SQ_TAIL = 0x030;     // RW  doorbell: index of the next entry the host fills
 constexpr uint32_t CQ_BASE_LO = 0x040;  // RW  completion queue base (32-byte aligned)
 constexpr uint32_t CQ_BASE_HI = 0x044;  // RW
-constexpr uint32_t CQ_SIZE = 0x048;     // RW  entries, 2..65536
+constexpr uint32_t CQ_SIZE = 0x048;     // RW  entries, QUEUE_ENTRIES_MIN..QUEUE_ENTRIES_MAX
 constexpr uint32_t CQ_HEAD = 0x04C;     // RW  host's consumer index
 constexpr uint32_t CQ_TAIL = 0x050;     // RO  next entry the device writes
 constexpr uint32_t CAP_N_MAX = 0x080;   // RO
@@ -42,6 +46,7 @@ constexpr uint32_t CAP_Q_ROWS = 0x088;  // RO
 constexpr uint32_t CAP_CLOCK_MHZ = 0x08C;    // RO
 constexpr uint32_t CAP_BURST_BYTES = 0x090;  // RO
 constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter
+constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (QUEUE_ENTRIES_MAX)
 constexpr uint32_t PERF_BASE = 0x100;   // RO  64-bit counters: LO at +0, HI at +4 (LO read latches HI)
 constexpr uint32_t PERF_CLEAR = 0x1F0;  // WO  write 1 to clear all counters
 }  // namespace reg
@@ -68,8 +73,10 @@ constexpr uint32_t ERROR = 1u << 1;
   X(QUERIES, "queries computed")                                                  \
   X(BUSY_CYCLES, "cycles from descriptor fetch to completion write, summed")     \
   X(CYC_CAND_SEL, "busy cycles of the candidate-selection stage")                 \
+  X(CYC_SCAN, "busy cycles of the greedy-score scan stage")                       \
   X(CYC_DOT, "busy cycles of the dot-product stage")                              \
-  X(CYC_EXP_OUT, "busy cycles of the (post-scoring +) exponent + output stage")   \
+  X(CYC_EXP, "busy cycles of the (post-scoring +) exponent stage")                \
+  X(CYC_OUT, "busy cycles of the output stage")                                   \
   X(CYC_SORT, "cycles of the device sorter")                                      \
   X(BYTES_RD, "bytes read by the DMA engine")                                     \
   X(BYTES_WR, "bytes written by the DMA engine")                                  \
@@ -91,6 +98,7 @@ enum class Mode : uint8_t { EXACT = 0, APPROX = 1, POST_ONLY = 2 };
 namespace dflag {
 constexpr uint16_t IRQ = 1u << 0;         // raise the DONE interrupt when this descriptor completes
 constexpr uint16_t ROW_STATS = 1u << 1;   // ATTEND: write per-query stats to addr_c
+constexpr uint16_t NO_MIN_SKIP = 1u << 2; // ATTEND approx: candidate selection without the min-side skip
 constexpr uint16_t SETS = 1u << 3;        // ATTEND: write candidate/selected bitmaps to addr_d
 }  // namespace dflag
 
@@ -174,11 +182,13 @@ enum class Phase : uint8_t {
   DMA_IN = 2,     // K/V/sorted table or queries into the SRAM banks
   SORT = 3,       // device sorter
   CAND_SEL = 4,   // candidate selection stage (approx)
-  DOT = 5,        // dot-product stage
-  EXP_OUT = 6,    // (post-scoring +) exponent + output stage
-  DMA_OUT = 7,    // outputs, stats, bitmaps to memory
-  COMPLETE = 8,   // completion record write
-  IRQ = 9,        // interrupt line to host software
+  SCAN = 5,       // greedy-score scan stage (approx)
+  DOT = 6,        // dot-product stage
+  EXP = 7,        // (post-scoring +) exponent stage
+  OUTPUT = 8,     // output stage
+  DMA_OUT = 9,    // outputs, stats, bitmaps to memory
+  COMPLETE = 10,  // completion record write
+  IRQ = 11,       // interrupt line to host software
 };
 
 // What a DMA transfer carries (the trace's 'stream' column).

@@ -1,6 +1,6 @@
-// compute_core.h - the A3 compute core: the base pipeline (dot-product, exponent + output) and
-// the approximate pipeline (candidate selection, dot-product on candidates, post-scoring +
-// exponent + output), plus the optional device sorter.
+// compute_core.h - the A3 compute core: the base pipeline (dot-product, exponent, output modules)
+// and the approximate pipeline (candidate selection, greedy-score scan, dot-product on candidates,
+// post-scoring + exponent, output), plus the optional device sorter (spec 2, 3.5, 3.6).
 //
 // Function apart from timing: the core first computes the exact values of a whole job (BLAS for
 // exact mode; otherwise the job's exact scores at once, then a3::approx_query per query, two
@@ -14,12 +14,14 @@
 
 #include <array>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
 #include "kernels/approx_kernel.h"
 #include "kernels/exact_kernel.h"
+#include "kernels/fixed_point.h"
 #include "a3/sram_bank.h"
 #include "a3/timing_model.h"
 #include "soc/trace_recorder.h"
@@ -55,6 +57,7 @@ class ComputeCore : public sc_core::sc_module {
     double T;
     bool want_sets;
     uint64_t kv_generation;  // changes with every LOAD_KV: keys derived from K are cached per value
+    bool min_skip;           // candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
   };
   // Called for each finished stage: (phase, start ps, end ps).
   using PhaseFn = std::function<void(Phase, uint64_t, uint64_t)>;
@@ -74,8 +77,20 @@ class ComputeCore : public sc_core::sc_module {
   const TimingModel& timing() const { return timing_; }
 
  private:
-  void run_stages(const std::vector<uint64_t>& cycles, uint32_t m, const Phase* phases, uint32_t S,
-                  JobRecord& rec, const PhaseFn& on_phase);
+  // ---- function: values, stats and set bitmaps of the whole job ----
+  void select_operands(const AttendJob& job);  // the banks' data, or its fixed-point quantisation
+  void compute_exact(const AttendJob& job);
+  void compute_approx(const AttendJob& job);
+  // ---- SRAM traffic of the job's queries (timing-model.md section 7) ----
+  void count_sram_traffic(const AttendJob& job);
+  // ---- counts: |C|, |SEL| summed into the job record ----
+  void count_rows(const AttendJob& job, JobRecord& rec) const;
+  // NONFINITE if an output or a query's stats left the float32 range.
+  Error check_finite(const AttendJob& job) const;
+  // ---- timing: per-query stage cycles (spec 3.6) into cycles_ ----
+  void stage_cycles(const AttendJob& job, JobRecord& rec);
+  // ---- waits: the pipeline recurrence, one wait per stage, busy cycles into the record ----
+  void run_stages(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase);
 
   const Config& cfg_;
   SramBanks& banks_;
@@ -90,6 +105,12 @@ class ComputeCore : public sc_core::sc_module {
   std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
   uint64_t kt_generation_ = ~uint64_t(0);
   std::vector<uint64_t> cycles_;
+  std::unique_ptr<FixedPoint> fixed_;  // the fixed-point datapath (docs/spec.md 2.1) when datapath = 1
+  FixedOperands fx_ops_;
+  struct Operands {  // what the datapath computes on in this job
+    const float *Q = nullptr, *K = nullptr, *V = nullptr, *sv = nullptr;
+    const uint32_t* sr = nullptr;
+  } ops_;
 };
 
 }  // namespace a3

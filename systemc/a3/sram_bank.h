@@ -22,17 +22,12 @@ class SramBank {
   T* as() { return reinterpret_cast<T*>(store_.data()); }
 
   bool fits(uint64_t bytes) const { return bytes <= capacity_; }
-  // Account for a read or write of `bytes` (accesses are rounded up to whole port words).
-  void count_read(uint64_t bytes) {
-    read_bytes += bytes;
-    read_accesses += (bytes + width_ - 1) / width_;
-  }
-  void count_write(uint64_t bytes) {
-    write_bytes += bytes;
-    write_accesses += (bytes + width_ - 1) / width_;
-  }
+  // Account for a read or write of `bytes` (the SRAM_RD / SRAM_WR counters and trace columns).
+  void count_read(uint64_t bytes) { read_bytes += bytes; }
+  void count_write(uint64_t bytes) { write_bytes += bytes; }
+  uint32_t port_width() const { return width_; }
 
-  uint64_t read_bytes = 0, write_bytes = 0, read_accesses = 0, write_accesses = 0;
+  uint64_t read_bytes = 0, write_bytes = 0;
 
  private:
   std::string name_;

@@ -2,13 +2,15 @@
 
 #include <systemc>
 
+#include <algorithm>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
 
-#include <cblas.h>
-
 #include "a3/a3_protocol.h"
+#include "kernels/blas.h"
 #include "soc/platform.h"
 
 namespace a3sim {
@@ -29,6 +31,15 @@ uint64_t copy_rows(const std::vector<Row>& rows, uint64_t start, uint64_t count,
   std::memcpy(reinterpret_cast<void*>(dst), rows.data() + start, count * sizeof(Row));
   return count;
 }
+
+template <class Row>
+uint64_t copy_rows(const std::deque<Row>& rows, uint64_t start, uint64_t count, uintptr_t dst) {
+  if (start >= rows.size()) return 0;
+  if (count > rows.size() - start) count = rows.size() - start;
+  Row* out = reinterpret_cast<Row*>(dst);
+  std::copy(rows.begin() + start, rows.begin() + start + count, out);
+  return count;
+}
 }  // namespace
 
 int create(const char* config) {
@@ -45,9 +56,7 @@ int create(const char* config) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
   // run_until_irq may find nothing to do (e.g. the interrupt was already delivered): not a warning.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
-#ifdef A3SIM_OPENBLAS
-  openblas_set_num_threads(static_cast<int>(cfg.blas_threads));
-#endif
+  a3::blas::set_threads(static_cast<int>(cfg.blas_threads));
   g_platform = new a3::Platform("a3sim", cfg);
   // Elaborate and let every thread reach its first wait (a notification before the first
   // sc_start could otherwise be lost).
@@ -71,6 +80,11 @@ const char* config_table() {
   return keep(os.str());
 }
 
+const char* blas_info() {
+  return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() +
+              "\nthreads|" + std::to_string(a3::blas::threads()) + "\n");
+}
+
 const char* error_table() {
   std::ostringstream os;
 #define A3_ERROR_LINE(name, code, msg) os << code << '|' << #name << '|' << msg << '\n';
@@ -84,6 +98,134 @@ const char* perf_table() {
 #define A3_PERF_LINE(name, doc) os << #name << '|' << doc << '\n';
   A3_PERF_TABLE(A3_PERF_LINE)
 #undef A3_PERF_LINE
+  return keep(os.str());
+}
+
+namespace {
+struct ProtocolRow {
+  const char* table;
+  const char* name;
+  uint64_t value;
+};
+
+template <class E>
+constexpr uint64_t u(E e) {
+  return static_cast<uint64_t>(e);
+}
+
+// Every table of a3_protocol.h that host software shares, one row per entry.
+const ProtocolRow kProtocolRows[] = {
+    {"opcode", "NOP", u(a3::Opcode::NOP)},
+    {"opcode", "LOAD_KV", u(a3::Opcode::LOAD_KV)},
+    {"opcode", "ATTEND", u(a3::Opcode::ATTEND)},
+    {"opcode", "LOAD_SORTED", u(a3::Opcode::LOAD_SORTED)},
+    {"mode", "EXACT", u(a3::Mode::EXACT)},
+    {"mode", "APPROX", u(a3::Mode::APPROX)},
+    {"mode", "POST_ONLY", u(a3::Mode::POST_ONLY)},
+    {"phase", "QUEUE", u(a3::Phase::QUEUE)},
+    {"phase", "FETCH", u(a3::Phase::FETCH)},
+    {"phase", "DMA_IN", u(a3::Phase::DMA_IN)},
+    {"phase", "SORT", u(a3::Phase::SORT)},
+    {"phase", "CAND_SEL", u(a3::Phase::CAND_SEL)},
+    {"phase", "SCAN", u(a3::Phase::SCAN)},
+    {"phase", "DOT", u(a3::Phase::DOT)},
+    {"phase", "EXP", u(a3::Phase::EXP)},
+    {"phase", "OUTPUT", u(a3::Phase::OUTPUT)},
+    {"phase", "DMA_OUT", u(a3::Phase::DMA_OUT)},
+    {"phase", "COMPLETE", u(a3::Phase::COMPLETE)},
+    {"phase", "IRQ", u(a3::Phase::IRQ)},
+    {"stream", "NONE", u(a3::Stream::NONE)},
+    {"stream", "DESC", u(a3::Stream::DESC)},
+    {"stream", "K", u(a3::Stream::K)},
+    {"stream", "V", u(a3::Stream::V)},
+    {"stream", "SORTED", u(a3::Stream::SORTED)},
+    {"stream", "Q", u(a3::Stream::Q)},
+    {"stream", "OUT", u(a3::Stream::OUT)},
+    {"stream", "STATS", u(a3::Stream::STATS)},
+    {"stream", "SETS", u(a3::Stream::SETS)},
+    {"stream", "COMPLETION", u(a3::Stream::COMPLETION)},
+    {"stream", "MMIO", u(a3::Stream::MMIO)},
+    {"dflag", "IRQ", a3::dflag::IRQ},
+    {"dflag", "ROW_STATS", a3::dflag::ROW_STATS},
+    {"dflag", "NO_MIN_SKIP", a3::dflag::NO_MIN_SKIP},
+    {"dflag", "SETS", a3::dflag::SETS},
+    {"ctrl_bit", "ENABLE", a3::ctrl::ENABLE},
+    {"ctrl_bit", "SOFT_RESET", a3::ctrl::SOFT_RESET},
+    {"status_bit", "BUSY", a3::status::BUSY},
+    {"status_bit", "ERROR", a3::status::ERROR},
+    {"status_bit", "ENABLED", a3::status::ENABLED},
+    {"status_bit", "LAST_ERROR_SHIFT", a3::status::LAST_ERROR_SHIFT},
+    {"irq_bit", "DONE", a3::irq::DONE},
+    {"irq_bit", "ERROR", a3::irq::ERROR},
+    {"limit", "QUEUE_ENTRIES_MIN", a3::QUEUE_ENTRIES_MIN},
+    {"limit", "QUEUE_ENTRIES_MAX", a3::QUEUE_ENTRIES_MAX},
+    {"limit", "DEVICE_ID", a3::DEVICE_ID},
+    {"limit", "DEVICE_VERSION", a3::DEVICE_VERSION},
+    {"limit", "MMIO_BASE", a3::MMIO_BASE},
+    {"limit", "MMIO_STRIDE", a3::MMIO_STRIDE},
+    {"limit", "DRAM_BASE", a3::DRAM_BASE},
+    {"reg", "ID", a3::reg::ID},
+    {"reg", "VERSION", a3::reg::VERSION},
+    {"reg", "CTRL", a3::reg::CTRL},
+    {"reg", "STATUS", a3::reg::STATUS},
+    {"reg", "IRQ_STATUS", a3::reg::IRQ_STATUS},
+    {"reg", "IRQ_ENABLE", a3::reg::IRQ_ENABLE},
+    {"reg", "IRQ_ACK", a3::reg::IRQ_ACK},
+    {"reg", "SCRATCH", a3::reg::SCRATCH},
+    {"reg", "SQ_BASE_LO", a3::reg::SQ_BASE_LO},
+    {"reg", "SQ_BASE_HI", a3::reg::SQ_BASE_HI},
+    {"reg", "SQ_SIZE", a3::reg::SQ_SIZE},
+    {"reg", "SQ_HEAD", a3::reg::SQ_HEAD},
+    {"reg", "SQ_TAIL", a3::reg::SQ_TAIL},
+    {"reg", "CQ_BASE_LO", a3::reg::CQ_BASE_LO},
+    {"reg", "CQ_BASE_HI", a3::reg::CQ_BASE_HI},
+    {"reg", "CQ_SIZE", a3::reg::CQ_SIZE},
+    {"reg", "CQ_HEAD", a3::reg::CQ_HEAD},
+    {"reg", "CQ_TAIL", a3::reg::CQ_TAIL},
+    {"reg", "CAP_N_MAX", a3::reg::CAP_N_MAX},
+    {"reg", "CAP_D_MAX", a3::reg::CAP_D_MAX},
+    {"reg", "CAP_Q_ROWS", a3::reg::CAP_Q_ROWS},
+    {"reg", "CAP_CLOCK_MHZ", a3::reg::CAP_CLOCK_MHZ},
+    {"reg", "CAP_BURST_BYTES", a3::reg::CAP_BURST_BYTES},
+    {"reg", "CAP_FEATURES", a3::reg::CAP_FEATURES},
+    {"reg", "CAP_QUEUE_MAX", a3::reg::CAP_QUEUE_MAX},
+    {"reg", "PERF_BASE", a3::reg::PERF_BASE},
+    {"reg", "PERF_CLEAR", a3::reg::PERF_CLEAR},
+    {"layout", "descriptor.opcode", offsetof(a3::Descriptor, opcode)},
+    {"layout", "descriptor.mode", offsetof(a3::Descriptor, mode)},
+    {"layout", "descriptor.flags", offsetof(a3::Descriptor, flags)},
+    {"layout", "descriptor.tag", offsetof(a3::Descriptor, tag)},
+    {"layout", "descriptor.n", offsetof(a3::Descriptor, n)},
+    {"layout", "descriptor.d", offsetof(a3::Descriptor, d)},
+    {"layout", "descriptor.m", offsetof(a3::Descriptor, m)},
+    {"layout", "descriptor.T", offsetof(a3::Descriptor, T)},
+    {"layout", "descriptor.M", offsetof(a3::Descriptor, M)},
+    {"layout", "descriptor.addr_a", offsetof(a3::Descriptor, addr_a)},
+    {"layout", "descriptor.addr_b", offsetof(a3::Descriptor, addr_b)},
+    {"layout", "descriptor.addr_c", offsetof(a3::Descriptor, addr_c)},
+    {"layout", "descriptor.addr_d", offsetof(a3::Descriptor, addr_d)},
+    {"layout", "descriptor.__size__", sizeof(a3::Descriptor)},
+    {"layout", "completion.tag", offsetof(a3::Completion, tag)},
+    {"layout", "completion.status", offsetof(a3::Completion, status)},
+    {"layout", "completion.opcode", offsetof(a3::Completion, opcode)},
+    {"layout", "completion.phase", offsetof(a3::Completion, phase)},
+    {"layout", "completion.cycles", offsetof(a3::Completion, cycles)},
+    {"layout", "completion.sq_index", offsetof(a3::Completion, sq_index)},
+    {"layout", "completion.queries", offsetof(a3::Completion, queries)},
+    {"layout", "completion.detail", offsetof(a3::Completion, detail)},
+    {"layout", "completion.reserved", offsetof(a3::Completion, reserved)},
+    {"layout", "completion.__size__", sizeof(a3::Completion)},
+    {"layout", "row_stats.s_max", offsetof(a3::RowStats, s_max)},
+    {"layout", "row_stats.sum_exp", offsetof(a3::RowStats, sum_exp)},
+    {"layout", "row_stats.n_cand", offsetof(a3::RowStats, n_cand)},
+    {"layout", "row_stats.n_sel", offsetof(a3::RowStats, n_sel)},
+    {"layout", "row_stats.__size__", sizeof(a3::RowStats)},
+};
+}  // namespace
+
+const char* protocol_table() {
+  std::ostringstream os;
+  for (const ProtocolRow& r : kProtocolRows) os << r.table << '|' << r.name << '|' << r.value << '\n';
   return keep(os.str());
 }
 
@@ -108,6 +250,16 @@ int64_t mmio_read(uint64_t address) {
 }
 
 int mmio_write(uint64_t address, uint32_t value) { return g_platform->host.mmio_write32(address, value); }
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
+  if (g_platform->cfg.host_stores == 0) return 0;
+  a3::Platform& p = *g_platform;
+  const uint64_t line = static_cast<uint64_t>(p.cfg.dram_line_bytes);
+  const uint64_t a0 = address / line * line, a1 = (address + bytes + line - 1) / line * line;
+  if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size()) return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
+  return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
+}
+
 uint64_t mmio_base(uint32_t unit) { return a3::MMIO_BASE + unit * a3::MMIO_STRIDE; }
 
 uint64_t dram_base() { return a3::DRAM_BASE; }
@@ -136,7 +288,6 @@ void snapshot(uintptr_t dst) {
 }
 double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
 double host_now_ns() { return static_cast<double>(g_platform->host.host_time_ps()) / 1000.0; }
-double last_irq_ns() { return static_cast<double>(g_platform->host.last_irq_ps()) / 1000.0; }
 
 void trace_enable(bool on) { g_platform->recorder.enabled = on; }
 bool trace_enabled() { return g_platform->recorder.enabled; }
@@ -152,34 +303,35 @@ uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_pla
 uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.phases(), s, c, d); }
 uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.jobs(), s, c, d); }
 
-uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what) {
-  if (!g_platform || unit >= g_platform->units.size()) return 0;
-  auto banks = g_platform->units[unit]->banks.all();
-  if (bank >= banks.size()) return 0;
-  const a3::SramBank& s = *banks[bank];
-  switch (what) {
-    case 0: return s.capacity();
-    case 1: return s.read_bytes;
-    case 2: return s.write_bytes;
-    case 3: return s.read_accesses;
-    case 4: return s.write_accesses;
-    default: return 0;
-  }
+const char* dram_spec() { return keep(g_platform->dram.timing().spec_text()); }
+const char* dram_stats() {
+  const a3::DramTiming& t = g_platform->dram.timing();
+  return keep(a3::dram_stats_text(t.stats(), t.peak_gbps()));
 }
-
-const char* sram_bank_names() { return "key;value;sorted;query;output;score;"; }
+void dram_reset_stats() { g_platform->dram.timing().reset_stats(); }
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins) {
+  const auto& h = g_platform->dram.timing().stats().latency_hist;
+  const uint64_t n = std::min<uint64_t>(max_bins, h.size());
+  if (dst && n) std::memcpy(reinterpret_cast<void*>(dst), h.data(), n * sizeof(uint64_t));
+  return h.size();
+}
+uint64_t dram_count() { return g_platform->recorder.dram_bursts().size(); }
+const char* dram_layout() { return keep(a3::TraceRecorder::dram_layout()); }
+uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.dram_bursts(), s, c, d); }
 
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {
   a3::Config defaults;
   const a3::Config& cfg = g_platform ? g_platform->cfg : defaults;
   a3::TimingModel t(cfg);
+  const auto u32 = [](uint64_t v) { return static_cast<uint32_t>(v); };
   switch (stage) {
-    case 0: return t.exact_dot(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 1: return t.exact_exp_out(static_cast<uint32_t>(a));
-    case 2: return t.cand_sel(a, static_cast<uint32_t>(b));
-    case 3: return t.approx_dot(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 4: return t.post(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
-    case 5: return t.sort(static_cast<uint32_t>(a), static_cast<uint32_t>(b));
+    case 0: return t.dot(u32(a));
+    case 1: return t.exponent(u32(a));
+    case 2: return t.output(u32(a));
+    case 3: return t.cand_sel(a);
+    case 4: return t.scan(u32(a));
+    case 5: return t.post_exponent(u32(a), u32(b));
+    case 6: return t.sort(u32(a), u32(b));
     default: return 0;
   }
 }

@@ -17,9 +17,16 @@ bool exists();
 // The configuration in force (or the defaults before create()): one line per entry,
 // "name|value|default|unit|source".
 const char* config_table();
+// The BLAS of the functional kernels: "key|value" lines, config (the library's build string:
+// name, version, options), corename (the kernel it selected for this CPU at run time), threads.
+const char* blas_info();
 // Error codes: one line per code, "code|NAME|message". Performance counters: "NAME|doc".
 const char* error_table();
 const char* perf_table();
+// The protocol's other tables as a3_protocol.h defines them, one line per entry,
+// "table|NAME|value": opcode, mode, phase, stream, dflag, reg, ctrl_bit, status_bit, irq_bit, limit,
+// and layout (descriptor.FIELD / completion.FIELD / row_stats.FIELD -> offset; *.__size__ -> bytes).
+const char* protocol_table();
 // Bus initiator and target names, ';'-separated, in index order.
 const char* initiator_names();
 const char* target_names();
@@ -29,6 +36,11 @@ const char* target_names();
 int64_t mmio_read(uint64_t address);
 int mmio_write(uint64_t address, uint32_t value);
 uint64_t mmio_base(uint32_t unit);
+// Timed host store (config host_stores = 1): the host's bytes [address, +bytes) of DRAM, already
+// written through the backdoor view, go over the bus as cache-line writes tagged with `stream`
+// (a3::Stream code). Returns 1 (TLM_OK_RESPONSE), 0 when host_stores = 0 (nothing to do), or the
+// (negative) TLM status of a failed line.
+int host_store(uint64_t address, uint64_t bytes, uint32_t stream);
 
 // DRAM: bus address of byte 0, size, and the host pointer to its backing store.
 uint64_t dram_base();
@@ -46,7 +58,6 @@ int write_and_wait(uint64_t address, uint32_t value, double max_ns);
 void snapshot(uintptr_t dst);
 double now_ns();
 double host_now_ns();
-double last_irq_ns();
 
 // Trace buffers: counts, row layouts ("name:kind:offset;...;__size__:V:bytes") and bulk copies
 // of rows [start, start + count) to dst (a buffer of count * row size bytes).
@@ -64,13 +75,19 @@ uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
 
-// SRAM bank counters of a unit: bank 0..5 = key, value, sorted, query, output, score;
-// what 0..4 = capacity, read bytes, write bytes, read accesses, write accesses.
-uint64_t sram_counter(uint32_t unit, uint32_t bank, uint32_t what);
-const char* sram_bank_names();
+// DRAM (memory system): the timing policy's resolved parameters ("name|value|unit|source" lines),
+// its statistics since the last reset ("name|value|unit" lines), a reset, and the DRAM burst
+// trace (one row per DRAM burst while recording is on).
+const char* dram_spec();
+const char* dram_stats();
+void dram_reset_stats();
+uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins);  // uint64 bins; returns the bin count
+uint64_t dram_count();
+const char* dram_layout();
+uint64_t copy_dram(uint64_t start, uint64_t count, uintptr_t dst);
 
-// Cycle formulas of the timing model in force (for tests and docs): stage = 0 exact_dot(n, d),
-// 1 exact_exp_out(n), 2 cand_sel(M, n), 3 approx_dot(c, d), 4 post(c, s), 5 sort(n, d).
+// Cycle formulas of the timing model in force (for tests and docs, spec 3.6): stage = 0 dot(rows),
+// 1 exponent(n), 2 output(rows), 3 cand_sel(M), 4 scan(n), 5 post_exponent(c, s), 6 sort(n, d).
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b);
 
 }  // namespace a3sim

@@ -263,65 +263,84 @@ struct ColumnSide {
 // M iterations: max side then min side in each (contract rule 3). A side whose
 // best key is 0 adds nothing in any later iteration, so it is skipped; the loop
 // ends when both are, which also caps the work at n*d entries per side.
+//
+// The min-side skip (contract rule 3, docs/spec.md 3.2 rule 3): R sums every
+// added product in the order G receives them; when min_skip is on and R < 0 at
+// the start of an iteration, the min side does nothing. A blocked min side may
+// be unblocked later by the max side; once the max side is spent, R no longer
+// grows, so a blocked min side stays blocked and the loop ends.
 template <class Side>
 void run_selection(Side max_side, Side min_side, const double* qd, uint32_t d, uint32_t n, uint64_t M,
-                   double* g) {
+                   bool min_skip, double* g) {
     max_side.start(qd, d, n, 1.0);
     min_side.start(qd, d, n, -1.0);
     bool max_on = max_side.active(), min_on = min_side.active();
-    for (uint64_t t = 0; t < M && (max_on || min_on); ++t) {
+    double R = 0.0;
+    for (uint64_t t = 0; t < M; ++t) {
+        const bool min_go = min_on && !(min_skip && R < 0.0);  // decided before this iteration's max side
+        if (!max_on && !min_go) break;
         double added;
         if (max_on) {
             const uint32_t r = max_side.pop(added);
             g[r] += added;
+            R += added;
             max_on = max_side.active();
         }
-        if (min_on) {
+        if (min_go) {
             const uint32_t r = min_side.pop(added);
             g[r] -= added;  // the min side's key is -product
+            R -= added;
             min_on = min_side.active();
         }
     }
 }
 
 template <unsigned Levels>
-void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, uint64_t M, double* g) {
+void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, uint64_t M, bool min_skip,
+                double* g) {
     constexpr uint32_t L = 1u << Levels;
     run_selection(PackedSide<Levels>{v.slot, v.key, v.value, v.row, 0u},
-                  PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, g);
+                  PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, min_skip, g);
 }
 
 // Two queries at once: four independent dependency chains (each query's max and min side) in one
-// loop, so the processor overlaps them. Each query's G still accumulates in its own iteration
+// loop, so the processor overlaps them. Each query's G and R still accumulate in its own iteration
 // order (contract rule 3), so the result is bit for bit that of run_selection per query.
 template <class Side>
 void run_selection2(Side a_max, Side a_min, Side b_max, Side b_min, const double* qa, const double* qb,
-                    uint32_t d, uint32_t n, uint64_t M, double* ga, double* gb) {
+                    uint32_t d, uint32_t n, uint64_t M, bool min_skip, double* ga, double* gb) {
     a_max.start(qa, d, n, 1.0);
     a_min.start(qa, d, n, -1.0);
     b_max.start(qb, d, n, 1.0);
     b_min.start(qb, d, n, -1.0);
     bool a1 = a_max.active(), a2 = a_min.active(), b1 = b_max.active(), b2 = b_min.active();
-    for (uint64_t t = 0; t < M && (a1 || a2 || b1 || b2); ++t) {
+    double ra = 0.0, rb = 0.0;
+    for (uint64_t t = 0; t < M; ++t) {
+        const bool a2go = a2 && !(min_skip && ra < 0.0), b2go = b2 && !(min_skip && rb < 0.0);
+        if (!(a1 || a2go || b1 || b2go)) break;
         double x;
         if (a1) {
             const uint32_t r = a_max.pop(x);
             ga[r] += x;
+            ra += x;
             a1 = a_max.active();
         }
         if (b1) {
             const uint32_t r = b_max.pop(x);
             gb[r] += x;
+            rb += x;
             b1 = b_max.active();
         }
-        if (a2) {
+        if (a2go) {
             const uint32_t r = a_min.pop(x);
             ga[r] -= x;
+            ra -= x;
             a2 = a_min.active();
         }
-        if (b2) {
+        if (b2go) {
             const uint32_t r = b_min.pop(x);
             gb[r] -= x;
+            rb -= x;
             b2 = b_min.active();
         }
     }
@@ -329,13 +348,13 @@ void run_selection2(Side a_max, Side a_min, Side b_max, Side b_min, const double
 
 template <unsigned Levels>
 void run_packed2(SelectionBuffers va, SelectionBuffers vb, const double* qa, const double* qb, uint32_t d,
-                 uint32_t n, uint64_t M, double* ga, double* gb) {
+                 uint32_t n, uint64_t M, bool min_skip, double* ga, double* gb) {
     constexpr uint32_t L = 1u << Levels;
     run_selection2(PackedSide<Levels>{va.slot, va.key, va.value, va.row, 0u},
                    PackedSide<Levels>{va.slot + L, va.key + 2 * L, va.value, va.row, 0u},
                    PackedSide<Levels>{vb.slot, vb.key, vb.value, vb.row, 0u},
-                   PackedSide<Levels>{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, 0u}, qa, qb, d, n, M, ga,
-                   gb);
+                   PackedSide<Levels>{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, 0u}, qa, qb, d, n, M,
+                   min_skip, ga, gb);
 }
 
 // Exact scores of the given rows (contract rule 4): for each row a double sum
@@ -434,15 +453,15 @@ void weighted_sum(const float* V, uint32_t d, const uint32_t* rows, const double
 // One query
 // ---------------------------------------------------------------------------
 
-QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
-                         const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
-                         double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores,
-                         bool pre_selected) {
+QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryIO& io, ApproxScratch& s) {
+    const uint32_t n = kv.n, d = kv.d;
+    const float *q = io.q, *K = kv.K, *V = kv.V;
+    const double T = p.T;
+    const bool post_only = p.post_only;
     if (n == 0 || d == 0) throw std::invalid_argument("a3::approx_query: n and d must be >= 1");
     if (!(T >= 0.0 && T <= 1.0)) throw std::invalid_argument("a3::approx_query: T must be in [0, 1]");
     if (uint64_t(n) * d > 0xFFFFFFFFu) throw std::invalid_argument("a3::approx_query: n * d must be < 2^32");
-    if (!post_only && (sorted_value == nullptr || sorted_row == nullptr))
+    if (!post_only && (kv.sorted_value == nullptr || kv.sorted_row == nullptr))
         throw std::invalid_argument("a3::approx_query: approx mode needs the sorted-key table");
     if (n > s.n_max_ || d > s.d_max_) s.reserve(n, d);
 
@@ -459,22 +478,24 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
     } else {
         // ---- 3.2 candidate selection ----
         double* g = s.g_.data();
-        const SelectionBuffers v{s.slot_.data(), s.key_.data(), s.win_.data(), sorted_value, sorted_row};
-        if (!pre_selected) std::fill(g, g + n, 0.0);
-        switch (pre_selected ? ~0u : d <= 64 ? leaves_for(d) : 0u) {
+        const SelectionBuffers v{s.slot_.data(), s.key_.data(), s.win_.data(), kv.sorted_value, kv.sorted_row};
+        const uint64_t M = p.M;
+        const bool skip = p.min_skip;
+        if (!io.pre_selected) std::fill(g, g + n, 0.0);
+        switch (io.pre_selected ? ~0u : d <= 64 ? leaves_for(d) : 0u) {
             case ~0u: break;  // select_two() left G in the scratch
-            case 1: run_packed<0>(v, qd, d, n, M, g); break;
-            case 2: run_packed<1>(v, qd, d, n, M, g); break;
-            case 4: run_packed<2>(v, qd, d, n, M, g); break;
-            case 8: run_packed<3>(v, qd, d, n, M, g); break;
-            case 16: run_packed<4>(v, qd, d, n, M, g); break;
-            case 32: run_packed<5>(v, qd, d, n, M, g); break;
-            case 64: run_packed<6>(v, qd, d, n, M, g); break;
+            case 1: run_packed<0>(v, qd, d, n, M, skip, g); break;
+            case 2: run_packed<1>(v, qd, d, n, M, skip, g); break;
+            case 4: run_packed<2>(v, qd, d, n, M, skip, g); break;
+            case 8: run_packed<3>(v, qd, d, n, M, skip, g); break;
+            case 16: run_packed<4>(v, qd, d, n, M, skip, g); break;
+            case 32: run_packed<5>(v, qd, d, n, M, skip, g); break;
+            case 64: run_packed<6>(v, qd, d, n, M, skip, g); break;
             default: {
                 const uint32_t L = leaves_for(d);
                 run_selection(ColumnSide{v.slot, v.key, v.win, L, v.value, v.row},
                               ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n,
-                              M, g);
+                              M, skip, g);
             }
         }
 
@@ -498,15 +519,19 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
 
     // ---- 3.3 exact scores over C, post-scoring, softmax and weighted sum over SEL ----
     double* score = s.score_.data();
-    if (all_scores != nullptr) {
-        for (uint32_t c = 0; c < n_cand; ++c) score[c] = all_scores[cand[c]];
+    if (io.scores != nullptr) {
+        for (uint32_t c = 0; c < n_cand; ++c) score[c] = io.scores[cand[c]];
     } else {
         exact_scores(K, qd, qq, d, cand, n_cand, score);
     }
     double s_max = score[0];
     for (uint32_t c = 1; c < n_cand; ++c) s_max = std::max(s_max, score[c]);
 
-    if (cand_out) std::copy(cand, cand + n_cand, cand_out);
+    if (io.cand_out) std::copy(cand, cand + n_cand, io.cand_out);
+    if (p.fixed != nullptr) {  // docs/spec.md 2.1: the fixed-point exponent, weights and outputs
+        const FixedResult f = p.fixed->softmax_output(score, cand, n_cand, V, d, T, io.sel_out, io.out);
+        return QueryResult{n_cand, f.n_sel, f.s_max, f.sum_exp};
+    }
 
     // Post-scoring (contract rule 5), compacting SEL rows and their weights
     // exp(s_i - s_max) into the front of cand / score.
@@ -526,12 +551,12 @@ QueryResult approx_query(const float* q, const float* K, const float* V, uint32_
         score[c] = e;
         sum_exp += e;
     }
-    if (sel_out) std::copy(cand, cand + n_sel, sel_out);
+    if (io.sel_out) std::copy(cand, cand + n_sel, io.sel_out);
 
     double* acc = s.acc_.data();
     weighted_sum(V, d, cand, score, n_sel, acc);
     const double inv = 1.0 / sum_exp;  // sum_exp >= 1: the s_max row is always kept
-    for (uint32_t j = 0; j < d; ++j) out[j] = float(acc[j] * inv);
+    for (uint32_t j = 0; j < d; ++j) io.out[j] = float(acc[j] * inv);
     return QueryResult{n_cand, n_sel, s_max, sum_exp};
 }
 
@@ -582,9 +607,14 @@ void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32
     }
 }
 
-void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const float* sorted_value,
-                const uint32_t* sorted_row, uint64_t M, ApproxScratch& sa, ApproxScratch& sb) {
+void select_two(const float* qa, const float* qb, const KeyTable& kv, const ApproxParams& p, ApproxScratch& sa,
+                ApproxScratch& sb) {
+    const uint32_t n = kv.n, d = kv.d;
+    const uint64_t M = p.M;
+    const bool skip = p.min_skip;
     if (n == 0 || d == 0 || d > 64) throw std::invalid_argument("a3::select_two: needs 1 <= d <= 64, n >= 1");
+    if (kv.sorted_value == nullptr || kv.sorted_row == nullptr)
+        throw std::invalid_argument("a3::select_two: needs the sorted-key table");
     if (n > sa.n_max_ || d > sa.d_max_) sa.reserve(n, d);
     if (n > sb.n_max_ || d > sb.d_max_) sb.reserve(n, d);
     double* da = sa.qd_.data();
@@ -597,16 +627,16 @@ void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const 
     double* gb = sb.g_.data();
     std::fill(ga, ga + n, 0.0);
     std::fill(gb, gb + n, 0.0);
-    const SelectionBuffers va{sa.slot_.data(), sa.key_.data(), sa.win_.data(), sorted_value, sorted_row};
-    const SelectionBuffers vb{sb.slot_.data(), sb.key_.data(), sb.win_.data(), sorted_value, sorted_row};
+    const SelectionBuffers va{sa.slot_.data(), sa.key_.data(), sa.win_.data(), kv.sorted_value, kv.sorted_row};
+    const SelectionBuffers vb{sb.slot_.data(), sb.key_.data(), sb.win_.data(), kv.sorted_value, kv.sorted_row};
     switch (leaves_for(d)) {
-        case 1: run_packed2<0>(va, vb, da, db, d, n, M, ga, gb); break;
-        case 2: run_packed2<1>(va, vb, da, db, d, n, M, ga, gb); break;
-        case 4: run_packed2<2>(va, vb, da, db, d, n, M, ga, gb); break;
-        case 8: run_packed2<3>(va, vb, da, db, d, n, M, ga, gb); break;
-        case 16: run_packed2<4>(va, vb, da, db, d, n, M, ga, gb); break;
-        case 32: run_packed2<5>(va, vb, da, db, d, n, M, ga, gb); break;
-        default: run_packed2<6>(va, vb, da, db, d, n, M, ga, gb); break;
+        case 1: run_packed2<0>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        case 2: run_packed2<1>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        case 4: run_packed2<2>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        case 8: run_packed2<3>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        case 16: run_packed2<4>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        case 32: run_packed2<5>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+        default: run_packed2<6>(va, vb, da, db, d, n, M, skip, ga, gb); break;
     }
 }
 

@@ -11,7 +11,11 @@
 //      by the compiler cannot change it nor any sum it feeds.
 //   3. The greedy score G[i] (double, starting at +0.0) accumulates the added
 //      products in iteration order: iteration 1 max side, iteration 1 min side,
-//      iteration 2 max side, ...
+//      iteration 2 max side, ... The running sum R (double, starting at +0.0)
+//      accumulates the same added products in the same order. With min_skip
+//      (docs/spec.md 3.2 rule 3, on by default), an iteration that starts with
+//      R < 0 runs its max side only: the min side adds nothing and its pointer
+//      stays.
 //   4. The exact score s_i = sum_j K[i][j] * q[j] is a double sum of the exact
 //      products, left to right over j = 0 .. d-1, starting at 0.0.
 //   5. Post-scoring keeps row i of C when (s_i - s_max) >= std::log(T), in
@@ -28,6 +32,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
+
+#include "kernels/fixed_point.h"
 
 namespace a3 {
 
@@ -58,6 +64,37 @@ struct QueryResult {
     double sum_exp;    // sum over SEL of exp(s_i - s_max), for log-sum-exp merging of tiles
 };
 
+// What the banks hold for a query: K and V (row-major n x d) and, for approx mode, the sorted-key
+// table of sort_keys(K) (unused, may be null, in post_only).
+struct KeyTable {
+    const float* K = nullptr;
+    const float* V = nullptr;
+    uint32_t n = 0, d = 0;
+    const float* sorted_value = nullptr;
+    const uint32_t* sorted_row = nullptr;
+};
+
+// The knobs of one query (docs/spec.md 3.2-3.4).
+struct ApproxParams {
+    uint64_t M = 0;          // candidate-selection iterations (any value, see approx_query)
+    double T = 0.0;          // post-scoring threshold, 0 <= T <= 1
+    bool post_only = false;  // C = all rows: post-scoring alone (exact attention = post_only, T = 0)
+    bool min_skip = true;    // the min-side skip of 3.2 rule 3; false gives the plain algorithm
+    // If not null, the fixed-point datapath of docs/spec.md 2.1 (fixed_point.h) does post-scoring,
+    // softmax and output; q, K, V (and the sorted-key table) must then be quantised already.
+    const FixedPoint* fixed = nullptr;
+};
+
+// One query's input and where its results go.
+struct QueryIO {
+    const float* q = nullptr;       // d values
+    float* out = nullptr;           // d floats: softmax over SEL (renormalised) weighted sum of V rows
+    uint32_t* cand_out = nullptr;   // if not null, n entries: C as ascending row indices
+    uint32_t* sel_out = nullptr;    // if not null, n entries: SEL as ascending row indices
+    const double* scores = nullptr; // if not null, the n exact scores of q from all_scores()
+    bool pre_selected = false;      // select_two() already left this query's G in the scratch
+};
+
 // Reusable per-query buffers. Size once with reserve(n_max, d_max); approx_query
 // then never allocates. (approx_query grows the buffers itself if a query is
 // larger than reserved -- that allocates once, so reserve up front.)
@@ -76,11 +113,9 @@ public:
     const double* greedy_scores() const { return g_.data(); }
 
 private:
-    friend QueryResult approx_query(const float*, const float*, const float*, uint32_t, uint32_t,
-                                    const float*, const uint32_t*, uint64_t, double, bool,
-                                    ApproxScratch&, float*, uint32_t*, uint32_t*, const double*, bool);
-    friend void select_two(const float*, const float*, uint32_t, uint32_t, const float*, const uint32_t*,
-                           uint64_t, ApproxScratch&, ApproxScratch&);
+    friend QueryResult approx_query(const KeyTable&, const ApproxParams&, const QueryIO&, ApproxScratch&);
+    friend void select_two(const float*, const float*, const KeyTable&, const ApproxParams&, ApproxScratch&,
+                           ApproxScratch&);
 
     uint32_t n_max_ = 0, d_max_ = 0;
     std::vector<double> g_;      // greedy scores, n
@@ -94,39 +129,30 @@ private:
     std::vector<uint32_t> win_;       // winner tree columns, as key_ (used when d > 64)
 };
 
-// One query of A3 approximate attention (A3-SPEC 3.2 + 3.3), or post-scoring
-// alone (post_only: C = all rows; sorted_value / sorted_row / M unused and may be
-// null / 0). exact attention = post_only with T = 0.
+// One query of A3 approximate attention (docs/spec.md 3.2 + 3.3), or post-scoring alone
+// (p.post_only: C = all rows; the sorted-key table and M unused).
 //
-//   q: d values; K, V: row-major n x d; sorted_value / sorted_row: the table of
-//   sort_keys(K). M: candidate-selection iterations (any value; the result equals
-//   running all M iterations, though work stops once neither side can add more).
-//   T: 0 <= T <= 1.
-//   out: d floats, softmax over SEL (renormalised) weighted sum of V rows.
-//   cand_out / sel_out: if not null, n-entry buffers that receive C / SEL as
-//   ascending row indices (counts in the result).
+//   M may be any value: the result equals running all M iterations, though work stops once
+//   neither side can add more (with min_skip, also when the max side is spent and R < 0: the min
+//   side then stays blocked).
+//   io.scores lets a caller score a whole batch at once (bit-identical to what approx_query
+//   computes itself). io.pre_selected continues from the G that select_two() left in s (same q,
+//   table, M and min_skip).
 //
 // Work per query: O(d + min(M, n*d) * log d) for candidate selection (the
 // timing model, not this function, charges M cycles), O(|C| * d) for scores,
 // O(|SEL| * d) for the output. No allocation once s is reserved.
 //
-//   all_scores: if not null, the n exact scores of this query from all_scores() (bit-identical
-//   to what approx_query computes itself); lets a caller score a whole batch at once.
-//
 // Throws std::invalid_argument if n == 0, d == 0, n * d >= 2^32, T is outside
 // [0, 1], or approx mode is asked without the sorted-key table.
-QueryResult approx_query(const float* q, const float* K, const float* V, uint32_t n, uint32_t d,
-                         const float* sorted_value, const uint32_t* sorted_row, uint64_t M,
-                         double T, bool post_only, ApproxScratch& s, float* out,
-                         uint32_t* cand_out, uint32_t* sel_out, const double* all_scores = nullptr,
-                         bool pre_selected = false);
+QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryIO& io, ApproxScratch& s);
 
-// Candidate selection (A3-SPEC 3.2) of two queries in one interleaved loop (four independent
-// dependency chains instead of two), for 1 <= d <= 64. Leaves each query's greedy scores in its
-// scratch; approx_query(..., pre_selected = true) with the same q, table and M then continues
-// from them, with results bit-identical to a plain approx_query.
-void select_two(const float* qa, const float* qb, uint32_t n, uint32_t d, const float* sorted_value,
-                const uint32_t* sorted_row, uint64_t M, ApproxScratch& sa, ApproxScratch& sb);
+// Candidate selection (docs/spec.md 3.2) of two queries in one interleaved loop (four independent
+// dependency chains instead of two), for 1 <= kv.d <= 64. Uses p.M and p.min_skip. Leaves each
+// query's greedy scores in its scratch; approx_query with io.pre_selected = true, the same q,
+// table and params then continues from them, with results bit-identical to a plain approx_query.
+void select_two(const float* qa, const float* qb, const KeyTable& kv, const ApproxParams& p, ApproxScratch& sa,
+                ApproxScratch& sb);
 
 // Rows of K^T padded to a multiple of 16 (the row block of all_scores).
 inline uint32_t padded_rows(uint32_t n) { return (n + 15u) & ~15u; }

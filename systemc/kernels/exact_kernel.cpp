@@ -1,8 +1,8 @@
 #include "kernels/exact_kernel.h"
 
-#include <cblas.h>
-
 #include <cmath>
+
+#include "kernels/blas.h"
 
 #if defined(__x86_64__) && defined(__GLIBC__)
 // glibc's vector math library (libmvec) has SIMD variants of expf; declaring them lets the
@@ -34,6 +34,24 @@ float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift) {
   return sum;
 }
 
+float exp_shifted_sum(const float* s, float* p, uint32_t count, float shift) {
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (uint32_t i = 0; i < count; ++i) {
+    float e = exp_nonpositive(s[i] - shift);
+    p[i] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+float max_of(const float* s, uint32_t count) {
+  float mx = s[0];
+#pragma omp simd reduction(max : mx)
+  for (uint32_t i = 1; i < count; ++i) mx = s[i] > mx ? s[i] : mx;
+  return mx;
+}
+
 double max_of(const double* s, uint32_t count) {
   double mx = s[0];
 #pragma omp simd reduction(max : mx)
@@ -50,19 +68,19 @@ bool all_finite(const float* x, uint64_t count) {
   return bad == 0;
 }
 
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc) {
+namespace {
+// Rows [0, m) of a block: Q, out and stats point at the block's first row; kd is K in double.
+void exact_rows_f64(const float* Q, uint32_t m, const double* kd, const float* V, uint32_t n, uint32_t d, float* out,
+                RowStats* stats, ExactScratch::Rows& sc) {
   const size_t mn = static_cast<size_t>(m) * n;
-  sc.qd.resize(static_cast<size_t>(m) * d);
-  sc.kd.resize(static_cast<size_t>(n) * d);
-  sc.s.resize(mn);
-  sc.p.resize(mn);
-  for (size_t i = 0; i < sc.qd.size(); ++i) sc.qd[i] = Q[i];
-  for (size_t i = 0; i < sc.kd.size(); ++i) sc.kd[i] = K[i];
+  if (sc.qd.size() < static_cast<size_t>(m) * d) sc.qd.resize(static_cast<size_t>(m) * d);
+  if (sc.s.size() < mn) sc.s.resize(mn);
+  if (sc.p.size() < mn) sc.p.resize(mn);
+  const size_t md = static_cast<size_t>(m) * d;
+  for (size_t i = 0; i < md; ++i) sc.qd[i] = Q[i];
   // Scores in double precision (the numeric contract of approx_kernel.h): S = Q K^T (m x n).
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(d), 1.0, sc.qd.data(), static_cast<int>(d), sc.kd.data(), static_cast<int>(d), 0.0,
-              sc.s.data(), static_cast<int>(n));
+  blas::dgemm(CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d), 1.0,
+              sc.qd.data(), static_cast<int>(d), kd, static_cast<int>(d), 0.0, sc.s.data(), static_cast<int>(n));
   for (uint32_t i = 0; i < m; ++i) {
     const double* srow = sc.s.data() + static_cast<size_t>(i) * n;
     float* prow = sc.p.data() + static_cast<size_t>(i) * n;
@@ -71,14 +89,81 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
     stats[i] = RowStats{mx, static_cast<double>(sum), n, n};
   }
   // out = P V (m x d) in float32, then divide each row by its sum.
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d),
-              static_cast<int>(n), 1.0f, sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out,
-              static_cast<int>(d));
+  blas::sgemm(CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d), static_cast<int>(n), 1.0f,
+              sc.p.data(), static_cast<int>(n), V, static_cast<int>(d), 0.0f, out, static_cast<int>(d));
   for (uint32_t i = 0; i < m; ++i) {
-    float inv = 1.0f / stats[i].sum_exp;
+    const float inv = 1.0f / static_cast<float>(stats[i].sum_exp);
     float* o = out + static_cast<size_t>(i) * d;
     for (uint32_t j = 0; j < d; ++j) o[j] *= inv;
   }
+}
+
+// Float32 scores (ExactPrecision::F32): S = Q K^T by sgemm, in place in p, then exp in place.
+void exact_rows_f32(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                    RowStats* stats, ExactScratch::Rows& sc) {
+  const size_t mn = static_cast<size_t>(m) * n;
+  if (sc.p.size() < mn) sc.p.resize(mn);
+  float* p = sc.p.data();
+  blas::sgemm(CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(d), 1.0f, Q,
+              static_cast<int>(d), K, static_cast<int>(d), 0.0f, p, static_cast<int>(n));
+  for (uint32_t i = 0; i < m; ++i) {
+    float* row = p + static_cast<size_t>(i) * n;
+    const float mx = max_of(row, n);
+    const float sum = exp_shifted_sum(row, row, n, mx);
+    stats[i] = RowStats{static_cast<double>(mx), static_cast<double>(sum), n, n};
+  }
+  blas::sgemm(CblasNoTrans, CblasNoTrans, static_cast<int>(m), static_cast<int>(d), static_cast<int>(n), 1.0f, p,
+              static_cast<int>(n), V, static_cast<int>(d), 0.0f, out, static_cast<int>(d));
+  for (uint32_t i = 0; i < m; ++i) {
+    const float inv = 1.0f / static_cast<float>(stats[i].sum_exp);
+    float* o = out + static_cast<size_t>(i) * d;
+    for (uint32_t j = 0; j < d; ++j) o[j] *= inv;
+  }
+}
+
+void keys_to_double(const float* K, uint32_t n, uint32_t d, ExactScratch& sc) {
+  const size_t nd = static_cast<size_t>(n) * d;
+  if (sc.kd.size() < nd) sc.kd.resize(nd);
+  for (size_t i = 0; i < nd; ++i) sc.kd[i] = K[i];
+}
+}  // namespace
+
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& sc, ExactPrecision prec) {
+  if (sc.rows.empty()) sc.rows.resize(1);
+  if (prec == ExactPrecision::F32) {
+    exact_rows_f32(Q, m, K, V, n, d, out, stats, sc.rows[0]);
+    return;
+  }
+  keys_to_double(K, n, d, sc);
+  exact_rows_f64(Q, m, sc.kd.data(), V, n, d, out, stats, sc.rows[0]);
+}
+
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
+                     float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
+  if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
+  // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
+  // into the same blocks here, so that the blocks never depend on the pool.
+  auto blocks = [&](const WorkerPool::Fn& fn) {
+    pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
+      for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
+    }, kExactBlock);
+  };
+  if (prec == ExactPrecision::F32) {
+    blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
+      exact_rows_f32(Q + static_cast<size_t>(i0) * d, i1 - i0, K, V, n, d, out + static_cast<size_t>(i0) * d,
+                     stats + i0, sc.rows[worker]);
+    });
+    return;
+  }
+  keys_to_double(K, n, d, sc);
+  // 64 rows keep each GEMM efficient; a job of q_rows = 256 queries gives 4 blocks, so a worker
+  // slowed by other load takes fewer of them.
+  const double* kd = sc.kd.data();
+  blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
+    exact_rows_f64(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
+                   stats + i0, sc.rows[worker]);
+  });
 }
 
 }  // namespace a3

@@ -17,6 +17,9 @@ inline void relax() {
   __builtin_ia32_pause();
 #endif
 }
+
+inline uint32_t gen_of(uint64_t claim) { return static_cast<uint32_t>(claim >> 32); }
+inline uint32_t next_of(uint64_t claim) { return static_cast<uint32_t>(claim); }
 }  // namespace
 
 WorkerPool::WorkerPool(unsigned threads) : threads_(threads < 1 ? 1 : threads) {}
@@ -24,36 +27,47 @@ WorkerPool::WorkerPool(unsigned threads) : threads_(threads < 1 ? 1 : threads) {
 void WorkerPool::start() {
   // A forked child has none of the parent's threads: start new ones with new sync objects.
   sh_ = new Shared;
+  gen_ = 0;
   pid_ = static_cast<long>(getpid());
   for (unsigned w = 1; w < threads_; ++w) std::thread(loop, sh_, w).detach();
 }
 
-void WorkerPool::work(Shared* sh, unsigned worker) {
+void WorkerPool::work(Shared* sh, uint32_t gen, unsigned worker) {
   for (;;) {
-    const uint32_t begin = sh->next.fetch_add(sh->chunk);
-    if (begin >= sh->count) return;
-    const uint32_t end = begin + sh->chunk < sh->count ? begin + sh->chunk : sh->count;
-    (*sh->fn)(begin, end, worker);
+    uint64_t c = sh->claim.load(std::memory_order_acquire);
+    // The call's parameters are published before its generation, and stay fixed until all of its
+    // items are done, which cannot happen while a chunk of it is still unclaimed.
+    const uint32_t count = sh->count.load(std::memory_order_relaxed);
+    const uint32_t chunk = sh->chunk.load(std::memory_order_relaxed);
+    const Fn* fn = sh->fn.load(std::memory_order_relaxed);
+    if (gen_of(c) != gen || next_of(c) >= count) return;
+    const uint32_t begin = next_of(c);
+    const uint32_t end = count - begin > chunk ? begin + chunk : count;
+    if (!sh->claim.compare_exchange_weak(c, (static_cast<uint64_t>(gen) << 32) | end, std::memory_order_acq_rel))
+      continue;
+    (*fn)(begin, end, worker);
+    // seq_cst on done and caller_sleeps (both sides): the caller cannot miss the last chunk while
+    // this worker misses that the caller went to sleep.
+    if (sh->done.fetch_add(end - begin) + (end - begin) == count && sh->caller_sleeps.load()) {
+      std::lock_guard<std::mutex> lk(sh->mu);
+      sh->done_cv.notify_one();
+    }
   }
 }
 
 void WorkerPool::loop(Shared* sh, unsigned worker) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
-    while (sh->generation.load(std::memory_order_acquire) == seen &&
+    while (gen_of(sh->claim.load(std::memory_order_acquire)) == seen &&
            std::chrono::steady_clock::now() - t0 < kSpin)
       relax();
-    if (sh->generation.load(std::memory_order_acquire) == seen) {
+    if (gen_of(sh->claim.load(std::memory_order_acquire)) == seen) {
       std::unique_lock<std::mutex> lk(sh->mu);
-      sh->go.wait(lk, [&] { return sh->generation.load(std::memory_order_acquire) != seen; });
+      sh->go.wait(lk, [&] { return gen_of(sh->claim.load(std::memory_order_acquire)) != seen; });
     }
-    seen = sh->generation.load(std::memory_order_acquire);
-    work(sh, worker);
-    if (sh->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lk(sh->mu);
-      sh->done.notify_one();
-    }
+    seen = gen_of(sh->claim.load(std::memory_order_acquire));
+    work(sh, seen, worker);
   }
 }
 
@@ -64,22 +78,28 @@ void WorkerPool::run(uint32_t count, const Fn& fn, uint32_t chunk) {
     return;
   }
   if (sh_ == nullptr || pid_ != static_cast<long>(getpid())) start();
+  Shared* sh = sh_;
+  const uint32_t gen = ++gen_;
+  sh->fn.store(&fn, std::memory_order_relaxed);
+  sh->count.store(count, std::memory_order_relaxed);
+  sh->chunk.store(chunk, std::memory_order_relaxed);
+  sh->done.store(0, std::memory_order_relaxed);
+  sh->caller_sleeps.store(false, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lk(sh_->mu);
-    sh_->fn = &fn;
-    sh_->count = count;
-    sh_->chunk = chunk;
-    sh_->next.store(0);
-    sh_->pending.store(threads_ - 1);
-    sh_->generation.fetch_add(1, std::memory_order_release);
+    std::lock_guard<std::mutex> lk(sh->mu);  // a worker about to sleep sees the new generation
+    sh->claim.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
   }
-  sh_->go.notify_all();
-  work(sh_, 0);
+  sh->go.notify_all();
+  work(sh, gen, 0);
+  // Only chunks that a worker has taken can still be running.
   const auto t0 = std::chrono::steady_clock::now();
-  while (sh_->pending.load(std::memory_order_acquire) != 0 && std::chrono::steady_clock::now() - t0 < kSpin)
+  while (sh->done.load(std::memory_order_acquire) != count && std::chrono::steady_clock::now() - t0 < kSpin)
     relax();
-  std::unique_lock<std::mutex> lk(sh_->mu);
-  sh_->done.wait(lk, [&] { return sh_->pending.load(std::memory_order_acquire) == 0; });
+  if (sh->done.load(std::memory_order_acquire) != count) {
+    std::unique_lock<std::mutex> lk(sh->mu);
+    sh->caller_sleeps.store(true);
+    sh->done_cv.wait(lk, [&] { return sh->done.load() == count; });
+  }
 }
 
 }  // namespace a3

@@ -22,25 +22,32 @@ class WorkerPool {
   unsigned threads() const { return threads_; }
   // Hands out [0, count) in chunks of `chunk` items to whichever worker is free (dynamic
   // scheduling: a worker slowed by other load takes fewer chunks). Runs inline when count <= chunk.
+  // Returns when every item is done: the caller waits only for chunks a worker has taken, never
+  // for a worker that has not woken up yet (on a loaded machine that can take a time slice).
   void run(uint32_t count, const Fn& fn, uint32_t chunk = 16);
 
  private:
   struct Shared {
     std::mutex mu;
-    std::condition_variable go, done;
-    const Fn* fn = nullptr;
-    uint32_t count = 0;
-    uint32_t chunk = 1;
-    std::atomic<uint32_t> next{0};
-    std::atomic<uint64_t> generation{0};
-    std::atomic<unsigned> pending{0};
+    std::condition_variable go, done_cv;
+    // The call in progress. `claim` packs the call's generation (high 32 bits) and the next item
+    // (low 32 bits): a worker claims a chunk by compare-and-swap, so a worker that wakes late
+    // cannot take items of a call that has ended, nor of the next one by mistake.
+    std::atomic<const Fn*> fn{nullptr};
+    std::atomic<uint32_t> count{0};
+    std::atomic<uint32_t> chunk{1};
+    std::atomic<uint64_t> claim{0};
+    std::atomic<uint32_t> done{0};       // items finished in the call in progress
+    std::atomic<bool> caller_sleeps{false};
   };
   void start();
   static void loop(Shared* sh, unsigned worker);
-  static void work(Shared* sh, unsigned worker);
+  // Claims and runs chunks of generation gen until none is left.
+  static void work(Shared* sh, uint32_t gen, unsigned worker);
 
   unsigned threads_;
   long pid_ = 0;
+  uint32_t gen_ = 0;
   Shared* sh_ = nullptr;  // leaked on purpose when a forked child starts afresh
 };
 

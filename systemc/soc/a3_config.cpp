@@ -81,13 +81,18 @@ std::string Config::validate() const {
       {"elem_bytes", elem_bytes, 4, 4, true},
       {"sorted_entry_bytes", sorted_entry_bytes, 8, 8, true},  // layout fixed: f32 value + u32 row
       {"sram_width_bytes", sram_width_bytes, 4, 1 << 16, true},
-      {"L_dp_extra", L_dp_extra, 0, 1e6, true},
+      {"L_dot", L_dot, 0, 1e6, true},
       {"L_exp", L_exp, 0, 1e6, true},
+      {"L_div", L_div, 0, 1e6, true},
       {"L_mac", L_mac, 0, 1e6, true},
-      {"L_recip", L_recip, 0, 1e6, true},
-      {"cs_fill", cs_fill, 0, 1e6, true},
+      {"cs_refill", cs_refill, 0, 1e6, true},
       {"scan_lanes", scan_lanes, 1, 1 << 16, true},
-      {"filter_lanes", filter_lanes, 1, 1 << 16, true},
+      {"post_lanes", post_lanes, 1, 1 << 16, true},
+      {"min_skip", min_skip, 0, 1, true},
+      {"datapath", datapath, 0, 1, true},
+      {"fx_int_bits", fx_int_bits, 0, 15, true},
+      {"fx_frac_bits", fx_frac_bits, 1, 15, true},
+      {"fx_exp_table_bits", fx_exp_table_bits, 2, 16, true},
       {"device_sorter", device_sorter, 0, 1, true},
       {"sorter_lanes", sorter_lanes, 1, 4096, true},
       {"burst_bytes", burst_bytes, 4, 1 << 20, true},
@@ -98,13 +103,34 @@ std::string Config::validate() const {
       {"host_mmio_ns", host_mmio_ns, 0, 1e9, false},
       {"irq_latency_ns", irq_latency_ns, 0, 1e9, false},
       {"dram_mb", dram_mb, 1, 65536, true},
-      {"dram_timing", dram_timing, 0, 0, true},
+      {"dram_timing", dram_timing, 0, 1, true},
       {"dram_latency_ns", dram_latency_ns, 0, 1e9, false},
       {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
+      {"dram_line_bytes", dram_line_bytes, 1, 4096, true},
+      {"dram_preset", dram_preset, 1, 4, true},
+      {"dram_channels", dram_channels, 0, 64, true},
+      {"dram_ranks", dram_ranks, 0, 8, true},
+      {"dram_mapping", dram_mapping, 0, 2, true},
+      {"dram_page_policy", dram_page_policy, 0, 1, true},
+      {"dram_scheduler", dram_scheduler, 0, 1, true},
+      {"dram_queue_depth", dram_queue_depth, 1, 4096, true},
+      {"dram_refresh", dram_refresh, 0, 1, true},
+      {"bus_arbitration", bus_arbitration, 0, 1, true},
+      {"bus_grant_ns", bus_grant_ns, 0, 1e6, false},
+      {"host_stores", host_stores, 0, 1, true},
+      {"host_store_outstanding", host_store_outstanding, 1, 1024, true},
+      {"host_store_issue_ns", host_store_issue_ns, 0, 1e6, false},
+      {"overlap", overlap, 0, 1, true},
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
+      {"exact_score_bits", exact_score_bits, 32, 64, true},
   };
+  if (exact_score_bits != 32 && exact_score_bits != 64) {
+    std::ostringstream os;
+    os << "config exact_score_bits = " << exact_score_bits << " is out of range: expected 32 or 64";
+    return os.str();
+  }
   for (const Rule& r : rules) {
     if (r.value < r.lo || r.value > r.hi || (r.whole && !integral(r.value))) {
       std::ostringstream os;
@@ -113,6 +139,20 @@ std::string Config::validate() const {
       return os.str();
     }
   }
+  // Energy and area coefficients (spec 3.7): finite (checked by set) and not negative.
+#define A3_CONFIG_NONNEG(name, def, unit, src)                                                   \
+  if ((std::string(unit) == "mW" || std::string(unit) == "mm2" || std::string(unit) == "pJ/B" || \
+       std::string(unit) == "pJ") &&                                                             \
+      name < 0)                                                                                  \
+    return "config " #name " must not be negative";
+  A3_CONFIG_TABLE(A3_CONFIG_NONNEG)
+#undef A3_CONFIG_NONNEG
+  if (sram_full_use_bytes < 1) return "config sram_full_use_bytes must be at least 1";
+  if (fx_int_bits + fx_frac_bits > 16) return "config fx_int_bits + fx_frac_bits must be at most 16";
+  if (fx_exp_table_bits <= fx_frac_bits)
+    return "config fx_exp_table_bits must exceed fx_frac_bits (the exponent input needs integer bits)";
+  auto pow2 = [](double v) { const uint64_t u = static_cast<uint64_t>(v); return v == 0 || (u & (u - 1)) == 0; };
+  if (!pow2(dram_channels) || !pow2(dram_ranks)) return "config dram_channels and dram_ranks must be 0 or a power of 2";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";

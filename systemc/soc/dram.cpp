@@ -4,12 +4,18 @@
 
 #include <cstring>
 
+#include "soc/txn_tag.h"
+
 namespace a3 {
 
 using namespace sc_core;
 
-Dram::Dram(sc_module_name name, const Config& cfg)
-    : sc_module(name), target_socket("target_socket"), size_(cfg.dram_bytes()), timing_(make_dram_timing(cfg)) {
+Dram::Dram(sc_module_name name, const Config& cfg, TraceRecorder* recorder)
+    : sc_module(name),
+      target_socket("target_socket"),
+      size_(cfg.dram_bytes()),
+      timing_(make_dram_timing(cfg)),
+      recorder_(recorder) {
   void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     // Not provokable through the API (dram_mb is range-checked); the host is out of memory.
@@ -47,7 +53,32 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
     return;
   }
   const uint64_t issue = (sc_time_stamp() + delay).value();
-  const uint64_t done = timing_->access(addr, len, write, issue);
+  const bool record = recorder_ && recorder_->enabled;
+  if (record) bursts_.clear();
+  const uint64_t done = timing_->access(addr, len, write, issue, record ? &bursts_ : nullptr);
+  if (record) {
+    TxnTag* tag = nullptr;
+    trans.get_extension(tag);
+    const uint32_t burst = timing_->burst_bytes();
+    for (const DramBurst& b : bursts_) {
+      DramRecord r{};
+      r.t_arrive_ps = b.t_arrive_ps;
+      r.t_data_ps = b.t_data_ps;
+      r.t_done_ps = b.t_done_ps;
+      r.address = b.address;
+      r.row = b.row;
+      r.job = tag ? tag->job : NO_JOB;
+      r.bytes = burst;
+      r.channel = b.channel;
+      r.rank = b.rank;
+      r.bank = b.bank;
+      r.kind = b.kind;
+      r.op = write ? 1 : 0;
+      r.initiator = tag ? tag->initiator : 255;
+      r.stream = static_cast<uint8_t>(tag ? tag->stream : Stream::NONE);
+      recorder_->dram(r);
+    }
+  }
   delay += sc_time::from_value(done - issue);
   trans.set_response_status(tlm::TLM_OK_RESPONSE);
 }

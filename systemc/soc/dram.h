@@ -11,6 +11,7 @@
 
 #include "soc/a3_config.h"
 #include "soc/dram_timing.h"
+#include "soc/trace_recorder.h"
 
 namespace a3 {
 
@@ -18,12 +19,13 @@ class Dram : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<Dram> target_socket;
 
-  Dram(sc_core::sc_module_name name, const Config& cfg);
+  Dram(sc_core::sc_module_name name, const Config& cfg, TraceRecorder* recorder = nullptr);
   ~Dram() override;
 
   uint8_t* host_ptr() { return store_; }
   uint64_t size() const { return size_; }
   const DramTiming& timing() const { return *timing_; }
+  DramTiming& timing() { return *timing_; }
 
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
@@ -36,6 +38,8 @@ class Dram : public sc_core::sc_module {
   uint8_t* store_ = nullptr;
   uint64_t size_ = 0;
   std::unique_ptr<DramTiming> timing_;
+  TraceRecorder* recorder_;
+  std::vector<DramBurst> bursts_;  // scratch for the recorder
 };
 
 }  // namespace a3

@@ -7,6 +7,8 @@
 #include <tlm>
 #include <tlm_utils/simple_initiator_socket.h>
 
+#include <vector>
+
 #include "soc/a3_config.h"
 #include "soc/txn_tag.h"
 
@@ -24,6 +26,11 @@ class HostBridge : public sc_core::sc_module {
   // MMIO from host software. Returns the TLM response status (TLM_OK_RESPONSE = 1).
   int mmio_read32(uint64_t address, uint32_t& value);
   int mmio_write32(uint64_t address, uint32_t value);
+  // Timed host stores (host_stores = 1): the bytes [address, address + bytes) the host has just
+  // written into DRAM go over the bus as cache-line writes (dram_line_bytes each), up to
+  // host_store_outstanding in flight, one issued per host_store_issue_ns, tagged with `stream`.
+  // Host time advances to the last line's completion. Returns 1, or the TLM status of a failed line.
+  int store(uint64_t address, uint64_t bytes, uint8_t stream, const uint8_t* data);
 
   // Simulate until an interrupt is delivered to the host, the simulation runs out of events, or
   // max_ns pass. Returns true if an interrupt was delivered.
@@ -40,6 +47,11 @@ class HostBridge : public sc_core::sc_module {
   void deliver();
 
   sc_core::sc_time mmio_latency_, irq_latency_;
+  uint32_t line_;
+  uint64_t store_issue_ps_;
+  std::vector<uint64_t> store_ring_;
+  tlm::tlm_generic_payload store_trans_;
+  TxnTag store_tag_;
   sc_core::sc_event deliver_ev_;
   tlm::tlm_generic_payload trans_;
   TxnTag tag_;

@@ -11,7 +11,7 @@ Platform::Platform(sc_module_name name, const Config& c)
       cfg(c),
       host("host_bridge", cfg, static_cast<unsigned>(cfg.units)),
       bus("system_bus", cfg, &recorder),
-      dram("dram", cfg),
+      dram("dram", cfg, &recorder),
       irq_lines("irq_line", static_cast<size_t>(cfg.units)) {
   const unsigned n_units = static_cast<unsigned>(cfg.units);
   host.initiator_socket.bind(bus.target_socket);

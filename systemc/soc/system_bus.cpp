@@ -1,5 +1,8 @@
 #include "soc/system_bus.h"
 
+#include <algorithm>
+#include <iterator>
+
 #include "soc/txn_tag.h"
 
 namespace a3 {
@@ -11,6 +14,8 @@ SystemBus::SystemBus(sc_module_name name, const Config& cfg, TraceRecorder* reco
       target_socket("target_socket"),
       initiator_socket("initiator_socket"),
       latency_(cfg.bus_latency_ns, SC_NS),
+      grant_ps_(sc_time(cfg.bus_grant_ns, SC_NS).value()),
+      fixed_priority_(cfg.bus_arbitration == 1),
       recorder_(recorder) {
   target_socket.register_b_transport(this, &SystemBus::b_transport);
   target_socket.register_transport_dbg(this, &SystemBus::transport_dbg);
@@ -35,18 +40,61 @@ const SystemBus::Region* SystemBus::decode(uint64_t addr, uint64_t len) const {
   return nullptr;
 }
 
+uint64_t SystemBus::arbitrate(int id, uint64_t t) {
+  if (grant_ps_ == 0) return t;
+  if (grants_.size() <= static_cast<size_t>(id)) grants_.resize(id + 1);
+  // Round-robin: every grant of every initiator blocks its slot; a request takes the earliest free
+  // slot at or after its arrival (loosely timed: requests are served in call order, each at its
+  // own time). Fixed priority: only grants of initiators of higher or equal priority (lower index)
+  // block a request, so a high-priority initiator never waits for a lower one.
+  const size_t last = fixed_priority_ ? static_cast<size_t>(id) : grants_.size() - 1;
+  uint64_t g = t;
+  for (int iter = 0; iter < 1024; ++iter) {
+    const uint64_t before = g;
+    for (size_t i = 0; i <= last; ++i) {
+      const auto& m = grants_[i];
+      auto it = m.upper_bound(g);
+      if (it != m.begin()) {
+        auto prev = std::prev(it);
+        if (prev->second > g) g = prev->second;
+      }
+      it = m.lower_bound(g);
+      if (it != m.end() && it->first < g + grant_ps_) g = it->second;
+    }
+    if (g == before) break;
+  }
+  auto& mine = grants_[id];
+  mine.emplace(g, g + grant_ps_);
+  // Forget grants far behind: loosely timed initiators run at most a few transfers apart.
+  latest_request_ = std::max(latest_request_, t);
+  constexpr uint64_t horizon = 100000000ull;  // 100 us
+  if (latest_request_ > horizon)
+    for (auto& m : grants_)
+      while (!m.empty() && m.begin()->second + horizon < latest_request_) m.erase(m.begin());
+  return g;
+}
+
 void SystemBus::b_transport(int id, tlm::tlm_generic_payload& trans, sc_time& delay) {
   ++transactions;
   const uint64_t addr = trans.get_address();
   const uint32_t len = trans.get_data_length();
   const uint64_t t_start = (sc_time_stamp() + delay).value();
-  delay += latency_;
   const Region* r = decode(addr, len);
+  uint64_t t_grant = t_start;
+  if (r != nullptr && r->target == 0) {  // the DRAM port is arbitrated
+    t_grant = arbitrate(id, t_start);
+    arbitration_wait_ps += t_grant - t_start;
+    delay += sc_time::from_value(t_grant - t_start);
+  }
+  delay += latency_;
   uint8_t target = DECODE_ERROR;
   if (r == nullptr) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
   } else {
     target = r->target;
+    TxnTag* tag = nullptr;
+    trans.get_extension(tag);
+    if (tag) tag->initiator = static_cast<uint8_t>(id);
     trans.set_address(addr - r->base);
     initiator_socket[r->target]->b_transport(trans, delay);
     trans.set_address(addr);
@@ -56,6 +104,7 @@ void SystemBus::b_transport(int id, tlm::tlm_generic_payload& trans, sc_time& de
     trans.get_extension(tag);
     TxnRecord rec{};
     rec.t_start_ps = t_start;
+    rec.t_grant_ps = t_grant;
     rec.t_end_ps = (sc_time_stamp() + delay).value();
     rec.address = addr;
     rec.bytes = len;

@@ -1,6 +1,8 @@
 // system_bus.h - address decoder/router between the initiators (host bridge, DMA engines) and the
-// targets (DRAM, register files). Adds its latency to every transaction and, as an opt-in
-// observer, records each one (time, initiator, target, op, address, bytes, job, stream).
+// targets (DRAM, register files). Adds its latency to every transaction, arbitrates the DRAM port
+// between the initiators (one grant per bus_grant_ns; round-robin or fixed priority), and, as an
+// opt-in observer, records each transaction (time, wait for the grant, initiator, target, op,
+// address, bytes, job, stream).
 #pragma once
 
 #include <systemc>
@@ -8,6 +10,7 @@
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +39,7 @@ class SystemBus : public sc_core::sc_module {
   std::vector<std::string> target_names() const;
 
   uint64_t transactions = 0;
+  uint64_t arbitration_wait_ps = 0;  // summed over DRAM transactions
 
  private:
   struct Region {
@@ -47,7 +51,14 @@ class SystemBus : public sc_core::sc_module {
   void b_transport(int id, tlm::tlm_generic_payload& trans, sc_core::sc_time& delay);
   unsigned int transport_dbg(int id, tlm::tlm_generic_payload& trans);
 
+  // The grant time (ps) of a DRAM-port request of initiator `id` arriving at `t`.
+  uint64_t arbitrate(int id, uint64_t t);
+
   sc_core::sc_time latency_;
+  uint64_t grant_ps_;
+  bool fixed_priority_;
+  std::vector<std::map<uint64_t, uint64_t>> grants_;  // per initiator: granted slots [start, end)
+  uint64_t latest_request_ = 0;
   TraceRecorder* recorder_;
   std::vector<Region> regions_;
   std::vector<std::string> initiator_names_;

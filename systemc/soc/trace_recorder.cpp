@@ -27,7 +27,7 @@ std::string TraceRecorder::txn_layout() {
   return join({A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, address, "u8"),
                A3_FIELD(T, bytes, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, initiator, "u1"),
                A3_FIELD(T, target, "u1"), A3_FIELD(T, op, "u1"), A3_FIELD(T, stream, "u1"),
-               A3_FIELD(T, status, "u1")},
+               A3_FIELD(T, status, "u1"), A3_FIELD(T, t_grant_ps, "u8")},
               sizeof(T));
 }
 
@@ -42,13 +42,29 @@ std::string TraceRecorder::job_layout() {
   using T = JobRecord;
   return join({A3_FIELD(T, t_doorbell_ps, "u8"), A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"),
                A3_FIELD(T, M, "u8"), A3_FIELD(T, bytes_rd, "u8"), A3_FIELD(T, bytes_wr, "u8"),
-               A3_FIELD(T, cyc_cand_sel, "u8"), A3_FIELD(T, cyc_dot, "u8"), A3_FIELD(T, cyc_exp_out, "u8"),
+               A3_FIELD(T, cyc_cand_sel, "u8"), A3_FIELD(T, cyc_scan, "u8"), A3_FIELD(T, cyc_dot, "u8"),
+               A3_FIELD(T, cyc_exp, "u8"), A3_FIELD(T, cyc_out, "u8"), A3_FIELD(T, cyc_post, "u8"),
                A3_FIELD(T, cyc_sort, "u8"), A3_FIELD(T, compute_cycles, "u8"),
-               A3_FIELD(T, first_latency_cycles, "u8"), A3_FIELD(T, candidates, "u8"),
-               A3_FIELD(T, selected, "u8"), A3_FIELD(T, sram_rd, "u8"), A3_FIELD(T, sram_wr, "u8"),
+               A3_FIELD(T, first_latency_cycles, "u8"), A3_FIELD(T, job_cycles, "u8"),
+               A3_FIELD(T, candidates, "u8"), A3_FIELD(T, selected, "u8"), A3_FIELD(T, sram_rd, "u8"),
+               A3_FIELD(T, sram_wr, "u8"), A3_FIELD(T, sram_key, "u8"), A3_FIELD(T, sram_value, "u8"),
+               A3_FIELD(T, sram_sorted, "u8"), A3_FIELD(T, sram_query, "u8"), A3_FIELD(T, sram_output, "u8"),
+               A3_FIELD(T, sram_score, "u8"), A3_FIELD(T, dram_activates, "u8"), A3_FIELD(T, e_dot, "f8"),
+               A3_FIELD(T, e_exp, "f8"), A3_FIELD(T, e_out, "f8"), A3_FIELD(T, e_cand_sel, "f8"),
+               A3_FIELD(T, e_post, "f8"), A3_FIELD(T, e_key_sram, "f8"), A3_FIELD(T, e_value_sram, "f8"),
+               A3_FIELD(T, e_sorted_sram, "f8"), A3_FIELD(T, e_dram, "f8"), A3_FIELD(T, e_bus, "f8"),
                A3_FIELD(T, job, "u4"), A3_FIELD(T, tag, "u4"), A3_FIELD(T, n, "u4"), A3_FIELD(T, d, "u4"),
                A3_FIELD(T, m, "u4"), A3_FIELD(T, T, "f4"), A3_FIELD(T, status, "u2"), A3_FIELD(T, unit, "u1"),
-               A3_FIELD(T, opcode, "u1"), A3_FIELD(T, mode, "u1")},
+               A3_FIELD(T, opcode, "u1"), A3_FIELD(T, mode, "u1"), A3_FIELD(T, sorted_by, "u1")},
+              sizeof(T));
+}
+
+std::string TraceRecorder::dram_layout() {
+  using T = DramRecord;
+  return join({A3_FIELD(T, t_arrive_ps, "u8"), A3_FIELD(T, t_data_ps, "u8"), A3_FIELD(T, t_done_ps, "u8"),
+               A3_FIELD(T, address, "u8"), A3_FIELD(T, row, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, bytes, "u4"),
+               A3_FIELD(T, channel, "u1"), A3_FIELD(T, rank, "u1"), A3_FIELD(T, bank, "u1"), A3_FIELD(T, kind, "u1"),
+               A3_FIELD(T, op, "u1"), A3_FIELD(T, initiator, "u1"), A3_FIELD(T, stream, "u1")},
               sizeof(T));
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ struct TxnRecord {
   uint8_t stream;    // a3::Stream
   uint8_t status;    // 0 ok, 1 address error
   uint8_t pad[3];
+  uint64_t t_grant_ps;  // the bus granted the DRAM port (= t_start_ps for other targets)
 };
 
 struct PhaseRecord {
@@ -39,16 +41,25 @@ struct JobRecord {
   uint64_t M;
   uint64_t bytes_rd;
   uint64_t bytes_wr;
-  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries
+  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries (spec 3.6)
+  uint64_t cyc_scan;
   uint64_t cyc_dot;
-  uint64_t cyc_exp_out;
-  uint64_t cyc_sort;
+  uint64_t cyc_exp;        // (post-scoring +) exponent stage
+  uint64_t cyc_out;
+  uint64_t cyc_post;       // of cyc_exp: the post-scoring compares, ceil(|C| / post_lanes) per query
+  uint64_t cyc_sort;       // device sorter (not in compute_cycles)
   uint64_t compute_cycles; // makespan of the pipeline for the job's queries
   uint64_t first_latency_cycles;  // latency of the first query through all stages
+  uint64_t job_cycles;     // cycles from descriptor fetch to completion (the completion record's)
   uint64_t candidates;
   uint64_t selected;
   uint64_t sram_rd;
   uint64_t sram_wr;
+  // SRAM bytes (read + written) per bank during the job
+  uint64_t sram_key, sram_value, sram_sorted, sram_query, sram_output, sram_score;
+  uint64_t dram_activates;  // row activates of the job's DRAM accesses (0: the simple policy has none)
+  // Energy by component, pJ (energy_model.h, spec 3.7)
+  double e_dot, e_exp, e_out, e_cand_sel, e_post, e_key_sram, e_value_sram, e_sorted_sram, e_dram, e_bus;
   uint32_t job;
   uint32_t tag;
   uint32_t n;
@@ -59,7 +70,27 @@ struct JobRecord {
   uint8_t unit;
   uint8_t opcode;
   uint8_t mode;
-  uint8_t pad[7];
+  uint8_t sorted_by;  // key sorting of this job: 0 none, 1 host (LOAD_SORTED), 2 device sorter
+  uint8_t pad[6];
+};
+// One DRAM burst (banked or simple policy), recorded by the DRAM target with the tag of the bus
+// transaction it belongs to.
+struct DramRecord {
+  uint64_t t_arrive_ps;  // request reached the DRAM controller
+  uint64_t t_data_ps;    // data transfer started
+  uint64_t t_done_ps;    // data transfer ended
+  uint64_t address;      // burst-aligned DRAM offset
+  uint32_t row;
+  uint32_t job;          // job of the transaction, or NO_JOB
+  uint32_t bytes;        // burst length
+  uint8_t channel;
+  uint8_t rank;
+  uint8_t bank;          // bank group * banks per group + bank
+  uint8_t kind;          // 0 row hit, 1 row miss, 2 row conflict, 3 not modelled (simple policy)
+  uint8_t op;            // 0 read, 1 write
+  uint8_t initiator;     // bus initiator index, 255 unknown
+  uint8_t stream;        // a3::Stream
+  uint8_t pad[5];
 };
 #pragma pack(pop)
 
@@ -71,6 +102,9 @@ class TraceRecorder {
 
   void txn(const TxnRecord& r) {
     if (enabled) txns_.push_back(r);
+  }
+  void dram(const DramRecord& r) {
+    if (enabled) dram_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
@@ -85,13 +119,16 @@ class TraceRecorder {
 
   const std::vector<TxnRecord>& txns() const { return txns_; }
   const std::vector<PhaseRecord>& phases() const { return phases_; }
-  const std::vector<JobRecord>& jobs() const { return jobs_; }
+  // A deque: a unit holds a reference to its job's row across waits while other units add rows.
+  const std::deque<JobRecord>& jobs() const { return jobs_; }
+  const std::vector<DramRecord>& dram_bursts() const { return dram_; }
   uint64_t job_base() const { return job_base_; }
 
   // Drop what has been recorded; job ids keep counting up.
   void clear() {
     job_base_ += jobs_.size();
     txns_.clear();
+    dram_.clear();
     phases_.clear();
     jobs_.clear();
   }
@@ -100,11 +137,13 @@ class TraceRecorder {
   static std::string txn_layout();
   static std::string phase_layout();
   static std::string job_layout();
+  static std::string dram_layout();
 
  private:
   std::vector<TxnRecord> txns_;
+  std::vector<DramRecord> dram_;
   std::vector<PhaseRecord> phases_;
-  std::vector<JobRecord> jobs_;
+  std::deque<JobRecord> jobs_;
   uint64_t job_base_ = 0;
 };
 

@@ -62,7 +62,7 @@ void ref_sort(const std::vector<float>& K, uint32_t n, uint32_t d, std::vector<f
 }
 
 Ref ref_query(const std::vector<float>& q, const std::vector<float>& K, const std::vector<float>& V,
-              uint32_t n, uint32_t d, uint64_t M, double T, bool post_only) {
+              uint32_t n, uint32_t d, uint64_t M, double T, bool post_only, bool min_skip) {
     Ref r;
     if (post_only) {
         for (uint32_t i = 0; i < n; ++i) r.C.push_back(i);
@@ -80,26 +80,38 @@ Ref ref_query(const std::vector<float>& q, const std::vector<float>& K, const st
         auto live = [&](long p) { return p >= 0 && p < long(n); };
         auto prod = [&](uint32_t j, long p) { return double(q[j]) * double(val[std::size_t(j) * n + p]); };
         r.G.assign(n, 0.0);
+        double R = 0.0;  // sum of every value added to G (3.2 rule 3)
         for (uint64_t it = 0; it < M; ++it) {
             bool any = false;
             for (uint32_t j = 0; j < d; ++j) any = any || live(maxp[j]) || live(minp[j]);
             if (!any) break;  // nothing can happen in this or any later iteration
+            const bool min_blocked = min_skip && R < 0.0;  // decided at the start of the iteration
+            bool max_live = false;
+            for (uint32_t j = 0; j < d; ++j) max_live = max_live || live(maxp[j]);
+            if (!max_live && min_blocked) break;  // R cannot change again: the min side stays blocked
             // max side
             long bj = -1;
             double bp = 0.0;
             for (uint32_t j = 0; j < d; ++j)
                 if (live(maxp[j]) && (bj < 0 || prod(j, maxp[j]) > bp)) { bj = j; bp = prod(j, maxp[j]); }
             if (bj >= 0) {
-                if (bp > 0) r.G[row[std::size_t(bj) * n + maxp[bj]]] += bp;
+                if (bp > 0) {
+                    r.G[row[std::size_t(bj) * n + maxp[bj]]] += bp;
+                    R += bp;
+                }
                 maxp[bj] += maxs[bj];
             }
-            // min side
+            // min side (does nothing at all when blocked)
+            if (min_blocked) continue;
             bj = -1;
             bp = 0.0;
             for (uint32_t j = 0; j < d; ++j)
                 if (live(minp[j]) && (bj < 0 || prod(j, minp[j]) < bp)) { bj = j; bp = prod(j, minp[j]); }
             if (bj >= 0) {
-                if (bp < 0) r.G[row[std::size_t(bj) * n + minp[bj]]] += bp;
+                if (bp < 0) {
+                    r.G[row[std::size_t(bj) * n + minp[bj]]] += bp;
+                    R += bp;
+                }
                 minp[bj] += mins[bj];
             }
         }
@@ -144,6 +156,7 @@ struct Case {
     double T;
     bool post_only;
     bool null_outputs;
+    bool min_skip;
 };
 
 void check_case(const Case& c, a3::ApproxScratch& scratch, const std::string& name) {
@@ -157,11 +170,13 @@ void check_case(const Case& c, a3::ApproxScratch& scratch, const std::string& na
 
     std::vector<float> out(c.d, -12345.0f);
     std::vector<uint32_t> cand(c.n, 0xFFFFFFFFu), sel(c.n, 0xFFFFFFFFu);
-    const a3::QueryResult res = a3::approx_query(
-        c.q.data(), c.K.data(), c.V.data(), c.n, c.d, c.post_only ? nullptr : sv.data(),
-        c.post_only ? nullptr : sr.data(), c.M, c.T, c.post_only, scratch, out.data(),
-        c.null_outputs ? nullptr : cand.data(), c.null_outputs ? nullptr : sel.data());
-    const Ref ref = ref_query(c.q, c.K, c.V, c.n, c.d, c.M, c.T, c.post_only);
+    const a3::KeyTable kv{c.K.data(), c.V.data(), c.n, c.d, c.post_only ? nullptr : sv.data(),
+                          c.post_only ? nullptr : sr.data()};
+    const a3::ApproxParams params{c.M, c.T, c.post_only, c.min_skip};
+    const a3::QueryIO io{c.q.data(), out.data(), c.null_outputs ? nullptr : cand.data(),
+                         c.null_outputs ? nullptr : sel.data()};
+    const a3::QueryResult res = a3::approx_query(kv, params, io, scratch);
+    const Ref ref = ref_query(c.q, c.K, c.V, c.n, c.d, c.M, c.T, c.post_only, c.min_skip);
 
     if (res.n_cand != ref.C.size() || res.n_sel != ref.SEL.size())
         fail(name + ": counts |C|=" + std::to_string(res.n_cand) + " |SEL|=" + std::to_string(res.n_sel) +
@@ -190,43 +205,104 @@ void check_case(const Case& c, a3::ApproxScratch& scratch, const std::string& na
 }
 
 // ---------------------------------------------------------------------------
-// A3-SPEC section 5.
+// docs/spec.md section 5.
 // ---------------------------------------------------------------------------
+struct Run {
+    std::vector<double> G;
+    std::vector<uint32_t> C, SEL;
+    a3::QueryResult r;
+};
+
+Run run_query(const std::vector<float>& K, const std::vector<float>& q, uint32_t n, uint32_t d, uint64_t M, double T,
+              bool min_skip) {
+    std::vector<float> sv(n * d), out(d);
+    std::vector<uint32_t> sr(n * d), cand(n), sel(n);
+    a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
+    a3::ApproxScratch scratch(n, d);
+    Run run;
+    run.r = a3::approx_query(a3::KeyTable{K.data(), K.data(), n, d, sv.data(), sr.data()},
+                             a3::ApproxParams{M, T, false, min_skip},
+                             a3::QueryIO{q.data(), out.data(), cand.data(), sel.data()}, scratch);
+    run.G.assign(scratch.greedy_scores(), scratch.greedy_scores() + n);
+    run.C.assign(cand.begin(), cand.begin() + run.r.n_cand);
+    run.SEL.assign(sel.begin(), sel.begin() + run.r.n_sel);
+    // The interleaved two-query path must give the same G (it is what the device runs).
+    a3::ApproxScratch sa(n, d), sb(n, d);
+    if (d <= 64) {
+        a3::select_two(q.data(), q.data(), a3::KeyTable{K.data(), K.data(), n, d, sv.data(), sr.data()},
+                       a3::ApproxParams{M, T, false, min_skip}, sa, sb);
+        for (uint32_t i = 0; i < n; ++i)
+            if (sa.greedy_scores()[i] != run.G[i] || sb.greedy_scores()[i] != run.G[i])
+                fail("worked example: select_two G differs from approx_query's");
+    }
+    return run;
+}
+
+void check_G(const std::string& name, const std::vector<double>& G, const std::vector<double>& want) {
+    for (std::size_t i = 0; i < want.size(); ++i)
+        if (std::fabs(G[i] - want[i]) > 1e-6)
+            fail(name + ": G[" + std::to_string(i) + "] = " + std::to_string(G[i]) + ", spec " +
+                 std::to_string(want[i]));
+}
+
+void check_set(const std::string& name, const std::vector<uint32_t>& got, const std::vector<uint32_t>& want) {
+    if (got != want) fail(name + " = " + fmt_set(got) + ", spec " + fmt_set(want));
+}
+
 void worked_example() {
     const uint32_t n = 6, d = 3;
     const std::vector<float> K = {0.5f, -0.2f, 0.9f, -0.7f, 0.4f, 0.1f, 0.3f, 0.8f, -0.6f,
                                   0.9f, -0.5f, 0.2f, -0.1f, 0.6f, 0.7f, 0.2f, -0.9f, -0.3f};
     const std::vector<float> q = {1.0f, -0.5f, 0.8f};
-    std::vector<float> sv(n * d), out(d);
-    std::vector<uint32_t> sr(n * d), cand(n), sel(n);
+    std::vector<float> sv(n * d);
+    std::vector<uint32_t> sr(n * d);
     a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
     const std::vector<uint32_t> rows_expected = {3, 0, 2, 5, 4, 1, 2, 4, 1, 0, 3, 5, 0, 4, 3, 1, 5, 2};
     if (sr != rows_expected) fail("worked example: sorted-key table rows");
 
+    // R stays >= 0 in every iteration, so the skip changes nothing: the same G, C, SEL either way.
+    for (bool skip : {true, false}) {
+        const std::string name = std::string("worked example 1 (min_skip ") + (skip ? "on" : "off") + ")";
+        const Run run = run_query(K, q, n, d, 4, std::exp(-0.5), skip);
+        check_G(name, run.G, {1.22, -0.70, -0.88, 0.90, 0.26, 0.00});
+        check_set(name + ": C", run.C, {0, 3, 4});
+        check_set(name + ": SEL", run.SEL, {0, 3});
+        if (std::fabs(run.r.s_max - 1.32) > 1e-6) fail(name + ": s_max = " + std::to_string(run.r.s_max));
+    }
+    std::vector<float> out(d);
+    std::vector<uint32_t> cand(n), sel(n);
     a3::ApproxScratch scratch(n, d);
-    const a3::QueryResult r = a3::approx_query(q.data(), K.data(), K.data(), n, d, sv.data(), sr.data(), 4,
-                                               std::exp(-0.5), false, scratch, out.data(), cand.data(),
-                                               sel.data());
-    const double G_expected[6] = {1.22, -0.70, -0.88, 0.90, 0.26, 0.00};
-    for (uint32_t i = 0; i < n; ++i)
-        if (std::fabs(scratch.greedy_scores()[i] - G_expected[i]) > 1e-6)
-            fail("worked example: G[" + std::to_string(i) + "] = " + std::to_string(scratch.greedy_scores()[i]));
-    std::vector<uint32_t> C(cand.begin(), cand.begin() + r.n_cand), S(sel.begin(), sel.begin() + r.n_sel);
-    if (C != std::vector<uint32_t>{0, 3, 4}) fail("worked example: C = " + fmt_set(C) + ", spec {0,3,4}");
-    if (S != std::vector<uint32_t>{0, 3}) fail("worked example: SEL = " + fmt_set(S) + ", spec {0,3}");
-    if (std::fabs(r.s_max - 1.32) > 1e-6) fail("worked example: s_max = " + std::to_string(r.s_max));
+    const a3::KeyTable kv{K.data(), K.data(), n, d, sv.data(), sr.data()};
+    const a3::QueryIO io{q.data(), out.data(), cand.data(), sel.data()};
+    a3::approx_query(kv, a3::ApproxParams{4, std::exp(-0.5)}, io, scratch);
     const double e = std::exp(1.31 - 1.32);  // V = K here: out = (K[0] + e K[3]) / (1 + e)
     for (uint32_t j = 0; j < d; ++j) {
         const double want = (K[j] + e * K[3 * d + j]) / (1.0 + e);
         if (std::fabs(out[j] - want) > 1e-5) fail("worked example: out[" + std::to_string(j) + "]");
     }
     // The same with T = 0 keeps all of C; M = 0 falls back to {argmax G} = {0}.
-    const a3::QueryResult r0 = a3::approx_query(q.data(), K.data(), K.data(), n, d, sv.data(), sr.data(), 4, 0.0,
-                                                false, scratch, out.data(), cand.data(), sel.data());
+    const a3::QueryResult r0 = a3::approx_query(kv, a3::ApproxParams{4, 0.0}, io, scratch);
     if (r0.n_sel != 3) fail("worked example: T = 0 should keep all 3 candidates");
-    const a3::QueryResult rm = a3::approx_query(q.data(), K.data(), K.data(), n, d, sv.data(), sr.data(), 0, 0.0,
-                                                false, scratch, out.data(), cand.data(), sel.data());
+    const a3::QueryResult rm = a3::approx_query(kv, a3::ApproxParams{0, 0.0}, io, scratch);
     if (rm.n_cand != 1 || cand[0] != 0) fail("worked example: M = 0 should give C = {0}");
+}
+
+// Example 2, where the skip acts: R = -0.21 after iteration 1 blocks the min side in 2 and 3.
+void worked_example_2() {
+    const uint32_t n = 6, d = 3;
+    const std::vector<float> K = {0.8f, -0.1f, 0.5f, 0.7f, -0.9f, 0.7f, 0.5f, 0.4f, -0.9f,
+                                  0.9f, -0.8f, 0.4f, -0.6f, 0.1f, -0.2f, 0.3f, 0.2f, -0.5f};
+    const std::vector<float> q = {-0.7f, 0.3f, 0.2f};
+    const Run on = run_query(K, q, n, d, 3, 0.05, true);
+    check_G("worked example 2 (min_skip on)", on.G, {0.0, 0.14, 0.12, -0.63, 0.42, 0.0});
+    check_set("worked example 2 (min_skip on): C", on.C, {1, 2, 4});
+    check_set("worked example 2 (min_skip on), T = 0.05: SEL", on.SEL, {1, 2, 4});
+    check_set("worked example 2 (min_skip on), T = 0.4: SEL", run_query(K, q, n, d, 3, 0.4, true).SEL, {2, 4});
+    if (std::fabs(on.r.s_max - 0.41) > 1e-6) fail("worked example 2: s_max = " + std::to_string(on.r.s_max));
+    // Without the skip the min side takes (0, 0, -0.56) and (0, 1, -0.49) in iterations 2 and 3.
+    const Run off = run_query(K, q, n, d, 3, 0.05, false);
+    check_G("worked example 2 (min_skip off)", off.G, {-0.56, 0.14 - 0.49, 0.12, -0.63, 0.42, 0.0});
+    check_set("worked example 2 (min_skip off): C", off.C, {2, 4});
 }
 
 // ---------------------------------------------------------------------------
@@ -284,8 +360,10 @@ void random_cases(int count) {
         }
         c.post_only = uni(0, 6) == 0;
         c.null_outputs = uni(0, 9) == 0;
+        c.min_skip = uni(0, 1) == 0;
         check_case(c, scratch, "random case " + std::to_string(t) + " (n=" + std::to_string(c.n) +
-                                   " d=" + std::to_string(c.d) + " M=" + std::to_string(c.M) + ")");
+                                   " d=" + std::to_string(c.d) + " M=" + std::to_string(c.M) +
+                                   " min_skip=" + std::to_string(c.min_skip) + ")");
     }
 }
 
@@ -293,6 +371,7 @@ void random_cases(int count) {
 
 int main() {
     worked_example();
+    worked_example_2();
     random_cases(4000);
     if (g_failures) {
         std::printf("%d check(s) failed\n", g_failures);

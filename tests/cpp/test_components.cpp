@@ -3,6 +3,7 @@
 // doorbell and an exact ATTEND job against a plain triple loop. Returns nonzero on failure.
 #include <systemc>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "soc/platform.h"
 #include "kernels/approx_kernel.h"
 #include "a3/timing_model.h"
+#include "kernels/exact_kernel.h"
 #include "kernels/worker_pool.h"
 
 #include <algorithm>
@@ -30,15 +32,28 @@ static int failures = 0;
 static void test_timing_model() {
   a3::Config cfg;
   a3::TimingModel t(cfg);
-  // A3-SPEC 3.6 with the defaults: L_dp = ceil(log2 64) + 2 = 8; L_exp + L_mac + L_recip = 13.
-  CHECK(t.exact_dot(320, 64) == 320 + 8);
-  CHECK(t.exact_exp_out(320) == 320 + 13);
-  CHECK(t.exact_dot(10, 1) == 10 + 0 + 2);
-  CHECK(t.exact_dot(10, 3) == 10 + 2 + 2);
-  CHECK(t.cand_sel(100, 320) == 2 + 100 + 10);
-  CHECK(t.cand_sel(0, 33) == 2 + 0 + 2);
-  CHECK(t.approx_dot(7, 64) == 7 + 8);
-  CHECK(t.post(17, 5) == 3 + 5 + 13);
+  // Spec 3.6 with the defaults: every module n + 9; candidate selection M + 4; scan and
+  // post-scoring 16 lanes.
+  CHECK(t.dot(320) == 329);
+  CHECK(t.exponent(320) == 329);
+  CHECK(t.output(320) == 329);
+  CHECK(t.cand_sel(100) == 104);
+  CHECK(t.scan(320) == 20 && t.scan(33) == 3 && t.scan(1) == 1);
+  CHECK(t.dot(7) == 16);
+  CHECK(t.post_exponent(17, 5) == 5 + 9);   // |SEL| dominates ceil(17/16) = 2
+  CHECK(t.post_exponent(100, 3) == 7 + 9);  // ceil(100/16) = 7 dominates
+  CHECK(t.post_busy(17) == 2);
+  uint64_t q[5];
+  t.query_cycles(a3::Mode::APPROX, 186, 93, 50, 4, q);
+  CHECK(q[0] == 97 && q[1] == 12 && q[2] == 59 && q[3] == 13 && q[4] == 13);
+  t.query_cycles(a3::Mode::EXACT, 320, 0, 320, 320, q);
+  CHECK(q[0] == 329 && q[1] == 329 && q[2] == 329);
+  // One query of n = 320 through the three modules: 3n + 27; a stream advances by n + 9.
+  {
+    std::vector<uint64_t> c(3 * 10, 329);
+    CHECK(a3::TimingModel::pipeline(c, 1, 3).makespan == 3 * 320 + 27);
+    CHECK(a3::TimingModel::pipeline(c, 10, 3).makespan == 3 * 320 + 27 + 9 * 329);
+  }
   // Pipeline: two stages, constant a, b per query: makespan = a + b + (m - 1) * max(a, b).
   for (uint32_t m : {1u, 2u, 7u}) {
     std::vector<uint64_t> c;
@@ -88,38 +103,41 @@ static void test_batch_scores_and_pool() {
         a3::all_scores(Q.data() + size_t(i0) * d, i1 - i0, KT.data(), n, d, S.data() + size_t(i0) * n);
       }, 5);
       a3::ApproxScratch sc(n, d);
+      const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
       for (uint32_t i = 0; i < m; ++i) {
         for (bool post : {false, true}) {
-          auto r1 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
-                                     o1.data(), c1.data(), s1.data());
-          auto r2 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), 3 * n, 0.05, post, sc,
-                                     o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]);
+          const a3::ApproxParams p{3ull * n, 0.05, post, true};
+          auto r1 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data()}, sc);
+          auto r2 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]},
+                                     sc);
           CHECK(r1.n_cand == r2.n_cand && r1.n_sel == r2.n_sel && r1.s_max == r2.s_max);
           CHECK(std::equal(c1.begin(), c1.begin() + r1.n_cand, c2.begin()));
           CHECK(std::equal(s1.begin(), s1.begin() + r1.n_sel, s2.begin()));
           CHECK(std::memcmp(o1.data(), o2.data(), d * sizeof(float)) == 0);
         }
       }
-      // Two queries selected together give what each gives alone.
+      // Two queries selected together give what each gives alone, with the min-side skip on and off.
       a3::ApproxScratch sa(n, d), sb(n, d);
       std::vector<float> o3(d), o4(d);
       std::vector<uint32_t> c3(n), s3(n), c4(n), s4(n);
       for (uint32_t i = 0; i + 1 < m; i += 2) {
         for (uint64_t M : {uint64_t(0), uint64_t(1), uint64_t(n), uint64_t(3) * n * d}) {
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], n, d, sv.data(), sr.data(), M, sa, sb);
-          auto ra = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false, sa,
-                                     o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true);
-          auto rb = a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false,
-                                     sb, o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true);
-          auto r3 = a3::approx_query(&Q[i * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false, sc,
-                                     o3.data(), c3.data(), s3.data());
-          auto r4 = a3::approx_query(&Q[(i + 1) * d], K.data(), V.data(), n, d, sv.data(), sr.data(), M, 0.05, false,
-                                     sc, o4.data(), c4.data(), s4.data());
-          CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
-          CHECK(std::equal(c1.begin(), c1.begin() + ra.n_cand, c3.begin()));
-          CHECK(std::equal(c2.begin(), c2.begin() + rb.n_cand, c4.begin()));
-          CHECK(std::memcmp(o1.data(), o3.data(), d * sizeof(float)) == 0);
-          CHECK(std::memcmp(o2.data(), o4.data(), d * sizeof(float)) == 0);
+          for (bool skip : {true, false}) {
+            const a3::ApproxParams p{M, 0.05, false, skip};
+            a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, p, sa, sb);
+            auto ra = a3::approx_query(
+                kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true}, sa);
+            auto rb = a3::approx_query(
+                kv, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true},
+                sb);
+            auto r3 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o3.data(), c3.data(), s3.data()}, sc);
+            auto r4 = a3::approx_query(kv, p, a3::QueryIO{&Q[(i + 1) * d], o4.data(), c4.data(), s4.data()}, sc);
+            CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
+            CHECK(std::equal(c1.begin(), c1.begin() + ra.n_cand, c3.begin()));
+            CHECK(std::equal(c2.begin(), c2.begin() + rb.n_cand, c4.begin()));
+            CHECK(std::memcmp(o1.data(), o3.data(), d * sizeof(float)) == 0);
+            CHECK(std::memcmp(o2.data(), o4.data(), d * sizeof(float)) == 0);
+          }
         }
       }
     }
@@ -133,6 +151,42 @@ static uint32_t rd(uint32_t off) {
   CHECK(P->host.mmio_read32(a3::MMIO_BASE + off, v) == tlm::TLM_OK_RESPONSE);
   return v;
 }
+// Every item runs exactly once per call, by a valid worker, across many back-to-back calls of
+// different sizes and chunks (workers that wake late must not take items of a later call); the
+// exact kernel's query blocks give the same bits with 1 or 3 workers.
+static void test_worker_pool_calls() {
+  a3::WorkerPool pool(3);
+  std::vector<std::atomic<uint32_t>> hits(5000);
+  for (uint32_t call = 0; call < 2000; ++call) {
+    const uint32_t count = 1 + (call * 7919u) % 5000u, chunk = 1 + call % 64u;
+    for (uint32_t i = 0; i < count; ++i) hits[i].store(0);
+    bool bad_worker = false;
+    pool.run(count, [&](uint32_t b, uint32_t e, unsigned w) {
+      if (w >= 3) bad_worker = true;
+      for (uint32_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    }, chunk);
+    bool once = !bad_worker;
+    for (uint32_t i = 0; i < count; ++i) once = once && hits[i].load() == 1;
+    CHECK(once);
+    if (!once) return;
+  }
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  const uint32_t m = 300, n = 200, d = 40;
+  std::vector<float> Q(m * d), K(n * d), V(n * d), o1(m * d), o3(m * d);
+  for (auto* v : {&Q, &K, &V})
+    for (auto& x : *v) x = nd(rng);
+  std::vector<a3::RowStats> st1(m), st3(m);
+  a3::ExactScratch sc1, sc3;
+  a3::WorkerPool one(1);
+  for (auto prec : {a3::ExactPrecision::F32, a3::ExactPrecision::F64}) {
+    a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, o1.data(), st1.data(), sc1, one, prec);
+    a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, o3.data(), st3.data(), sc3, pool, prec);
+    CHECK(std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(st1.data(), st3.data(), st1.size() * sizeof(a3::RowStats)) == 0);
+  }
+}
+
 static void wr(uint32_t off, uint32_t v) {
   CHECK(P->host.mmio_write32(a3::MMIO_BASE + off, v) == tlm::TLM_OK_RESPONSE);
 }
@@ -230,7 +284,15 @@ static void test_platform() {
   CHECK(P->host.run(1e9));
   CHECK(cq[3].tag == 10 && cq[3].status == 0);
   CHECK(P->recorder.jobs().size() == 4);
-  CHECK(P->recorder.jobs()[1].compute_cycles == (n + 5 + 2) + (n + 13) + (m - 1) * (n + 13));
+  // Three modules of n + 9 cycles (spec 2): 3 (n + 9) for the first query, n + 9 for each next one.
+  const a3::JobRecord& j = P->recorder.jobs()[1];
+  CHECK(j.compute_cycles == 3 * (n + 9) + (m - 1) * (n + 9));
+  CHECK(j.cyc_dot == m * (n + 9) && j.cyc_exp == m * (n + 9) && j.cyc_out == m * (n + 9));
+  CHECK(j.cyc_cand_sel == 0 && j.cyc_scan == 0 && j.cyc_post == 0);
+  // Energy (spec 3.7): the dot-product module's share is dynamic x busy + static x job cycles.
+  CHECK(j.job_cycles > j.compute_cycles);
+  CHECK(std::fabs(j.e_dot - (14.338 * j.cyc_dot + 1.265 * j.job_cycles)) < 1e-6 * j.e_dot);
+  CHECK(j.e_dram == 160.0 * (j.bytes_rd + j.bytes_wr));
 }
 
 int sc_main(int, char**) {
@@ -238,6 +300,7 @@ int sc_main(int, char**) {
   test_timing_model();
   test_dram_timing();
   test_batch_scores_and_pool();
+  test_worker_pool_calls();
   a3::Config cfg;
   cfg.dram_mb = 16;
   P = new a3::Platform("platform", cfg);

@@ -7,17 +7,23 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 * ``Q``: ``(B, m, d)``, ``K`` and ``V``: ``(B, n, d)``; each leading index ``b`` is one independent
   attention (for example one head of one sentence, or one story of a memory network).
 * Any softmax scale (such as ``1/sqrt(d)``) is already folded into ``Q`` by the caller, as the A3
-  device expects (A3-SPEC section 1).
+  device expects (``docs/spec.md`` 1).
 * Returns ``softmax(Q @ K^T) @ V`` of shape ``(B, m, d)``.
 * ``layer`` names the network layer (or memory hop) the call comes from, so that a backend can apply
   per-layer policies and keep per-layer statistics.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, Mapping, Protocol, runtime_checkable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, runtime_checkable
 
 import numpy as np
+
+from .._native import Formula
+from ..energy import TABLE_I
+
+if TYPE_CHECKING:
+    from ..driver import A3Driver
 
 
 @runtime_checkable
@@ -56,20 +62,40 @@ class LayerStats:
     calls: int = 0
     heads: int = 0
     queries: int = 0
-    latency_ns: float = 0.0
-    compute_ns: float = 0.0
-    base_compute_ns: float = 0.0
+    """Offloads, attention heads (batch items) and queries sent to the device."""
+    latency_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    compute_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    base_compute_ns: float = field(default=0.0, metadata={"unit": "ns"})
+    """Simulated doorbell-to-interrupt time, pipeline compute time, and what base A3 would take."""
     bytes_read: int = 0
     bytes_written: int = 0
+    """DMA traffic."""
     candidates: int = 0
     selected: int = 0
     keys: int = 0
+    """Sums over queries of |C|, |SEL| and n."""
     host_calls: int = 0
+    """Calls the layer policy kept on the host."""
+    energy_pj: float = 0.0
+    base_energy_pj: float = 0.0
+    unit_energy_pj: float = 0.0
+    base_unit_energy_pj: float = 0.0
 
     @property
     def gain(self) -> float:
         """Modelled compute throughput gain over base A3 (exact pipeline) on the same calls."""
         return self.base_compute_ns / self.compute_ns if self.compute_ns else float("nan")
+
+    @property
+    def energy_gain(self) -> float:
+        """Modelled energy efficiency over base A3 on the same calls, DRAM and bus included
+        (a3sim.energy.base_a3_rows)."""
+        return self.base_energy_pj / self.energy_pj if self.energy_pj else float("nan")
+
+    @property
+    def unit_energy_gain(self) -> float:
+        """The same for the A3 unit alone (Table I components), the paper's scope."""
+        return self.base_unit_energy_pj / self.unit_energy_pj if self.unit_energy_pj else float("nan")
 
 
 class A3Attention:
@@ -86,7 +112,7 @@ class A3Attention:
 
     name = "a3"
 
-    def __init__(self, driver: Any = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
+    def __init__(self, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
                  T: float | None = None, layers: Mapping[int, Any] | None = None) -> None:
         if driver is None:
             from ..driver import A3Driver
@@ -133,6 +159,11 @@ class A3Attention:
         st.bytes_written += rec.bytes_written
         st.candidates += int(rec.n_candidates.sum())
         st.selected += int(rec.n_selected.sum())
+        base = rec.base_energy_pj
+        st.energy_pj += rec.energy_total_pj
+        st.base_energy_pj += sum(base.values())
+        st.unit_energy_pj += rec.unit_energy_pj
+        st.base_unit_energy_pj += sum(base[c] for c in TABLE_I)
         return out.astype(Q.dtype, copy=False)
 
     def total(self) -> LayerStats:
@@ -147,19 +178,16 @@ class A3Attention:
         self.stats.clear()
 
 
-def base_compute_ns(driver: Any, m: int, n: int, d: int) -> float:
-    """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys, with the
-    driver's tiling and job split: per tile and job, dot + exp_out + (jobs - 1) * max (A3-SPEC 3.6)."""
-    from ..driver import _tiles
-
-    api = driver.device.api
-    q_rows = driver.q_rows
-    total = 0
-    for r0, r1 in _tiles(n, driver.n_max):  # the driver's own tiling
-        rows = r1 - r0
-        dot = int(api.timing_formula(0, rows, d))
-        exp = int(api.timing_formula(1, rows, 0))
-        for c0 in range(0, m, q_rows):
-            mc = min(q_rows, m - c0)
-            total += dot + exp + (mc - 1) * max(dot, exp)
-    return total * 1000.0 / driver.device.cfg("clock_mhz")
+def base_compute_ns(driver: A3Driver, m: int, n: int, d: int) -> float:
+    """Compute time (ns) of base A3 (the exact pipeline) for m queries against n x d keys: the
+    cycles of the driver's own :class:`~a3sim.driver.CallPlan` for that call, three modules per
+    query (``docs/spec.md`` 2, 3.6)."""
+    native = driver.device.native
+    cycles = driver.plan_exact(m, n, d).base_compute_cycles(
+        lambda rows: (
+            native.timing(Formula.DOT, rows),
+            native.timing(Formula.EXPONENT, rows),
+            native.timing(Formula.OUTPUT, rows),
+        )
+    )
+    return cycles * 1000.0 / driver.device.cfg("clock_mhz")

@@ -1,0 +1,208 @@
+"""Input validation: every argument of the public driver API is checked here, before anything
+reaches the device, and every failure is a typed :mod:`a3sim.errors` exception."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypedDict
+
+import numpy as np
+
+from .. import errors as E
+from ..presets import DEFAULT_PRESET, MODES, PRESETS
+from ..protocol import M_MAX, Mode
+
+_MODE_BY_NAME = {name: Mode(i) for i, name in enumerate(MODES)}
+
+
+class ModeParams(NamedTuple):
+    """A call's checked approximation settings: M is absolute (0 when M_frac applies)."""
+
+    mode: Mode
+    M: int
+    T: float
+    M_frac: float | None
+    min_skip: bool = True
+
+
+class CallOptions(TypedDict, total=False):
+    """Keyword arguments of ``A3Driver.attention`` and ``attention_batch``.
+
+    ``mode``: "exact" (default), "approx" or "post_only" (``docs/spec.md`` 3.4). ``preset``: a
+    name of :data:`a3sim.presets.PRESETS` or a dict with ``M_frac`` (and ``T``); the approximate
+    modes use the default preset when none is given. ``M`` / ``T``: explicit values that override
+    the preset's. ``sets``: ask the device for each query's candidate and selected rows (default:
+    on in the approximate modes). ``min_skip``: candidate selection with the min-side skip (default
+    True; ``docs/spec.md`` 3.2 rule 3); False runs the plain algorithm on this call.
+    """
+
+    mode: str
+    M: int | None
+    T: float | None
+    preset: str | Mapping[str, float] | None
+    sets: bool | None
+    min_skip: bool
+
+
+def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
+    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets."""
+    if not options:
+        return _EXACT, False
+    unknown = set(options) - set(CallOptions.__annotations__)
+    if unknown:
+        raise E.ArgumentTypeError(
+            f"unknown keyword argument(s) {', '.join(sorted(unknown))}; the driver takes "
+            f"{', '.join(CallOptions.__annotations__)}"
+        )
+    mp = check_mode(options.get("mode", "exact"), options.get("M"), options.get("T"), options.get("preset"))
+    sets = options.get("sets")
+    if sets is not None and not isinstance(sets, (bool, np.bool_)):
+        raise E.ArgumentTypeError(f"sets must be True, False or None, got {sets!r}")
+    min_skip = options.get("min_skip", True)
+    if not isinstance(min_skip, (bool, np.bool_)):
+        raise E.ArgumentTypeError(f"min_skip must be True or False, got {min_skip!r}")
+    if not min_skip:
+        mp = mp._replace(min_skip=False)
+    return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
+
+
+_EXACT = ModeParams(Mode.EXACT, 0, 0.0, None)
+
+
+def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
+    """Check an array argument and return it as C-contiguous float32."""
+    if isinstance(x, np.ma.MaskedArray):
+        if np.ma.getmaskarray(x).any():
+            raise E.MaskedInputError(
+                f"{name} is a masked array with masked elements; the device has no mask: pass "
+                f"{name}.filled(value) or drop the masked rows"
+            )
+        x = np.ma.getdata(x)
+    if not isinstance(x, np.ndarray):
+        try:
+            x = np.asarray(x)
+        except Exception as exc:  # e.g. ragged lists
+            raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
+    if x.dtype not in (np.float32, np.float64):
+        raise E.DTypeError(
+            f"{name} has dtype {x.dtype}; the device takes float32 or float64 "
+            f"(convert with {name}.astype(np.float32))"
+        )
+    if x.ndim not in ndim:
+        want = " or ".join(f"{k}-D" for k in ndim)
+        raise E.ShapeError(f"{name} must be {want}, got shape {x.shape}")
+    if x.size == 0:
+        raise E.EmptyInputError(f"{name} is empty (shape {x.shape}); n, d and m must be at least 1")
+    # A finite sum means every element is finite; only otherwise look element by element.
+    if not math.isfinite(x.sum()) and not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise E.NonFiniteError(
+            f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
+            "the device computes on finite float32 data"
+        )
+    if x.dtype == np.float64:
+        with np.errstate(over="ignore"):
+            x32 = np.ascontiguousarray(x, dtype=np.float32)
+        if not math.isfinite(x32.sum()) and not np.isfinite(x32).all():
+            bad = np.argwhere(~np.isfinite(x32))[0]
+            raise E.NonFiniteError(
+                f"{name} holds {x[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}, beyond the float32 "
+                f"range of the device (|x| <= {float(np.finfo(np.float32).max):.4g}); scale the input"
+            )
+        return x32
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def check_M(M: Any) -> int:
+    """M as an int in [0, M_MAX] (iterations of candidate selection, ``docs/spec.md`` 3.2)."""
+    if isinstance(M, (bool, np.bool_)) or not isinstance(M, (int, np.integer, float, np.floating)):
+        raise E.ArgumentTypeError(f"M must be a non-negative integer, got {M!r}")
+    if isinstance(M, (float, np.floating)):
+        if not math.isfinite(M) or M != int(M):
+            raise E.ParameterError(f"M must be a non-negative integer, got {M!r}")
+    if M < 0:
+        raise E.ParameterError(f"M must be a non-negative integer (iterations of candidate selection), got {M}")
+    if M > M_MAX:
+        raise E.ParameterError(f"M = {M} exceeds what the unit counts (M_MAX = {M_MAX}); use a smaller M")
+    return int(M)
+
+
+def check_M_frac(frac: Any) -> float:
+    """A preset's M_frac: a finite number >= 0 (M = ceil(M_frac * n) is checked per tile)."""
+    if isinstance(frac, (bool, np.bool_)) or not isinstance(frac, (int, np.integer, float, np.floating)):
+        raise E.ArgumentTypeError(f"M_frac must be a number >= 0, got {frac!r}")
+    f = float(frac)
+    if not (math.isfinite(f) and f >= 0):
+        raise E.ParameterError(f"M_frac must be a finite number >= 0; got {frac!r}")
+    return f
+
+
+def tile_M(M_frac: float, rows: int) -> int:
+    """M of a tile of ``rows`` keys under a preset's fraction, bounded by M_MAX."""
+    M = math.ceil(M_frac * rows)
+    if M > M_MAX:
+        raise E.ParameterError(
+            f"M_frac = {M_frac!r} gives M = {M} for {rows} keys, more than the unit counts "
+            f"(M_MAX = {M_MAX}); use M_frac <= {M_MAX / rows:.6g}"
+        )
+    return int(M)
+
+
+def check_T(T: Any) -> float:
+    """T as the float32 value the descriptor carries (``docs/spec.md`` 3.3: 0 <= T <= 1)."""
+    if isinstance(T, (bool, np.bool_, str, bytes)):
+        raise E.ArgumentTypeError(f"T must be a number in [0, 1], got {T!r}")
+    try:
+        t = float(T)
+    except (TypeError, ValueError):
+        raise E.ArgumentTypeError(f"T must be a number in [0, 1], got {T!r}") from None
+    if not (0.0 <= t <= 1.0):  # also rejects NaN
+        raise E.ParameterError(f"T must be in [0, 1] (the post-scoring threshold on exp(s - s_max)), got {T!r}")
+    # The descriptor carries T as float32: use that value everywhere (records, references).
+    return float(np.float32(t))
+
+
+def check_mode(mode: str, M: Any, T: Any, preset: Any) -> ModeParams:
+    """Check mode, M, T and preset together; explicit M / T override the preset's."""
+    mode_id = _MODE_BY_NAME.get(mode) if isinstance(mode, str) else None
+    if mode_id is None:
+        raise E.ParameterError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if preset is None:
+        preset_vals = None
+    elif isinstance(preset, Mapping):
+        custom = dict(preset)
+        if set(custom) - {"M_frac", "T"} or "M_frac" not in custom:
+            raise E.ParameterError(f"a custom preset is a dict with M_frac (and T); got {preset!r}")
+        frac = check_M_frac(custom["M_frac"])
+        preset_vals = {"M_frac": frac, "T": check_T(custom.get("T", 0.0))}
+    elif not isinstance(preset, str):
+        raise E.ArgumentTypeError(
+            f"preset must be a name ({', '.join(PRESETS)}) or a dict with M_frac and T; got {preset!r}"
+        )
+    elif preset not in PRESETS:
+        raise E.ParameterError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
+    else:
+        preset_vals = None
+    M_val = check_M(M) if M is not None else None
+    T_val = check_T(T) if T is not None else None
+    if mode_id == Mode.EXACT:
+        if preset is not None or M is not None or T is not None:
+            raise E.ParameterError("M, T and preset apply to the approx and post_only modes, not to exact")
+        return ModeParams(mode_id, 0, 0.0, None)
+    p = preset_vals or PRESETS[preset or DEFAULT_PRESET]
+    M_frac = p["M_frac"] if M_val is None else None
+    if T_val is None:
+        T_val = p["T"]
+    return ModeParams(mode_id, M_val or 0, T_val, M_frac)
+
+
+def check_kv(K: np.ndarray, V: np.ndarray, d_max: int) -> None:
+    """K and V agree in shape and fit the datapath width."""
+    if K.shape != V.shape:
+        raise E.ShapeError(f"K and V must have the same shape (n, d); got K {K.shape} and V {V.shape}")
+    if K.shape[1] > d_max:
+        raise E.ShapeError(
+            f"d = {K.shape[1]} exceeds the datapath width d_max = {d_max}; "
+            "project K/V/q to at most d_max columns, or build the platform with a larger d_max"
+        )

@@ -1,0 +1,259 @@
+"""The call plan: everything one call will do, computed before anything is sent to the device.
+
+A :class:`CallPlan` holds the tiling of K/V (``docs/spec.md`` 2: K/V beyond the SRAM banks are cut
+into tiles merged on the host), the split of each tile's queries into ATTEND jobs the query bank can
+hold, the value of M per tile, the arena layout of the call's buffers, and the list of device
+operations (:class:`Op`) in submission order. :meth:`CallPlan.descriptors` turns the operations
+into descriptor records (``protocol.DESCRIPTOR_DTYPE``) once the addresses are known.
+
+The cost model of base A3 (:meth:`CallPlan.base_compute_cycles`) reads the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from ..protocol import (
+    DESCRIPTOR_DTYPE,
+    FLAG_NO_MIN_SKIP,
+    FLAG_ROW_STATS,
+    FLAG_SETS,
+    ROW_STATS_DTYPE,
+    Mode,
+    Opcode,
+    set_words,
+)
+from .checks import tile_M
+
+#: Bytes of one query's row stats.
+ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
+F32 = 4
+ALIGN = 256  # arena alignment (bytes)
+_LOAD_KV, _ATTEND, _LOAD_SORTED = int(Opcode.LOAD_KV), int(Opcode.ATTEND), int(Opcode.LOAD_SORTED)
+_FLAGS, _FLAGS_SETS = int(FLAG_ROW_STATS), int(FLAG_ROW_STATS | FLAG_SETS)  # of an ATTEND
+
+
+def tiles(n: int, n_max: int) -> list[tuple[int, int]]:
+    """Balanced row ranges of at most n_max rows covering [0, n)."""
+    count = -(-n // n_max)
+    size = -(-n // count)
+    return [(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+def _aligned(nbytes: int) -> int:
+    return -(-nbytes // ALIGN) * ALIGN
+
+
+class Descriptor(NamedTuple):
+    """One descriptor record, field by field as ``protocol.DESCRIPTOR_DTYPE`` (and the C++
+    ``a3::Descriptor``) lays it out; it is written into the ring as one row."""
+
+    opcode: int
+    mode: int
+    flags: int
+    tag: int
+    n: int
+    d: int
+    m: int
+    T: float
+    M: int
+    addr_a: int
+    addr_b: int
+    addr_c: int
+    addr_d: int
+
+
+assert Descriptor._fields == DESCRIPTOR_DTYPE.names
+
+
+class Op(NamedTuple):
+    """One device operation of a plan. Offsets are bytes from the arena base (None: the data lives
+    in a :class:`KVContext`)."""
+
+    opcode: Opcode
+    item: int  # b, the batch item
+    tile: int
+    c0: int = 0  # ATTEND: first query of the job within the item
+    mc: int = 0  # ATTEND: queries of the job
+    kv_offset: tuple[int, int] | None = None  # LOAD_KV of arrays: K and V in the arena
+    sorted_offset: int | None = None  # LOAD_SORTED of arrays: the sorted table in the arena
+
+
+@dataclass
+class Layout:
+    """Where a call's buffers sit in the arena (byte offsets from its base)."""
+
+    reserve: int  # bytes the arena must hold
+    queries: int = 0
+    outs: list[int] = field(default_factory=list)  # per tile, all items (item b at row b * m)
+    stats: list[int] = field(default_factory=list)
+    sets: list[int] = field(default_factory=list)
+    top: int = 0
+
+    def take(self, nbytes: int) -> int:
+        off = self.top
+        self.top += _aligned(nbytes)
+        return off
+
+
+@dataclass
+class CallPlan:
+    """One call: B items of m queries (d columns) against n keys, in ``mode``."""
+
+    mode: Mode
+    B: int
+    m: int
+    n: int
+    d: int
+    tiles: list[tuple[int, int]]
+    q_rows: int
+    want_sets: bool = False
+    T: float = 0.0
+    min_skip: bool = True  # candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
+    M: list[int] = field(default_factory=list)  # per tile (approx mode)
+    ops: list[Op] = field(default_factory=list)
+    layout: Layout | None = None
+    #: What the banks hold after the call succeeds: (K/V key, sorted table loaded).
+    resident_after: tuple[object, bool] = (None, False)
+
+    @property
+    def words(self) -> list[int]:
+        """32-bit words of one candidate (or selected) bitmap per tile."""
+        return [set_words(r1 - r0) for r0, r1 in self.tiles]
+
+    def jobs(self) -> list[tuple[int, int]]:
+        """(first query, queries) of each ATTEND job of one tile: as many as the query bank holds."""
+        return [(c0, min(self.q_rows, self.m - c0)) for c0 in range(0, self.m, self.q_rows)]
+
+    # ---- the cost model of base A3 ----
+    def base_compute_cycles(self, stages: Callable[[int], Sequence[int]]) -> int:
+        """Compute cycles of base A3 (the exact pipeline) for this plan's tiles and jobs, per item.
+
+        ``stages(rows)`` gives the cycles of each module for one query against ``rows`` keys; per
+        tile and job the first query takes their sum and each next one the slowest module's
+        (the pipeline recurrence, ``docs/spec.md`` 3.6)."""
+        total = 0
+        for r0, r1 in self.tiles:
+            cyc = [int(c) for c in stages(r1 - r0)]
+            for _, mc in self.jobs():
+                total += sum(cyc) + (mc - 1) * max(cyc)
+        return total
+
+    # ---- descriptors ----
+    def descriptors(
+        self,
+        queries: int,
+        outs: Sequence[int],
+        stats: Sequence[int],
+        sets: Sequence[int],
+        load: Callable[[Op], tuple[int, int]],
+        load_sorted: Callable[[Op], int],
+    ) -> list[Descriptor]:
+        """The plan's descriptor records (tag 0, no IRQ flag: the queue sets those).
+
+        ``queries``, ``outs``, ``stats`` and ``sets`` are device addresses of the call's buffers;
+        ``load(op)`` returns the K and V addresses of a LOAD_KV and ``load_sorted(op)`` the table
+        address of a LOAD_SORTED (writing the data where the plan keeps it in the arena).
+        """
+        d, m = self.d, self.m
+        flags = (_FLAGS_SETS if self.want_sets else _FLAGS) | (0 if self.min_skip else int(FLAG_NO_MIN_SKIP))
+        words = self.words
+        mode = int(self.mode)
+        rows_of = [r1 - r0 for r0, r1 in self.tiles]
+        recs: list[Descriptor] = []
+        D = Descriptor
+        for op in self.ops:
+            rows = rows_of[op.tile]
+            if op.opcode == _LOAD_KV:
+                ka, va = load(op)
+                recs.append(D(_LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+            elif op.opcode == _LOAD_SORTED:
+                recs.append(D(_LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
+            else:
+                t, w = op.tile, words[op.tile]
+                row = op.item * m + op.c0
+                recs.append(D(
+                    _ATTEND, mode, flags, 0, rows, d, op.mc, self.T, self.M[t],
+                    queries + row * d * F32, outs[t] + row * d * F32, stats[t] + row * ROW_STATS_BYTES,
+                    (sets[t] + row * 2 * w * F32) if self.want_sets else 0,
+                ))  # fmt: skip
+        return recs
+
+
+def plan_call(**kw: Any) -> CallPlan:
+    """Plan a call (see :func:`make_plan`). Plans are cached: a repeated call of the same shape,
+    parameters and bank state reuses its plan, so a plan must never be modified."""
+    tl = kw.pop("tile_list", None)
+    return _cached_plan(tile_list=tuple(tl) if tl is not None else None, **kw)
+
+
+def make_plan(
+    *,
+    mode: Mode,
+    B: int,
+    m: int,
+    n: int,
+    d: int,
+    n_max: int,
+    q_rows: int,
+    tile_list: Sequence[tuple[int, int]] | None = None,
+    ctx_id: int | None = None,
+    want_sets: bool = False,
+    M: int = 0,
+    M_frac: float | None = None,
+    T: float = 0.0,
+    min_skip: bool = True,
+    resident: tuple[object, bool] = (None, False),
+    device_sorter: bool = False,
+) -> CallPlan:
+    """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
+    item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
+    tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
+    plan = CallPlan(
+        mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T, min_skip=min_skip
+    )
+    approx = mode == Mode.APPROX
+    plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
+    ntiles, words = len(tl), plan.words
+    # Arena: queries, per item and tile outputs, stats and set bitmaps, and the K/V (and sorted
+    # tables) of a call that passed arrays rather than a context.
+    per_item = ntiles * (m * d * F32 + m * ROW_STATS_BYTES + 512)
+    if want_sets:
+        per_item += sum(2 * m * w * F32 + 256 for w in words)
+    if ctx_id is None:
+        per_item += n * d * (16 if approx else 8) + 768 * ntiles
+    lay = Layout(reserve=B * (m * d * F32 + per_item) + 512)
+    lay.queries = lay.take(B * m * d * F32)
+    lay.outs = [lay.take(B * m * d * F32) for _ in tl]
+    lay.stats = [lay.take(B * m * ROW_STATS_BYTES) for _ in tl]
+    lay.sets = [lay.take(B * 2 * m * w * F32) if want_sets else 0 for w in words]
+    key, sorted_res = resident
+    jobs = plan.jobs()
+    for b in range(B):
+        for t, (r0, r1) in enumerate(tl):
+            rows = r1 - r0
+            tile_key = (ctx_id, t) if ctx_id is not None else None
+            if tile_key is None or key != tile_key:
+                kv = None if ctx_id is not None else (lay.take(rows * d * F32), lay.take(rows * d * F32))
+                plan.ops.append(Op(Opcode.LOAD_KV, b, t, kv_offset=kv))
+                key, sorted_res = tile_key, False
+            if approx and not sorted_res:
+                if not device_sorter:
+                    so = None if ctx_id is not None else lay.take(rows * d * 8)
+                    plan.ops.append(Op(Opcode.LOAD_SORTED, b, t, sorted_offset=so))
+                sorted_res = True
+            plan.ops.extend(Op(Opcode.ATTEND, b, t, c0, mc) for c0, mc in jobs)
+    plan.layout = lay
+    plan.resident_after = (key, sorted_res)
+    return plan
+
+
+_cached_plan = lru_cache(maxsize=256)(make_plan)
+
+
+def exact_plan(m: int, n: int, d: int, n_max: int, q_rows: int) -> CallPlan:
+    """The plan of one exact call (tiles and jobs only), as the cost model of base A3 reads it."""
+    return CallPlan(mode=Mode.EXACT, B=1, m=m, n=n, d=d, tiles=tiles(n, n_max), q_rows=q_rows)

@@ -1,0 +1,199 @@
+"""What a call cost (:class:`CallRecord`) and the host's merge of tile results (log-sum-exp)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..energy import CallCosts, Coefficients
+from ..protocol import MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode
+
+if TYPE_CHECKING:
+    from ..device import Device
+    from .plan import CallPlan
+
+
+def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarray:
+    """Exact attention from per-tile partial results (``docs/spec.md`` 2, tiles beyond n_max).
+
+    ``outs[t]`` is (rows, d) float32, the softmax output over tile t alone; ``row_stats[t]`` holds
+    each row's ``s_max`` and ``sum_exp`` over that tile. Tile t weighs
+    ``sum_exp_t * exp(s_max_t - max over tiles of s_max)``. Returns (rows, d) float32.
+    """
+    if len(outs) == 1:
+        return outs[0].copy()
+    mx = np.stack([s["s_max"] for s in row_stats]).astype(np.float64)
+    se = np.stack([s["sum_exp"] for s in row_stats]).astype(np.float64)
+    wt = se * np.exp(mx - mx.max(axis=0))
+    acc = np.zeros(outs[0].shape)
+    for t, o in enumerate(outs):
+        acc += wt[t][:, None] * o
+    return (acc / wt.sum(axis=0)[:, None]).astype(np.float32)
+
+
+class CallRecord(CallCosts):
+    """What one ``attention`` call cost on the simulated device.
+
+    Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
+    delivery to the host (summed over the call's doorbells when the queue had to be filled more
+    than once). ``phases`` sums each phase's duration over the call's jobs; compute stages of one
+    job overlap (they are pipelined), so their sum may exceed the latency. Derived figures are
+    computed on first access from the call's job and phase rows (copied at the end of the call).
+    """
+
+    def __init__(
+        self,
+        *,
+        mode: str,
+        m: int,
+        n: int,
+        d: int,
+        tiles: int,
+        M: int | list[int] | None,
+        T: float | None,
+        latency_ns: float,
+        job_rows: np.ndarray,
+        phase_rows: np.ndarray,
+        row_stats: list[np.ndarray],
+        cycle_ns: float,
+        costs: Coefficients | None = None,
+    ) -> None:
+        self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
+        self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
+        self.latency_ns = latency_ns
+        self._jobs = job_rows
+        self._phases = phase_rows
+        self._stats = row_stats
+        self._cycle_ns = cycle_ns
+        self._bitmaps: list[tuple[int, np.ndarray]] = []
+        self._sets: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"CallRecord(mode={self.mode!r}, m={self.m}, n={self.n}, d={self.d}, tiles={self.tiles}, "
+            f"latency_ns={self.latency_ns:.1f}, bytes_read={self.bytes_read}, "
+            f"bytes_written={self.bytes_written})"
+        )
+
+    @cached_property
+    def jobs(self) -> np.ndarray:
+        """Ids of the device jobs of this call (rows of ``trace.job_summary()``)."""
+        return self._jobs["job"].astype(np.int64)
+
+    @cached_property
+    def bytes_read(self) -> int:
+        """Bytes the DMA engine read for this call (descriptors, K/V, sorted tables, queries)."""
+        return int(self._jobs["bytes_rd"].sum())
+
+    @cached_property
+    def bytes_written(self) -> int:
+        """Bytes the DMA engine wrote for this call (outputs, row stats, set bitmaps, completions)."""
+        return int(self._jobs["bytes_wr"].sum())
+
+    @cached_property
+    def phases(self) -> dict[str, float]:
+        """Phase name -> duration in ns, summed over the call's jobs."""
+        ph = self._phases
+        dur = (ph["t_end_ps"] - ph["t_start_ps"]) / 1000.0
+        sums = np.bincount(ph["phase"], weights=dur, minlength=len(PHASES))
+        return {PHASES[i]: float(sums[i]) for i in range(len(PHASES)) if sums[i] > 0}
+
+    @cached_property
+    def compute_cycles(self) -> int:
+        """Sum over the call's jobs of the pipeline makespan (``docs/spec.md`` 3.6), in cycles."""
+        return int(self._jobs["compute_cycles"].sum())
+
+    @property
+    def compute_ns(self) -> float:
+        """:attr:`compute_cycles` in simulated nanoseconds."""
+        return self.compute_cycles * self._cycle_ns
+
+    @cached_property
+    def n_candidates(self) -> np.ndarray:
+        """|C| per query (summed over tiles)."""
+        return np.sum([s["n_cand"].astype(np.int64) for s in self._stats], axis=0)
+
+    @cached_property
+    def n_selected(self) -> np.ndarray:
+        """|SEL| per query (summed over tiles)."""
+        return np.sum([s["n_sel"].astype(np.int64) for s in self._stats], axis=0)
+
+    @cached_property
+    def query_latency_ns(self) -> float:
+        """Latency of one query through the compute pipeline (the first query of each ATTEND job,
+        averaged): the sum of its stage cycles, against the throughput set by the slowest stage."""
+        j = self._jobs[self._jobs["opcode"] == Opcode.ATTEND]
+        return float(j["first_latency_cycles"].mean()) * self._cycle_ns if len(j) else 0.0
+
+    @property
+    def throughput_qps(self) -> float:
+        """Queries per simulated second while computing (the pipeline's throughput)."""
+        return self.m / (self.compute_ns * 1e-9) if self.compute_ns > 0 else float("inf")
+
+    def _decode(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        if self._sets is None:
+            if not self._bitmaps:
+                raise AttributeError("this call did not collect candidate sets (pass sets=True)")
+            cands: list[list[np.ndarray]] = [[] for _ in range(self.m)]
+            sels: list[list[np.ndarray]] = [[] for _ in range(self.m)]
+            for row0, words in self._bitmaps:
+                m, _, w = words.shape
+                bits = np.unpackbits(words.view(np.uint8).reshape(m, 2, w * 4), axis=2, bitorder="little")
+                for i in range(m):
+                    cands[i].append(np.flatnonzero(bits[i, 0]) + row0)
+                    sels[i].append(np.flatnonzero(bits[i, 1]) + row0)
+            self._sets = ([np.concatenate(c) for c in cands], [np.concatenate(s) for s in sels])
+        return self._sets
+
+    @property
+    def candidates(self) -> list[np.ndarray]:
+        """Per query, the candidate rows C (ascending), as the device produced them."""
+        return self._decode()[0]
+
+    @property
+    def selected(self) -> list[np.ndarray]:
+        """Per query, the selected rows SEL (ascending), as the device produced them."""
+        return self._decode()[1]
+
+
+def collect(
+    dev: Device,
+    plan: CallPlan,
+    addr: dict[str, Any],
+    latency: float,
+    rows: tuple[np.ndarray, np.ndarray],
+    cycle_ns: float,
+    costs: Coefficients | None = None,
+) -> tuple[np.ndarray, CallRecord]:
+    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``addr``
+    holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
+    job and phase trace rows."""
+    B, m, d = plan.B, plan.m, plan.d
+    rows_all = B * m
+    row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in addr["stats"]]
+    outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr["outs"]]
+    out = merge_tiles(outs, row_stats).reshape(B, m, d)
+    M_used = plan.M
+    rec = CallRecord(
+        mode=MODES[int(plan.mode)],
+        m=rows_all,
+        n=plan.n,
+        d=d,
+        tiles=len(plan.tiles),
+        M=(M_used[0] if len(set(M_used)) == 1 else list(M_used)) if plan.mode == Mode.APPROX else None,
+        T=plan.T if plan.mode != Mode.EXACT else None,
+        latency_ns=latency,
+        job_rows=rows[0],
+        phase_rows=rows[1],
+        row_stats=row_stats,
+        cycle_ns=cycle_ns,
+        costs=costs,
+    )
+    if plan.want_sets:
+        for t, (r0, _) in enumerate(plan.tiles):
+            w = plan.words[t]
+            bm = dev.view(addr["sets"][t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
+            rec._bitmaps.append((r0, bm))
+    return out, rec

@@ -1,0 +1,281 @@
+"""Several A3 units working at once: independent jobs (the heads of a layer) spread across the
+units of the platform, all doorbells rung before the simulation runs, and the host waiting on
+every unit's interrupt.
+
+    from a3sim.multi_unit import MultiUnitDriver
+    mu = MultiUnitDriver(units=4)                       # builds the platform with units=4
+    out, rec = mu.attention_batch(Q, K, V)              # Q (B, m, d), K/V (B, n, d): heads spread
+    rec.makespan_ns, rec.per_unit                       # first doorbell -> last interrupt
+
+Each unit is driven by its own :class:`a3sim.driver.A3Driver` (``A3Driver(unit=k)``), unchanged:
+each driver call runs in a worker thread, and the driver's doorbell-and-wait hook
+(the ring's ``_write_and_wait``) is replaced by a gate that rings the doorbell and parks the thread.
+When every unit has rung, the host runs the simulation until an interrupt, reads the
+``IRQ_STATUS`` of each waiting unit (an interrupt service routine's MMIO reads) and lets the
+drivers of the finished units collect their completions and acknowledge. Only one thread runs at a
+time (the gate hands control over explicitly), so the SystemC kernel is never entered twice; the
+coordinator holds the device lock for the whole call and admits its worker threads
+(:class:`a3sim.device.DeviceLock`), so no other thread can use the device meanwhile.
+
+``MultiUnitDriver`` offers what :class:`a3sim.nn.attention.A3Attention` needs of a driver
+(``attention_batch``, ``device``, ``trace``, ``q_rows``, ``n_max``), so the networks of
+:mod:`a3sim.nn` run on several units unchanged.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import errors as E
+from .config import ConfigLike
+from .device import Device
+from .driver import A3Driver, CallRecord
+from .protocol import IRQ_DONE, IRQ_ERROR, Reg
+
+
+@dataclass
+class MultiCallRecord:
+    """One multi-unit call: the per-unit driver records and the call's makespan.
+
+    ``latency_ns`` (= ``makespan_ns``) runs from the host time of the first doorbell to the delivery
+    of the last unit's interrupt; per-job times are in the trace's job table."""
+
+    per_unit: dict[int, CallRecord]
+    t_first_doorbell_ns: float
+    t_last_irq_ns: float
+    unit_done_ns: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def makespan_ns(self) -> float:
+        return self.t_last_irq_ns - self.t_first_doorbell_ns
+
+    @property
+    def latency_ns(self) -> float:
+        return self.makespan_ns
+
+    @property
+    def compute_ns(self) -> float:
+        """Compute time summed over units (busy time of the pipelines, not wall time)."""
+        return float(sum(r.compute_ns for r in self.per_unit.values()))
+
+    @property
+    def bytes_read(self) -> int:
+        return int(sum(r.bytes_read for r in self.per_unit.values()))
+
+    @property
+    def bytes_written(self) -> int:
+        return int(sum(r.bytes_written for r in self.per_unit.values()))
+
+    @property
+    def jobs(self) -> np.ndarray:
+        return np.concatenate([r.jobs for r in self.per_unit.values()]) if self.per_unit else np.zeros(0, np.int64)
+
+    @property
+    def energy_pj(self) -> dict[str, float]:
+        """Energy by component (pJ), summed over the units' records (a3sim.energy.CallCosts)."""
+        return _sum_dicts(r.energy_pj for r in self.per_unit.values())
+
+    @property
+    def base_energy_pj(self) -> dict[str, float]:
+        """Base A3's estimated energy by component for the same calls, summed over the units."""
+        return _sum_dicts(r.base_energy_pj for r in self.per_unit.values())
+
+    @property
+    def energy_total_pj(self) -> float:
+        return float(sum(r.energy_total_pj for r in self.per_unit.values()))
+
+    @property
+    def unit_energy_pj(self) -> float:
+        return float(sum(r.unit_energy_pj for r in self.per_unit.values()))
+
+    @property
+    def n_candidates(self) -> np.ndarray:
+        return np.concatenate([r.n_candidates for _, r in sorted(self.per_unit.items())])
+
+    @property
+    def n_selected(self) -> np.ndarray:
+        return np.concatenate([r.n_selected for _, r in sorted(self.per_unit.items())])
+
+
+def _sum_dicts(parts: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out.get(k, 0.0) + float(v)
+    return out
+
+
+def _last_irq_ns(dev: Device) -> float:
+    """Delivery time (ns) of the last interrupt that reached the host."""
+    return float(dev.native.snapshot()["last_irq_ps"]) / 1000.0
+
+
+class _Gate:
+    """Hands control between the host's coordinator and the drivers' worker threads."""
+
+    def __init__(self, device: Device) -> None:
+        self.device = device
+        self.cv = threading.Condition()
+        self.turn: Any = "host"          # who may run: "host" or a unit index
+        self.waiting: dict[int, bool] = {}  # unit -> parked at its doorbell
+        self.irq: dict[int, int] = {}
+        self.doorbells: list[float] = []
+
+    def hook(self, unit: int) -> Callable[[int, int, float], int]:
+        def write_and_wait(address: int, value: int, max_ns: float) -> int:
+            dev = self.device
+            self.doorbells.append(dev.host_now_ns())
+            if dev.api.mmio_write(address, value) != 1:
+                return -1
+            with self.cv:
+                self.waiting[unit] = True
+                self.turn = "host"
+                self.cv.notify_all()
+                self.cv.wait_for(lambda: self.turn == unit)
+                return self.irq.pop(unit, 0)
+        return write_and_wait
+
+    def run_thread(self, unit: int, fn: Callable[[], Any], results: dict, errors: dict) -> threading.Thread:
+        def body() -> None:
+            with self.cv:
+                self.cv.wait_for(lambda: self.turn == unit)
+            self.device.lock.admit()  # the coordinator holds the lock; the gate serialises us
+            try:
+                results[unit] = fn()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the host
+                errors[unit] = exc
+            finally:
+                self.device.lock.dismiss()
+                with self.cv:
+                    self.waiting.pop(unit, None)
+                    self.turn = "host"
+                    self.cv.notify_all()
+        t = threading.Thread(target=body, name=f"a3-unit-{unit}", daemon=True)
+        t.start()
+        return t
+
+    def give(self, unit: int, irq: int | None = None) -> None:
+        """Let ``unit``'s thread run until it parks again or ends."""
+        with self.cv:
+            if irq is not None:
+                self.irq[unit] = irq
+                self.waiting[unit] = False
+            self.turn = unit
+            self.cv.notify_all()
+            self.cv.wait_for(lambda: self.turn == "host")
+
+
+class MultiUnitDriver:
+    """Drives every A3 unit of the platform; spreads independent heads across them.
+
+    ``MultiUnitDriver(units=N, config=...)`` builds (or reuses) the platform with N units (one
+    platform per process) and one :class:`A3Driver` per unit. ``spread`` is ``"block"`` (unit k
+    takes a contiguous block of heads, as even as possible) or ``"round_robin"``."""
+
+    def __init__(self, units: int | None = None, config: ConfigLike = None, *, spread: str = "block",
+                 timeout_ns: float = 1e13) -> None:
+        if isinstance(config, dict) or config is None:
+            cfg = dict(config or {})
+            if units is not None:
+                cfg["units"] = units
+            config = cfg
+        self.device = Device.open(config)
+        n = self.device.units
+        if units is not None and units != n:
+            raise E.ConfigError(f"the platform of this process has {n} unit(s), not {units}")
+        if spread not in ("block", "round_robin"):
+            raise E.ParameterError(f"spread must be 'block' or 'round_robin', got {spread!r}")
+        self.spread = spread
+        self.drivers = [A3Driver(unit=k, timeout_ns=timeout_ns) for k in range(n)]
+        self.timeout_ns = timeout_ns
+        d0 = self.drivers[0]
+        self.trace, self.q_rows, self.n_max, self.d_max = d0.trace, d0.q_rows, d0.n_max, d0.d_max
+
+    @property
+    def units(self) -> int:
+        return len(self.drivers)
+
+    def plan_exact(self, m: int, n: int, d: int):  # noqa: ANN201 - a CallPlan
+        """The plan of one exact call on one unit (the cost model of base A3 reads it)."""
+        return self.drivers[0].plan_exact(m, n, d)
+
+    def assign(self, B: int) -> list[np.ndarray]:
+        """Head indices of each unit for a batch of B heads."""
+        n = min(self.units, B)
+        if self.spread == "round_robin":
+            return [np.arange(k, B, n) for k in range(n)]
+        return [a for a in np.array_split(np.arange(B), n)]
+
+    def run_parallel(self, calls: dict[int, Callable[[A3Driver], Any]]) -> tuple[dict[int, Any], MultiCallRecord]:
+        """Run ``calls[k](driver_k)`` for each unit k concurrently on the simulated platform; returns
+        their results and the record of the whole (per-unit CallRecords when results are
+        ``(out, CallRecord)`` pairs)."""
+        with self.device.lock:
+            return self._run_parallel(calls)
+
+    def _run_parallel(self, calls: dict[int, Callable[[A3Driver], Any]]) -> tuple[dict[int, Any], MultiCallRecord]:
+        dev = self.device
+        gate = _Gate(dev)
+        saved = {}
+        results: dict[int, Any] = {}
+        errors: dict[int, BaseException] = {}
+        done_ns: dict[int, float] = {}
+        try:
+            for k in calls:
+                drv = self.drivers[k]
+                saved[k] = drv._rings._write_and_wait
+                drv._rings._write_and_wait = gate.hook(k)
+            threads = {k: gate.run_thread(k, lambda f=fn, d=self.drivers[k]: f(d), results, errors)
+                       for k, fn in calls.items()}
+            # Let every unit's driver prepare its work and ring its doorbell, in unit order.
+            for k in calls:
+                gate.give(k)
+            t_first = min(gate.doorbells) if gate.doorbells else dev.host_now_ns()
+            while any(gate.waiting.get(k) for k in calls):
+                parked = [k for k in calls if gate.waiting.get(k)]
+                irq = dev.run(self.timeout_ns)
+                released = False
+                for k in parked:
+                    st = self.drivers[k].read_reg(Reg.IRQ_STATUS)
+                    if st & (IRQ_DONE | IRQ_ERROR):
+                        done_ns[k] = _last_irq_ns(dev)
+                        gate.give(k, irq=1)
+                        released = True
+                if not released and not irq:
+                    for k in parked:  # nothing left to simulate: let the drivers report it
+                        gate.give(k, irq=0)
+            for t in threads.values():
+                t.join(timeout=60)
+        finally:
+            for k, old in saved.items():
+                self.drivers[k]._rings._write_and_wait = old
+        if errors:
+            raise next(iter(errors.values()))
+        per_unit = {k: r[1] for k, r in results.items() if isinstance(r, tuple) and len(r) == 2
+                    and isinstance(r[1], CallRecord)}
+        t_last = max(done_ns.values()) if done_ns else _last_irq_ns(dev)
+        return results, MultiCallRecord(per_unit, t_first, t_last, done_ns)
+
+    def attention_batch(self, Q: Any, K: Any, V: Any, **kw: Any) -> tuple[np.ndarray, MultiCallRecord]:
+        """B independent attentions (Q (B, m, d) against K, V (B, n, d)) spread over the units:
+        unit k runs ``attention_batch`` on its share of the heads. Outputs in head order."""
+        Q, K, V = np.asarray(Q), np.asarray(K), np.asarray(V)
+        if Q.ndim != 3:
+            raise E.ShapeError(f"Q must be 3-D (B, m, d), got shape {Q.shape}")
+        parts = self.assign(Q.shape[0])
+        calls = {k: (lambda drv, idx=idx: drv.attention_batch(Q[idx], K[idx], V[idx], **kw))
+                 for k, idx in enumerate(parts) if len(idx)}
+        results, rec = self.run_parallel(calls)
+        out = None
+        for k, idx in enumerate(parts):
+            o = results[k][0]
+            if out is None:
+                out = np.empty((Q.shape[0],) + o.shape[1:], dtype=o.dtype)
+            out[idx] = o
+        return out, rec
+
+
+__all__ = ["MultiUnitDriver", "MultiCallRecord"]
