@@ -11,6 +11,7 @@ last result (the cluster's start is not counted: it happens once per sweep). The
 median over repetitions of points/s with two workers over points/s with one (target >= 1.8x on a
 2-core machine). docs/sweeps.md section 7 reports it.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +30,12 @@ from pathlib import Path
 def points(n: int) -> list[dict]:
     from a3sim.sweep import parse_spec
 
-    spec = parse_spec({"base": {"workload": "synthetic", "mode": "exact", "options": {"n": 64, "m": 16}},
-                       "grid": {"config": {"dram_latency_ns": [30.0 + i for i in range(n)]}}})
+    spec = parse_spec(
+        {
+            "base": {"workload": "synthetic", "mode": "exact", "options": {"n": 64, "m": 16}},
+            "grid": {"config": {"dram_latency_ns": [30.0 + i for i in range(n)]}},
+        }
+    )
     return [p.payload() for p in spec.points()]
 
 
@@ -68,23 +73,33 @@ def main() -> int:
             one.append(a)
             two.append(b)
             ratios.append(b / a)
-            print(f"{kind} rep {r + 1}: 1 worker {a:.3f} points/s, 2 workers {b:.3f} points/s, {b / a:.2f}x",
-                  flush=True)
+            print(
+                f"{kind} rep {r + 1}: 1 worker {a:.3f} points/s, 2 workers {b:.3f} points/s, {b / a:.2f}x", flush=True
+            )
         try:
             load = list(os.getloadavg())
         except OSError:
             load = None
-        results[kind] = {"points": args.points, "reps": args.reps, "one_worker_pps": one, "two_workers_pps": two,
-                         "ratios": ratios, "median_ratio": statistics.median(ratios),
-                         "median_one_worker_pps": statistics.median(one),
-                         "median_two_workers_pps": statistics.median(two),
-                         "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average_at_end": load}
+        results[kind] = {
+            "points": args.points,
+            "reps": args.reps,
+            "one_worker_pps": one,
+            "two_workers_pps": two,
+            "ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "median_one_worker_pps": statistics.median(one),
+            "median_two_workers_pps": statistics.median(two),
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_average_at_end": load,
+        }
         print(f"{kind}: median {statistics.median(ratios):.2f}x (target >= 1.8x)", flush=True)
     path = Path(args.json)
     # Executors not run this time keep their previous entry (each entry has its own time and load).
     old = json.loads(path.read_text()).get("results", {}) if path.exists() else {}
-    doc = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
-           "results": {**old, **results}}
+    doc = {
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "results": {**old, **results},
+    }
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"written to {path}")
     return 0 if all(r["median_ratio"] >= 1.8 for r in results.values()) else 1
