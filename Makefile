@@ -9,13 +9,13 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := libsystemc-dev pkg-config cmake g++ wordnet-base clang-format
+APT_PACKAGES := libsystemc-dev pkg-config cmake g++ wordnet-base clang-format libasan8 libubsan1
 DEPS_STAMP := $(VENV)/.deps-stamp
 BUILD_STAMP := $(VENV)/.build-stamp
 SOURCES := $(shell find systemc python workloads -type f -not -name '*.pyc' -not -path '*/__pycache__/*' 2>/dev/null) CMakeLists.txt pyproject.toml
 OUT ?= out
 
-.PHONY: all setup apt run test test-py test-cpp lint format bench calibrate clean
+.PHONY: all setup apt run test test-py test-cpp lint format sanitize bench calibrate clean
 
 all: setup
 
@@ -71,6 +71,21 @@ format: apt $(DEPS_STAMP)
 	$(VENV)/bin/ruff check --fix $(PY_LINT_PATHS)
 	$(VENV)/bin/ruff format $(PY_LINT_PATHS)
 	clang-format -i $(CPP_LINT_FILES)
+
+# AddressSanitizer (with its LeakSanitizer) + UndefinedBehaviorSanitizer, gcc's runtimes
+# (libasan8 carries LeakSanitizer on x86-64; libubsan1): the C++ tests (ctest, teardown leak-checked), then a
+# Python smoke run on the instrumented library (leak checking off there: the interpreter keeps its
+# own allocations at exit). Preset "sanitize" in CMakePresets.json; docs/robustness.md section 5.
+SAN_RT = $(shell g++ -print-file-name=libasan.so)
+sanitize: setup
+	cmake --preset sanitize >/dev/null
+	cmake --build --preset sanitize
+	ctest --preset sanitize
+	cp systemc/api/a3sim_api.h build/sanitize/
+	ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 \
+	A3SIM_LIB=$(CURDIR)/build/sanitize/liba3sim.so LD_PRELOAD=$(SAN_RT) \
+	  timeout 900 $(PY) tests/sanitize/smoke.py
 
 bench: setup build/ctest/Makefile
 	$(PY) benchmarks/run.py

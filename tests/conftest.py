@@ -25,12 +25,40 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+# The process's platform carries the TLM-2.0 base-protocol checkers on every hop (configuration
+# entry protocol_check, docs/register-map.md section 10): the whole suite's traffic is checked, and
+# pytest_sessionfinish fails the run on any violation.
+TEST_PLATFORM = {"protocol_check": 1}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _checked_platform():
+    """Build the session's platform first, with the protocol checkers in."""
+    from a3sim.device import Device
+
+    return Device.open(TEST_PLATFORM)
+
+
 @pytest.fixture(scope="session")
-def drv():
-    """The session's driver on the process's one platform (default configuration)."""
+def drv(_checked_platform):
+    """The session's driver on the process's one platform (default configuration + checkers)."""
     from a3sim import A3Driver
 
     return A3Driver()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Zero protocol violations over the suite's traffic, or the run fails."""
+    from a3sim.device import Device
+
+    if not Device.exists():
+        return
+    rep = Device.open().protocol_report()
+    line = f"protocol checkers: {rep['checked']} transactions checked, {rep['violations']} violations"
+    print("\n" + line)
+    if rep["violations"]:
+        print("\n".join(rep["messages"]))
+        session.exitstatus = 1
 
 
 def in_fork(fn: Callable[[], Any], timeout: float = 120.0) -> Any:
@@ -75,7 +103,7 @@ def in_fresh_process(code: str, timeout: float = 300.0) -> str:
 
 
 def exact_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
-    """Independent float64 reference of A3-SPEC section 1."""
+    """Independent float64 reference of docs/spec.md section 1."""
     Q64, K64, V64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
     S = Q64 @ K64.T
     S -= S.max(axis=-1, keepdims=True)

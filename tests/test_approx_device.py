@@ -1,4 +1,4 @@
-"""The approximation in the device against the numpy reference of A3-SPEC (a3sim.reference):
+"""The approximation in the device against the numpy reference of docs/spec.md (a3sim.reference):
 identical candidate and selected sets, outputs to 1e-5, and cycles from the documented formulas."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from a3sim import reference as ref
 from conftest import assert_exact_close, exact_attention, in_fresh_process, rand
 
-# ---- A3-SPEC section 5 -------------------------------------------------------------------------------
+# ---- docs/spec.md section 5 -------------------------------------------------------------------------------
 K5 = np.array([[0.5, -0.2, 0.9], [-0.7, 0.4, 0.1], [0.3, 0.8, -0.6], [0.9, -0.5, 0.2], [-0.1, 0.6, 0.7],
                [0.2, -0.9, -0.3]], np.float32)
 q5 = np.array([1.0, -0.5, 0.8], np.float32)

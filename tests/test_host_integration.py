@@ -14,7 +14,7 @@ from a3sim import errors as E
 from a3sim.protocol import (
     COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, DEVICE_ID, DEVICE_VERSION, FLAG_IRQ,
     FLAG_ROW_STATS, IRQ_DONE, IRQ_ERROR, MMIO_BASE, MMIO_STRIDE, PERF_COUNTERS, STATUS_BUSY, STATUS_ENABLED,
-    STATUS_ERROR, Mode, Opcode, Reg, Status, perf_offset,
+    STATUS_ERROR, Mode, Opcode, Reg, Status, completion_ok, perf_offset,
 )
 from conftest import assert_exact_close, in_fork, in_fresh_process, rand
 
@@ -65,7 +65,7 @@ class RawHost:
         self.w(Reg.SQ_TAIL, self.tail)
         assert self.dev.run(1e9), "no interrupt"
         c = self.cq[self.head].copy()
-        assert c["tag"] == self.tag
+        assert c["tag"] == self.tag and completion_ok(c)
         self.head = (self.head + 1) % self.entries
         self.w(Reg.CQ_HEAD, self.head)
         self.w(Reg.IRQ_ACK, IRQ_DONE | IRQ_ERROR)
@@ -102,7 +102,7 @@ def test_reset_values_in_a_fresh_platform():
     )
     regs = json.loads(out.strip().splitlines()[-1])
     expected = {"ID": DEVICE_ID, "VERSION": DEVICE_VERSION, "CAP_N_MAX": 320, "CAP_D_MAX": 64, "CAP_Q_ROWS": 256,
-                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1, "CAP_QUEUE_MAX": 65536}
+                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1, "CAP_QUEUE_MAX": 65536, "CAP_ITER_BITS": 32}
     for name, value in regs.items():
         assert value == expected.get(name, 0), name
 
@@ -236,6 +236,11 @@ def _trigger_all_errors() -> dict[str, int]:
     expect("BAD_PARAM", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, T=1.5, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("BAD_PARAM", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, T=np.nan, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
+    # M must fit the 32-bit iteration counter (CAP_ITER_BITS), in every mode.
+    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=1 << 32, n=n, d=d, m=1, addr_a=qa,
+           addr_b=oa)
+    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.EXACT, M=2**64 - 1, n=n, d=d, m=1, addr_a=qa,
+           addr_b=oa)
     # A sorted-key table whose row index points outside K is refused (it would steer the pointers
     # out of the banks), and approx mode then still has no table.
     assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)["status"] == 0
@@ -246,6 +251,10 @@ def _trigger_all_errors() -> dict[str, int]:
     expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=dev.dram_size - 100, addr_b=va)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=1 << 40)
+    # An error response from the target (fault injection: an uncorrectable error in V's 2nd burst).
+    dev.set_fault("fi_dma_error_address", va + 300)
+    expect("DMA_ERROR", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)
+    dev.set_fault("fi_dma_error_address", -1)
     bad = K.copy()
     bad[3, 2] = np.nan
     expect("NONFINITE", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=raw.buf(bad), addr_b=va)

@@ -148,12 +148,20 @@ class Native:
     dram_count: Callable[[], int]
     dram_layout: Callable[[], str]
     copy_dram: Callable[[int, int, int], int]
+    # fault injection and the TLM-2.0 protocol checkers (docs/robustness.md)
+    fault_set: Callable[[str, float], int]
+    fault_count: Callable[[int], int]
+    protocol_report: Callable[[], str]
+    protocol_enabled: Callable[[], bool]
+    protocol_checked: Callable[[], int]
+    protocol_violations: Callable[[], int]
 
     _BOUND = (
         "create exists mmio_read mmio_write mmio_base dram_base dram_size dram_ptr run_until_irq "
         "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
         "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs timing_formula "
-        "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram"
+        "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram "
+        "fault_set fault_count protocol_report protocol_enabled protocol_checked protocol_violations"
     ).split()
 
     def __init__(self, ns: Any) -> None:
@@ -163,6 +171,11 @@ class Native:
         self._snap = np.zeros(1, SNAPSHOT_DTYPE)
         self._snap_addr = int(self._snap.ctypes.data)
         self._snap_fn = ns.snapshot
+
+    def __getattr__(self, name: str) -> Any:
+        """Native functions without a typed binding above (fuzzing and protocol tests) pass through
+        to the raw namespace."""
+        return getattr(self._ns, name)
 
     # ---- named results ----
     def last_error(self) -> str:

@@ -44,7 +44,7 @@ def _check_T(T) -> float:
         raise ReferenceArgumentError(f"T must be a real number in [0, 1], got {T!r}")
     T = float(T)
     if not (math.isfinite(T) and 0.0 <= T <= 1.0):
-        raise ReferenceArgumentError(f"T must satisfy 0 <= T <= 1 (A3-SPEC 3.3), got {T!r}")
+        raise ReferenceArgumentError(f"T must satisfy 0 <= T <= 1 (docs/spec.md 3.3), got {T!r}")
     return T
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import math
+import numbers
 import threading
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -17,7 +19,7 @@ import numpy as np
 
 from . import _native
 from .config import ConfigEntry, ConfigLike, entries, normalise, to_text
-from .errors import ConfigError, MmioError, OutOfDeviceMemory, PlatformError
+from .errors import AllocationError, ConfigError, MmioError, OutOfDeviceMemory, ParameterError, PlatformError
 from .protocol import STREAMS
 
 
@@ -67,9 +69,14 @@ class DramAllocator:
         self.align = align
         self._starts: list[int] = [base]  # free blocks, sorted by start
         self._sizes: dict[int, int] = {base: size}
+        self._live: dict[int, int] = {}  # allocated blocks: start -> size
         self.used = 0
 
     def alloc(self, nbytes: int) -> Block:
+        """A block of at least ``nbytes`` (a positive integer) bytes; :class:`AllocationError` for
+        a bad size, :class:`OutOfDeviceMemory` when no free block is large enough."""
+        if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Integral) or int(nbytes) <= 0:
+            raise AllocationError(f"alloc needs a positive integer number of bytes, not {nbytes!r}")
         need = max(self.align, -(-int(nbytes) // self.align) * self.align)
         for start in self._starts:
             size = self._sizes[start]
@@ -81,6 +88,7 @@ class DramAllocator:
                     bisect.insort(self._starts, rest)
                     self._sizes[rest] = size - need
                 self.used += need
+                self._live[start] = need
                 return Block(start, need)
         raise OutOfDeviceMemory(
             f"simulated DRAM has no free block of {need} bytes ({self.used} bytes in use); "
@@ -88,7 +96,14 @@ class DramAllocator:
         )
 
     def free(self, block: Block) -> None:
+        """Give a block back; :class:`AllocationError` if it is not a live block of this allocator
+        (freed twice, or never allocated here)."""
         start, size = block.address, block.size
+        if self._live.get(start) != size:
+            raise AllocationError(
+                f"block [{start:#x}, +{size}) is not allocated here (freed twice, or not from this device)"
+            )
+        del self._live[start]
         i = bisect.bisect_left(self._starts, start)
         # merge with the next free block
         if i < len(self._starts) and self._starts[i] == start + size:
@@ -202,12 +217,61 @@ class Device:
 
     # ---- simulation ----
     def run(self, max_ns: float = 1e12) -> bool:
-        """Simulate until an interrupt reaches the host (True), or idle / ``max_ns`` (False)."""
-        return bool(self._run(float(max_ns)))
+        """Simulate until an interrupt reaches the host (True), or idle / ``max_ns`` (False).
+
+        ``max_ns`` must be a number >= 0 (:class:`ParameterError` otherwise); beyond 1e15 ns it
+        means no limit."""
+        try:
+            limit = float(max_ns)
+        except (TypeError, ValueError):
+            raise ParameterError(f"run time limit must be a number of ns >= 0, not {max_ns!r}") from None
+        if math.isnan(limit) or limit < 0:
+            raise ParameterError(f"run time limit must be a number of ns >= 0, not {max_ns!r}")
+        r = int(self._run(limit))
+        if r < 0:
+            raise PlatformError(f"run failed ({r}): {self.native.last_error()}")
+        return bool(r)
+
+    # ---- fault injection and protocol checking (docs/descriptors.md 9, register-map.md 10) ----
+    FAULT_KINDS = ("dma_address", "dma_random", "irq_drop", "stuck_busy", "corrupt_completion")
+
+    def set_fault(self, name: str, value: float) -> None:
+        """Arm a fault by its configuration name (``fi_dma_error_address``, ``fi_dma_error_rate``,
+        ``fi_seed``, ``fi_irq_drop``, ``fi_irq_delay_ns``, ``fi_stuck_busy``,
+        ``fi_corrupt_completion``); :class:`ParameterError` for an unknown name or a bad value."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"fault {name} = {value!r} is not a number") from None
+        if int(self.native.fault_set(str(name), v)) != 0:
+            raise ParameterError(self.native.last_error())
+
+    def faults_injected(self) -> dict[str, int]:
+        """Faults injected so far, by kind."""
+        return {k: int(self.native.fault_count(i)) for i, k in enumerate(self.FAULT_KINDS)}
+
+    def protocol_report(self) -> dict[str, Any]:
+        """The TLM-2.0 protocol checkers' findings: ``enabled``, ``checked`` (transactions),
+        ``violations``, ``by_rule`` ({rule: count}) and ``messages`` (the first violations)."""
+        by_rule: dict[str, int] = {}
+        messages: list[str] = []
+        for line in str(self.native.protocol_report()).splitlines():
+            key, val = line.split("|", 1)
+            if key == "message":
+                messages.append(val)
+            else:
+                by_rule[key] = int(val)
+        nat = self.native
+        return {"enabled": bool(nat.protocol_enabled()), "checked": int(nat.protocol_checked()),
+                "violations": int(nat.protocol_violations()), "by_rule": by_rule, "messages": messages}
 
     def now_ns(self) -> float:
         """Simulation time (ns)."""
         return float(self.native.now_ns())
+
+    def last_irq_ns(self) -> float:
+        """Delivery time (ns) of the last interrupt that reached host software."""
+        return float(self.native.snapshot()["last_irq_ps"]) / 1000.0
 
     def host_now_ns(self) -> float:
         """Host software's time (ns): simulation time plus the MMIO it has issued since."""

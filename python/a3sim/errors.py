@@ -46,6 +46,11 @@ class MaskedInputError(A3InputError):
     """An array argument is a masked array with masked elements (the device has no mask)."""
 
 
+class AllocationError(A3InputError):
+    """A device-memory request is not valid: a size that is not a positive integer, or a block
+    freed twice or not allocated by this device."""
+
+
 class ConfigError(A3Error, ValueError):
     """A hardware configuration key or value is not valid, or conflicts with the running platform."""
 
@@ -117,7 +122,7 @@ class StateError(DeviceError):
 
 
 class DmaFaultError(DeviceError):
-    """A DMA transfer hit an address outside memory."""
+    """A DMA transfer hit an address outside memory, or its target answered with an error."""
 
 
 class DeviceNonFiniteError(DeviceError):
@@ -126,6 +131,11 @@ class DeviceNonFiniteError(DeviceError):
 
 class QueueError(DeviceError):
     """The descriptor or completion queue is misconfigured or overflowed."""
+
+
+class CorruptCompletionError(DeviceError):
+    """A completion record's check word does not match its contents (docs/descriptors.md 9): none
+    of its fields can be trusted. The driver re-programmed the unit; resubmit the call."""
 
 
 # status code name -> exception class (names as in systemc/a3/a3_protocol.h)
@@ -143,6 +153,8 @@ ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "KV_MISMATCH": StateError,
     "NO_SORTED_TABLE": StateError,
     "DMA_FAULT": DmaFaultError,
+    "DMA_ERROR": DmaFaultError,
+    "BAD_ITERATIONS": DescriptorError,
     "NONFINITE": DeviceNonFiniteError,
     "QUEUE_CONFIG": QueueError,
     "CQ_OVERFLOW": QueueError,

@@ -108,11 +108,6 @@ def _sum_dicts(parts: Any) -> dict[str, float]:
     return out
 
 
-def _last_irq_ns(dev: Device) -> float:
-    """Delivery time (ns) of the last interrupt that reached the host."""
-    return float(dev.native.snapshot()["last_irq_ps"]) / 1000.0
-
-
 class _Gate:
     """Hands control between the host's coordinator and the drivers' worker threads."""
 
@@ -241,7 +236,7 @@ class MultiUnitDriver:
                 for k in parked:
                     st = self.drivers[k].read_reg(Reg.IRQ_STATUS)
                     if st & (IRQ_DONE | IRQ_ERROR):
-                        done_ns[k] = _last_irq_ns(dev)
+                        done_ns[k] = dev.last_irq_ns()
                         gate.give(k, irq=1)
                         released = True
                 if not released and not irq:
@@ -256,7 +251,7 @@ class MultiUnitDriver:
             raise next(iter(errors.values()))
         per_unit = {k: r[1] for k, r in results.items() if isinstance(r, tuple) and len(r) == 2
                     and isinstance(r[1], CallRecord)}
-        t_last = max(done_ns.values()) if done_ns else _last_irq_ns(dev)
+        t_last = max(done_ns.values()) if done_ns else dev.last_irq_ns()
         return results, MultiCallRecord(per_unit, t_first, t_last, done_ns)
 
     def attention_batch(self, Q: Any, K: Any, V: Any, **kw: Any) -> tuple[np.ndarray, MultiCallRecord]:

@@ -8,6 +8,7 @@ agree.
 from __future__ import annotations
 
 import enum
+import zlib
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class Reg(enum.IntEnum):
     CAP_BURST_BYTES = 0x090
     CAP_FEATURES = 0x094
     CAP_QUEUE_MAX = 0x098
+    CAP_ITER_BITS = 0x09C
     PERF_BASE = 0x100
     PERF_CLEAR = 0x1F0
 
@@ -132,7 +134,7 @@ DESCRIPTOR_DTYPE = np.dtype(
 COMPLETION_DTYPE = np.dtype(
     [
         ("tag", "<u4"), ("status", "<u2"), ("opcode", "<u1"), ("phase", "<u1"), ("cycles", "<u8"),
-        ("sq_index", "<u4"), ("queries", "<u4"), ("detail", "<u4"), ("reserved", "<u4"),
+        ("sq_index", "<u4"), ("queries", "<u4"), ("detail", "<u4"), ("check", "<u4"),
     ]
 )
 ROW_STATS_DTYPE = np.dtype([("s_max", "<f8"), ("sum_exp", "<f8"), ("n_cand", "<u4"), ("n_sel", "<u4")])
@@ -159,6 +161,8 @@ class Status(enum.IntEnum):
     CQ_OVERFLOW = 14
     BAD_ALIGN = 15
     BAD_TABLE = 16
+    DMA_ERROR = 17
+    BAD_ITERATIONS = 18
 
 
 PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "score_scan", "dot_product", "exponent",
@@ -172,6 +176,16 @@ STAGES = {
 STREAMS = ("none", "descriptor", "K", "V", "sorted", "Q", "out", "stats", "sets", "completion", "mmio")
 OPCODES = ("nop", "load_kv", "attend", "load_sorted")
 MODES = ("exact", "approx", "post_only")
+
+
+def completion_check(record: np.void | np.ndarray) -> int:
+    """The check word a completion record must carry: CRC-32 (zlib's) of its first 28 bytes."""
+    return zlib.crc32(np.asarray(record, dtype=COMPLETION_DTYPE).tobytes()[:28])
+
+
+def completion_ok(record: np.void | np.ndarray) -> bool:
+    """True if a completion record's check word matches its contents (not corrupted)."""
+    return int(np.asarray(record, dtype=COMPLETION_DTYPE)["check"]) == completion_check(record)
 
 
 def set_words(n: int) -> int:

@@ -1,4 +1,4 @@
-"""Plain numpy statement of the A3 approximation (A3-SPEC sections 1, 3.1-3.3).
+"""Plain numpy statement of the A3 approximation (docs/spec.md sections 1, 3.1-3.3).
 
 This module is the executable form of the specification: read it beside
 the project's ``docs/spec.md``.  It is written for clarity first; it is the
@@ -63,7 +63,7 @@ __all__ = [
     "a3_attention",
 ]
 
-#: The three modes of A3-SPEC 3.4.
+#: The three modes of docs/spec.md 3.4.
 MODES = ("exact", "approx", "post_only")
 
 
@@ -73,7 +73,7 @@ MODES = ("exact", "approx", "post_only")
 
 
 def sort_keys(K) -> Tuple[np.ndarray, np.ndarray]:
-    """Sorted-key table of A3-SPEC 3.1.
+    """Sorted-key table of docs/spec.md 3.1.
 
     Every column j of K (n x d) is sorted on its own, descending by value, keeping
     each entry's row index; ties go to the lower row first [project rule]
@@ -96,7 +96,7 @@ def sort_keys(K) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) -> np.ndarray:
-    """Greedy scores G after M iterations, written as the loop of A3-SPEC 3.2.
+    """Greedy scores G after M iterations, written as the loop of docs/spec.md 3.2.
 
     Slow (pure Python); it exists to be read beside the spec and to check
     :func:`greedy_scores`.  ``min_skip`` is rule 3 (the min-side skip).  Returns G,
@@ -165,7 +165,7 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool 
 
 
 def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) -> np.ndarray:
-    """Greedy scores G after M iterations (A3-SPEC 3.2), in a fast exact form.
+    """Greedy scores G after M iterations (docs/spec.md 3.2), in a fast exact form.
 
     The pick sequences of both sides are vectorised; with ``min_skip`` the
     iterations of the min-side picks come from a scalar loop over R.  Equal, bit
@@ -202,7 +202,7 @@ def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) 
 def candidate_selection(
     q, sorted_values, sorted_rows, M: int, *, literal: bool = False, min_skip: bool = True
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Candidate selection of A3-SPEC 3.2 for one query.
+    """Candidate selection of docs/spec.md 3.2 for one query.
 
     ``q`` is (d,), the sorted-key table is ``(values, rows)`` of shape (d, n) as
     returned by :func:`sort_keys`, ``M`` the iteration count.  Returns ``(G, C)``:
@@ -240,7 +240,7 @@ def exact_scores(Q, K_rows) -> np.ndarray:
 
 @dataclass(frozen=True)
 class QueryInfo:
-    """What one query did (A3-SPEC 3.2-3.3).
+    """What one query did (docs/spec.md 3.2-3.3).
 
     C, SEL: ascending row indices (int64) of the candidates and of the rows kept
     by post-scoring.  G: greedy scores (float64, n), or None in modes without
@@ -272,7 +272,7 @@ class QueryInfo:
 
 
 def _post_score(C: np.ndarray, s: np.ndarray, V64: np.ndarray, log_T: float):
-    """Post-scoring selection, softmax and weighted sum over SEL (A3-SPEC 3.3)."""
+    """Post-scoring selection, softmax and weighted sum over SEL (docs/spec.md 3.3)."""
     s_max = float(np.max(s))
     keep = (s - s_max) >= log_T  # contract rule 5; the row(s) at s_max always stay
     SEL = C[keep]
@@ -293,7 +293,7 @@ def a3_attention(
     sorted_keys: Optional[Tuple[np.ndarray, np.ndarray]] = None,
     min_skip: bool = True,
 ) -> Tuple[np.ndarray, Union[QueryInfo, List[QueryInfo]]]:
-    """One A3 attention operation (A3-SPEC 1 and 3.4), for one query or a batch.
+    """One A3 attention operation (docs/spec.md 1 and 3.4), for one query or a batch.
 
     Parameters
     ----------

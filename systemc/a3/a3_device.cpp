@@ -10,7 +10,8 @@ namespace a3 {
 
 using namespace sc_core;
 
-A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder)
+A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder,
+                   FaultInjector* faults)
     : sc_module(name),
       regs("regs", cfg),
       dma("dma", cfg),
@@ -19,6 +20,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       cfg_(cfg),
       unit_(unit),
       recorder_(recorder),
+      faults_(faults),
       cycle_(cfg.cycle_ns(), SC_NS),
       energy_(cfg) {
   regs.on_soft_reset = [this] {
@@ -81,10 +83,20 @@ void A3Device::control() {
     const uint64_t now = sc_time_stamp().value();
     if (regs.doorbell_ps() > now) wait(sc_time::from_value(regs.doorbell_ps() - now));
     regs.set_busy(true);
-    process_descriptor();
+    if (faults_ && faults_->take_stuck_busy())
+      hang();
+    else
+      process_descriptor();
     regs.set_busy(false);
     if (regs.take_pending_reset()) regs.soft_reset();
   }
+}
+
+void A3Device::hang() {
+  // The descriptor is taken off the queue and never completes: no record, no interrupt, BUSY = 1,
+  // until host software writes SOFT_RESET (applied by control() as soon as this returns).
+  if (queue_config_ok()) regs.set_sq_head((regs.sq_head() + 1) % regs.sq_size());
+  while (!regs.reset_pending()) wait(regs.reset_ev);
 }
 
 void A3Device::process_descriptor() {
@@ -154,7 +166,7 @@ Error A3Device::fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descript
   if (!r.ok) {
     detail = static_cast<uint32_t>(r.fault_address);
     desc = Descriptor{};
-    return Error::DMA_FAULT;
+    return dma_error(r);
   }
   JobRecord& rec = recorder_->job(job);
   rec.tag = desc.tag;
@@ -187,12 +199,15 @@ bool A3Device::complete(uint32_t job, const Descriptor& desc, uint32_t sq_index,
       c.sq_index = sq_index;
       c.queries = (err == Error::OK && desc.opcode == static_cast<uint8_t>(Opcode::ATTEND)) ? desc.m : 0;
       c.detail = detail;
+      c.check = completion_check(c);
+      uint32_t bit = 0;
+      if (faults_ && faults_->take_corrupt_completion(bit)) reinterpret_cast<uint8_t*>(&c)[bit / 8] ^= 1u << (bit % 8);
       DmaEngine::Result r = dma.write(regs.cq_base() + 32ull * regs.cq_tail(), &c, sizeof c, job, Stream::COMPLETION);
       if (r.ok) {
         regs.advance_cq_tail();
         written = true;
       } else {
-        err = Error::DMA_FAULT;
+        err = dma_error(r);
         detail = static_cast<uint32_t>(r.fault_address);
       }
     }
@@ -302,6 +317,10 @@ Error A3Device::validate(const Descriptor& desc, uint32_t& detail) const {
     detail = bits;
     return Error::BAD_PARAM;
   }
+  if ((desc.M >> static_cast<unsigned>(cfg_.iter_counter_bits)) != 0) {
+    detail = static_cast<uint32_t>(std::min<uint64_t>(desc.M, 0xFFFFFFFFull));
+    return Error::BAD_ITERATIONS;
+  }
   if (desc.mode == static_cast<uint8_t>(Mode::APPROX) && !sorted_loaded && cfg_.device_sorter == 0)
     return Error::NO_SORTED_TABLE;
   return Error::OK;
@@ -319,9 +338,10 @@ Error A3Device::execute(const Descriptor& desc, uint32_t job, JobRecord& rec, ui
 }
 
 namespace {
+// DMA_FAULT for an address the target does not have, DMA_ERROR for any other error response.
 Error dma_fault(const DmaEngine::Result& r, uint32_t& detail) {
   detail = static_cast<uint32_t>(r.fault_address);
-  return Error::DMA_FAULT;
+  return r.status == tlm::TLM_ADDRESS_ERROR_RESPONSE ? Error::DMA_FAULT : Error::DMA_ERROR;
 }
 }  // namespace
 

@@ -16,6 +16,7 @@
 #include "a3/energy_model.h"
 #include "a3/register_file.h"
 #include "a3/sram_bank.h"
+#include "soc/fault_injector.h"
 #include "soc/trace_recorder.h"
 
 namespace a3 {
@@ -23,7 +24,8 @@ namespace a3 {
 class A3Device : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(A3Device);
-  A3Device(sc_core::sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder);
+  A3Device(sc_core::sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder,
+           FaultInjector* faults = nullptr);
 
   RegisterFile regs;
   DmaEngine dma;
@@ -79,10 +81,15 @@ class A3Device : public sc_core::sc_module {
   uint64_t pf_bytes_ = 0;            // DMA bytes the prefetch thread has read (charged to the jobs they belong to)
   bool prefetched_queries_ = false;  // the job in progress took its queries from the prefetch
   sc_core::sc_event prefetch_ev_, prefetch_done_ev_;
+  void hang();  // fault injection: BUSY stuck until SOFT_RESET
+  static Error dma_error(const DmaEngine::Result& r) {
+    return r.status == tlm::TLM_ADDRESS_ERROR_RESPONSE ? Error::DMA_FAULT : Error::DMA_ERROR;
+  }
 
   const Config& cfg_;
   uint8_t unit_;
   TraceRecorder* recorder_;
+  FaultInjector* faults_;
   sc_core::sc_time cycle_;
   EnergyModel energy_;
 };

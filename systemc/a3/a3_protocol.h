@@ -4,6 +4,7 @@
 // driver's independent copy, and tests check that both agree.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace a3 {
@@ -47,6 +48,7 @@ constexpr uint32_t CAP_CLOCK_MHZ = 0x08C;    // RO
 constexpr uint32_t CAP_BURST_BYTES = 0x090;  // RO
 constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter
 constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (QUEUE_ENTRIES_MAX)
+constexpr uint32_t CAP_ITER_BITS = 0x09C;    // RO  width of the iteration counter: ATTEND needs M < 2^bits
 constexpr uint32_t PERF_BASE = 0x100;   // RO  64-bit counters: LO at +0, HI at +4 (LO read latches HI)
 constexpr uint32_t PERF_CLEAR = 0x1F0;  // WO  write 1 to clear all counters
 }  // namespace reg
@@ -142,10 +144,23 @@ struct Completion {
   uint32_t sq_index;    // 0x10 index of the descriptor in the queue
   uint32_t queries;     // 0x14 queries computed
   uint32_t detail;      // 0x18 error detail (offending value, truncated to 32 bits)
-  uint32_t reserved;    // 0x1C
+  uint32_t check;       // 0x1C CRC-32 (IEEE, as zlib's crc32) of bytes 0x00..0x1B: a host detects a corrupted record
 };
 static_assert(sizeof(Completion) == 32, "completion is 32 bytes");
 #pragma pack(pop)
+
+// CRC-32 (reflected polynomial 0xEDB88320, initial and final XOR 0xFFFFFFFF), bitwise: 28 bytes
+// per completion record cost nothing next to the record's DMA write.
+inline uint32_t crc32(const void* data, size_t bytes) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < bytes; ++i) {
+    c ^= p[i];
+    for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xFFFFFFFFu;
+}
+inline uint32_t completion_check(const Completion& c) { return crc32(&c, offsetof(Completion, check)); }
 
 // ---- error codes ------------------------------------------------------------------------------
 // X(name, code, message). User-provokable faults are status codes, never SystemC error reports
@@ -162,12 +177,14 @@ static_assert(sizeof(Completion) == 32, "completion is 32 bytes");
   X(NO_KV, 8, "ATTEND or LOAD_SORTED without K/V loaded by a LOAD_KV")                                             \
   X(KV_MISMATCH, 9, "ATTEND or LOAD_SORTED n or d differs from the loaded K/V")                                    \
   X(NO_SORTED_TABLE, 10, "approx mode needs a sorted-key table (LOAD_SORTED, or the device sorter)") \
-  X(DMA_FAULT, 11, "a DMA transfer hit an address outside memory")                                 \
+  X(DMA_FAULT, 11, "a DMA transfer hit an address outside memory (address error response)")                                 \
   X(NONFINITE, 12, "a score or output is NaN or infinite")                                         \
   X(QUEUE_CONFIG, 13, "descriptor or completion queue base/size/tail is invalid")                  \
   X(CQ_OVERFLOW, 14, "completion queue full: the host did not advance CQ_HEAD")                    \
   X(BAD_ALIGN, 15, "a descriptor address is not 4-byte aligned")                                \
-  X(BAD_TABLE, 16, "the sorted-key table holds a row index >= n or a non-finite value")
+  X(BAD_TABLE, 16, "the sorted-key table holds a row index >= n or a non-finite value")           \
+  X(DMA_ERROR, 17, "a DMA burst got an error response from its target (e.g. an uncorrectable memory error)") \
+  X(BAD_ITERATIONS, 18, "ATTEND M does not fit the iteration counter (M >= 2^CAP_ITER_BITS)")
 
 enum class Error : uint16_t {
 #define A3_ERROR_ENUM(name, code, msg) name = code,

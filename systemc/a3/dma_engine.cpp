@@ -51,6 +51,7 @@ DmaEngine::Result DmaEngine::transfer(bool write, uint64_t address, void* local,
     if (!trans_.is_response_ok()) {
       res.ok = false;
       res.fault_address = address + off;
+      res.status = static_cast<int>(trans_.get_response_status());
       last_done = std::max(last_done, done);
       break;
     }

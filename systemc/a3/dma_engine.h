@@ -27,6 +27,7 @@ class DmaEngine : public sc_core::sc_module {
     bool ok = true;
     uint64_t fault_address = 0;  // first address that failed
     uint64_t bytes = 0;          // bytes moved before a fault (all on success)
+    int status = 1;              // TLM response status of the failing burst (1 = OK)
   };
   // Memory -> local (read) or local -> memory (write). Must be called from an SC_THREAD.
   Result read(uint64_t address, void* local, uint64_t bytes, uint32_t job, Stream stream) {

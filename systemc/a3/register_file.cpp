@@ -84,6 +84,7 @@ bool RegisterFile::read_reg(uint32_t off, uint32_t& v) {
     case reg::CAP_BURST_BYTES: v = static_cast<uint32_t>(cfg_.burst_bytes); return true;
     case reg::CAP_FEATURES: v = 1u | (cfg_.device_sorter != 0 ? 2u : 0u); return true;
     case reg::CAP_QUEUE_MAX: v = QUEUE_ENTRIES_MAX; return true;
+    case reg::CAP_ITER_BITS: v = static_cast<uint32_t>(cfg_.iter_counter_bits); return true;
     case reg::PERF_CLEAR: v = 0; return true;
     default: break;
   }
@@ -108,9 +109,10 @@ bool RegisterFile::write_reg(uint32_t off, uint32_t v, const sc_time& when) {
       bool was = enabled();
       ctrl_ = v & ctrl::ENABLE;
       if (v & ctrl::SOFT_RESET) {
-        if (status_ & status::BUSY)
+        if (status_ & status::BUSY) {
           pending_reset_ = true;
-        else
+          reset_ev.notify(when - sc_time_stamp());
+        } else
           soft_reset();
       }
       if (!was && enabled()) {
@@ -146,7 +148,14 @@ bool RegisterFile::write_reg(uint32_t off, uint32_t v, const sc_time& when) {
 
 void RegisterFile::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const uint64_t off = trans.get_address();
-  if (trans.get_data_length() != 4 || (off & 3) != 0 || trans.get_byte_enable_ptr() != nullptr) {
+  // 32-bit accesses only: no byte enables (the matching error response, IEEE 1666 14.15), one
+  // aligned word, no streaming.
+  if (trans.get_byte_enable_ptr() != nullptr) {
+    trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    return;
+  }
+  if (trans.get_data_length() != 4 || (off & 3) != 0 || trans.get_streaming_width() < 4 ||
+      trans.get_data_ptr() == nullptr) {
     trans.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
     return;
   }

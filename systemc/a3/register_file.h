@@ -22,6 +22,7 @@ class RegisterFile : public sc_core::sc_module {
   sc_core::sc_out<bool> irq;  // level: (IRQ_STATUS & IRQ_ENABLE) != 0
 
   sc_core::sc_event doorbell_ev;  // SQ_TAIL written or the unit enabled
+  sc_core::sc_event reset_ev;     // SOFT_RESET written while the unit is busy (it is pending)
 
   RegisterFile(sc_core::sc_module_name name, const Config& cfg);
 
@@ -49,6 +50,7 @@ class RegisterFile : public sc_core::sc_module {
   uint64_t perf(Perf p) const { return perf_[static_cast<size_t>(p)]; }
   // SOFT_RESET was requested while the unit was busy: the control unit applies it when idle.
   bool take_pending_reset();
+  bool reset_pending() const { return pending_reset_; }
   void soft_reset();
   // Called by soft_reset() so that the unit drops its bank state too.
   std::function<void()> on_soft_reset;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -18,6 +19,29 @@ namespace a3sim {
 namespace {
 a3::Platform* g_platform = nullptr;  // owned by C++ for the life of the process
 std::string g_error, g_text;
+
+// Every entry point that needs the platform checks for it first: a call before create() sets
+// last_error() and returns NO_PLATFORM (or 0 / nothing), never touches a null pointer.
+bool need_platform() {
+  if (g_platform) return true;
+  g_error = "no platform: call create() (a3sim.device.Device.open()) first";
+  return false;
+}
+
+// Simulated-time limits: a number >= 0; beyond kMaxRunNs (1e15 ns, 11.6 days) means "no limit".
+// SystemC time is 64-bit picoseconds (1.8e16 ns in all): the limit is also kept below half of what
+// remains, so that now + limit never wraps.
+constexpr double kMaxRunNs = 1e15;
+bool run_limit(double& max_ns) {
+  if (std::isnan(max_ns) || max_ns < 0) {
+    g_error = "run time limit must be a number >= 0 ns";
+    return false;
+  }
+  const double left_ns = (18446744073709551615.0 - static_cast<double>(sc_core::sc_time_stamp().value())) / 1000.0;
+  if (max_ns > kMaxRunNs) max_ns = kMaxRunNs;
+  if (max_ns > 0.5 * left_ns) max_ns = 0.5 * left_ns;
+  return true;
+}
 
 const char* keep(std::string s) {
   g_text = std::move(s);
@@ -189,6 +213,7 @@ const ProtocolRow kProtocolRows[] = {
     {"reg", "CAP_BURST_BYTES", a3::reg::CAP_BURST_BYTES},
     {"reg", "CAP_FEATURES", a3::reg::CAP_FEATURES},
     {"reg", "CAP_QUEUE_MAX", a3::reg::CAP_QUEUE_MAX},
+    {"reg", "CAP_ITER_BITS", a3::reg::CAP_ITER_BITS},
     {"reg", "PERF_BASE", a3::reg::PERF_BASE},
     {"reg", "PERF_CLEAR", a3::reg::PERF_CLEAR},
     {"layout", "descriptor.opcode", offsetof(a3::Descriptor, opcode)},
@@ -213,7 +238,7 @@ const ProtocolRow kProtocolRows[] = {
     {"layout", "completion.sq_index", offsetof(a3::Completion, sq_index)},
     {"layout", "completion.queries", offsetof(a3::Completion, queries)},
     {"layout", "completion.detail", offsetof(a3::Completion, detail)},
-    {"layout", "completion.reserved", offsetof(a3::Completion, reserved)},
+    {"layout", "completion.check", offsetof(a3::Completion, check)},
     {"layout", "completion.__size__", sizeof(a3::Completion)},
     {"layout", "row_stats.s_max", offsetof(a3::RowStats, s_max)},
     {"layout", "row_stats.sum_exp", offsetof(a3::RowStats, sum_exp)},
@@ -244,13 +269,18 @@ const char* target_names() {
 }
 
 int64_t mmio_read(uint64_t address) {
+  if (!need_platform()) return NO_PLATFORM;
   uint32_t v = 0;
   int st = g_platform->host.mmio_read32(address, v);
   return st == tlm::TLM_OK_RESPONSE ? static_cast<int64_t>(v) : -static_cast<int64_t>(-st);
 }
 
-int mmio_write(uint64_t address, uint32_t value) { return g_platform->host.mmio_write32(address, value); }
+int mmio_write(uint64_t address, uint32_t value) {
+  if (!need_platform()) return NO_PLATFORM;
+  return g_platform->host.mmio_write32(address, value);
+}
 int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
+  if (!need_platform()) return NO_PLATFORM;
   if (g_platform->cfg.host_stores == 0) return 0;
   a3::Platform& p = *g_platform;
   const uint64_t line = static_cast<uint64_t>(p.cfg.dram_line_bytes);
@@ -263,19 +293,30 @@ int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
 uint64_t mmio_base(uint32_t unit) { return a3::MMIO_BASE + unit * a3::MMIO_STRIDE; }
 
 uint64_t dram_base() { return a3::DRAM_BASE; }
-uint64_t dram_size() { return g_platform->dram.size(); }
-uintptr_t dram_ptr() { return reinterpret_cast<uintptr_t>(g_platform->dram.host_ptr()); }
+uint64_t dram_size() { return need_platform() ? g_platform->dram.size() : 0; }
+uintptr_t dram_ptr() { return need_platform() ? reinterpret_cast<uintptr_t>(g_platform->dram.host_ptr()) : 0; }
 
-int run_until_irq(double max_ns) { return g_platform->host.run(max_ns) ? 1 : 0; }
+int run_until_irq(double max_ns) {
+  if (!need_platform()) return NO_PLATFORM;
+  if (!run_limit(max_ns)) return BAD_ARGUMENT;
+  return g_platform->host.run(max_ns) ? 1 : 0;
+}
 
 int write_and_wait(uint64_t address, uint32_t value, double max_ns) {
+  if (!need_platform()) return NO_PLATFORM;
+  if (!run_limit(max_ns)) return BAD_ARGUMENT;
   int st = g_platform->host.mmio_write32(address, value);
   if (st != tlm::TLM_OK_RESPONSE) return -1;
   return g_platform->host.run(max_ns) ? 1 : 0;
 }
 
 void snapshot(uintptr_t dst) {
+  if (dst == 0) return;
   uint64_t* o = reinterpret_cast<uint64_t*>(dst);
+  if (!need_platform()) {
+    std::memset(o, 0, 8 * sizeof(uint64_t));
+    return;
+  }
   const a3::TraceRecorder& r = g_platform->recorder;
   o[0] = r.job_base();
   o[1] = r.jobs().size();
@@ -287,37 +328,95 @@ void snapshot(uintptr_t dst) {
   o[7] = g_platform->host.irqs_delivered();
 }
 double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
-double host_now_ns() { return static_cast<double>(g_platform->host.host_time_ps()) / 1000.0; }
+double host_now_ns() {
+  return need_platform() ? static_cast<double>(g_platform->host.host_time_ps()) / 1000.0 : 0.0;
+}
 
-void trace_enable(bool on) { g_platform->recorder.enabled = on; }
-bool trace_enabled() { return g_platform->recorder.enabled; }
-void trace_clear() { g_platform->recorder.clear(); }
-uint64_t txn_count() { return g_platform->recorder.txns().size(); }
-uint64_t phase_count() { return g_platform->recorder.phases().size(); }
-uint64_t job_count() { return g_platform->recorder.jobs().size(); }
-uint64_t job_base() { return g_platform->recorder.job_base(); }
+void trace_enable(bool on) {
+  if (need_platform()) g_platform->recorder.enabled = on;
+}
+bool trace_enabled() { return need_platform() && g_platform->recorder.enabled; }
+void trace_clear() {
+  if (need_platform()) g_platform->recorder.clear();
+}
+uint64_t txn_count() { return need_platform() ? g_platform->recorder.txns().size() : 0; }
+uint64_t phase_count() { return need_platform() ? g_platform->recorder.phases().size() : 0; }
+uint64_t job_count() { return need_platform() ? g_platform->recorder.jobs().size() : 0; }
+uint64_t job_base() { return need_platform() ? g_platform->recorder.job_base() : 0; }
+uint64_t trace_dropped() { return need_platform() ? g_platform->recorder.dropped() : 0; }
 const char* txn_layout() { return keep(a3::TraceRecorder::txn_layout()); }
 const char* phase_layout() { return keep(a3::TraceRecorder::phase_layout()); }
 const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }
-uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.txns(), s, c, d); }
-uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.phases(), s, c, d); }
-uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.jobs(), s, c, d); }
+uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) {
+  return need_platform() && d ? copy_rows(g_platform->recorder.txns(), s, c, d) : 0;
+}
+uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) {
+  if (!need_platform() || !d) return 0;
+  const uint64_t n = copy_rows(g_platform->recorder.phases(), s, c, d);
+  g_platform->recorder.phases_read(s, n);
+  return n;
+}
+uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) {
+  if (!need_platform() || !d) return 0;
+  const uint64_t n = copy_rows(g_platform->recorder.jobs(), s, c, d);
+  g_platform->recorder.jobs_read(s, n);
+  return n;
+}
 
-const char* dram_spec() { return keep(g_platform->dram.timing().spec_text()); }
+// ---- fault injection ----
+int fault_set(const char* name, double value) {
+  if (!need_platform()) return NO_PLATFORM;
+  std::string err = g_platform->faults.set(name ? name : "", value);
+  if (!err.empty()) {
+    g_error = err;
+    return BAD_ARGUMENT;
+  }
+  return 0;
+}
+uint64_t fault_count(int kind) { return need_platform() ? g_platform->faults.injected(kind) : 0; }
+
+// ---- protocol checkers ----
+bool protocol_enabled() { return need_platform() && !g_platform->checkers.empty(); }
+uint64_t protocol_checked() { return need_platform() ? g_platform->protocol_log.checked : 0; }
+uint64_t protocol_violations() { return need_platform() ? g_platform->protocol_log.violations : 0; }
+const char* protocol_report() { return keep(need_platform() ? g_platform->protocol_log.report() : std::string()); }
+void protocol_clear() {
+  if (need_platform()) g_platform->protocol_log.clear();
+}
+
+int host_transaction(bool write, uint64_t address, uintptr_t data, uint32_t bytes, uint32_t streaming_width,
+                     uint32_t be_mask, bool preset_ok) {
+  if (!need_platform()) return NO_PLATFORM;
+  if (bytes == 0 || bytes > 4096 || streaming_width == 0) {
+    g_error = "host_transaction: bytes must be 1..4096 and streaming_width >= 1";
+    return BAD_ARGUMENT;
+  }
+  static uint8_t scratch[4096];
+  uint8_t* p = data ? reinterpret_cast<uint8_t*>(data) : scratch;
+  return g_platform->host.raw(write, address, p, bytes, streaming_width, be_mask, preset_ok);
+}
+
+const char* dram_spec() { return need_platform() ? keep(g_platform->dram.timing().spec_text()) : ""; }
 const char* dram_stats() {
+  if (!need_platform()) return "";
   const a3::DramTiming& t = g_platform->dram.timing();
   return keep(a3::dram_stats_text(t.stats(), t.peak_gbps()));
 }
-void dram_reset_stats() { g_platform->dram.timing().reset_stats(); }
+void dram_reset_stats() {
+  if (need_platform()) g_platform->dram.timing().reset_stats();
+}
 uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins) {
+  if (!need_platform()) return 0;
   const auto& h = g_platform->dram.timing().stats().latency_hist;
   const uint64_t n = std::min<uint64_t>(max_bins, h.size());
   if (dst && n) std::memcpy(reinterpret_cast<void*>(dst), h.data(), n * sizeof(uint64_t));
   return h.size();
 }
-uint64_t dram_count() { return g_platform->recorder.dram_bursts().size(); }
+uint64_t dram_count() { return need_platform() ? g_platform->recorder.dram_bursts().size() : 0; }
 const char* dram_layout() { return keep(a3::TraceRecorder::dram_layout()); }
-uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) { return copy_rows(g_platform->recorder.dram_bursts(), s, c, d); }
+uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) {
+  return need_platform() ? copy_rows(g_platform->recorder.dram_bursts(), s, c, d) : 0;
+}
 
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {
   a3::Config defaults;

@@ -8,6 +8,12 @@
 
 namespace a3sim {
 
+// Returned by the int entry points when no platform exists yet (last_error() says so), and when
+// an argument is refused (last_error() says which). Entry points returning counts or addresses
+// return 0 without a platform; none of them touches a missing platform.
+constexpr int NO_PLATFORM = -1000;
+constexpr int BAD_ARGUMENT = -1001;
+
 // Build the platform from "key=value;..." overrides of the defaults (a3_config.h). Returns 0, or
 // -1 with last_error() set (unknown key, bad value, or a platform already built).
 int create(const char* config);
@@ -48,7 +54,7 @@ uint64_t dram_size();
 uintptr_t dram_ptr();
 
 // Simulate until an interrupt reaches the host (returns 1), or nothing is left to do or max_ns
-// pass (returns 0).
+// pass (returns 0). max_ns must be >= 0 (BAD_ARGUMENT otherwise); above 1e15 it means no limit.
 int run_until_irq(double max_ns);
 // A host MMIO write followed by run_until_irq (a doorbell, then wait for the interrupt): one call
 // instead of two. Returns -1 if the write got an error response.
@@ -74,6 +80,29 @@ const char* job_layout();
 uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
+// Rows dropped by the retention bound trace_max_rows (docs/trace-schema.md section 6).
+uint64_t trace_dropped();
+
+// Fault injection (docs/descriptors.md section 9): set a fault by its configuration name (fi_*);
+// 0, or BAD_ARGUMENT with last_error(). fault_count(kind): faults injected so far, kind 0..4 =
+// DMA error at the address, random DMA error, lost interrupt, stuck busy, corrupted completion.
+int fault_set(const char* name, double value);
+uint64_t fault_count(int kind);
+
+// TLM-2.0 base-protocol checkers (configuration entry protocol_check; register-map.md section 10):
+// whether they are in, transactions checked, violations found, and "rule|count" lines followed
+// by "message|text" lines of the first violations.
+bool protocol_enabled();
+uint64_t protocol_checked();
+uint64_t protocol_violations();
+const char* protocol_report();
+void protocol_clear();
+// A host transaction with any attributes (fuzzing, protocol tests): bytes 1..4096 at address,
+// data at `data` (0: a scratch buffer), streaming width >= 1, byte enables from a repeating 32-bit
+// mask (0xFFFFFFFF: none), preset_ok: a response status wrongly preset to OK (an initiator bug).
+// Returns the TLM response status (1 = OK, negative = error response).
+int host_transaction(bool write, uint64_t address, uintptr_t data, uint32_t bytes, uint32_t streaming_width,
+                     uint32_t be_mask, bool preset_ok);
 
 // DRAM (memory system): the timing policy's resolved parameters ("name|value|unit|source" lines),
 // its statistics since the last reset ("name|value|unit" lines), a reset, and the DRAM burst

@@ -1,4 +1,4 @@
-// approx_kernel.h -- the untimed A3 approximation (A3-SPEC 3.1-3.3), plain C++17.
+// approx_kernel.h -- the untimed A3 approximation (docs/spec.md 3.1-3.3), plain C++17.
 //
 // No SystemC here: the device's compute core calls these functions for the values
 // and a separate timing model turns the counts (n, M, |C|, |SEL|) into cycles.
@@ -37,7 +37,7 @@
 
 namespace a3 {
 
-// A3-SPEC 3.1: sort every column of K (row-major, n x d) descending, ties lower
+// docs/spec.md 3.1: sort every column of K (row-major, n x d) descending, ties lower
 // row first (-0.0 == +0.0). The table is column-major: column j occupies entries
 // [j*n, (j+1)*n) of out_value (the values) and out_row (their rows in K).
 // Allocates a temporary index buffer (this runs once per K, not per query).

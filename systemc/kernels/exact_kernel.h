@@ -1,4 +1,4 @@
-// exact_kernel.h - the function of the base A3 pipeline (A3-SPEC section 2) for a whole job at
+// exact_kernel.h - the function of the base A3 pipeline (docs/spec.md section 2) for a whole job at
 // once: scores with a BLAS GEMM, max-subtracted softmax, weighted sum with a second GEMM.
 // Plain C++ (no SystemC), unit-testable alone. Timing lives in timing_model.h.
 #pragma once

@@ -102,7 +102,10 @@ std::string Config::validate() const {
       {"reg_latency_ns", reg_latency_ns, 0, 1e9, false},
       {"host_mmio_ns", host_mmio_ns, 0, 1e9, false},
       {"irq_latency_ns", irq_latency_ns, 0, 1e9, false},
-      {"dram_mb", dram_mb, 1, 65536, true},
+      // 2 MiB: the first 4 KiB (never allocated), the driver's rings, its 1 MiB staging arena
+      // (a design-point call fits in it) and a loaded design-point context; at 1 MiB the arena
+      // alone does not fit and every call fails (issue 13, finding 7).
+      {"dram_mb", dram_mb, 2, 65536, true},
       {"dram_timing", dram_timing, 0, 1, true},
       {"dram_latency_ns", dram_latency_ns, 0, 1e9, false},
       {"dram_bandwidth_gbps", dram_bandwidth_gbps, 1e-3, 1e6, false},
@@ -125,6 +128,16 @@ std::string Config::validate() const {
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
       {"exact_score_bits", exact_score_bits, 32, 64, true},
+      {"iter_counter_bits", iter_counter_bits, 1, 63, true},
+      {"protocol_check", protocol_check, 0, 1, true},
+      {"trace_max_rows", trace_max_rows, 1024, 1ull << 32, true},
+      {"fi_dma_error_address", fi_dma_error_address, -1, 9007199254740992.0, true},
+      {"fi_dma_error_rate", fi_dma_error_rate, 0, 1, false},
+      {"fi_seed", fi_seed, 0, 4294967295.0, true},
+      {"fi_irq_drop", fi_irq_drop, 0, 1e9, true},
+      {"fi_irq_delay_ns", fi_irq_delay_ns, 0, 1e12, false},
+      {"fi_stuck_busy", fi_stuck_busy, 0, 1e9, true},
+      {"fi_corrupt_completion", fi_corrupt_completion, 0, 1e9, true},
   };
   if (exact_score_bits != 32 && exact_score_bits != 64) {
     std::ostringstream os;

@@ -2,7 +2,7 @@
 //
 // Each entry: name, default, unit, source. The table below is the single source of the
 // defaults: the C++ model, the Python driver (a3sim.config) and docs/configuration.md all read
-// it. Sources: [paper] Ham et al., HPCA 2020; [spec] A3-SPEC.md of this project (which records
+// it. Sources: [paper] Ham et al., HPCA 2020; [spec] docs/spec.md (which records
 // the paper's figures and the project's rules); [ours] our own modelling choice, with the reason;
 // [sim] a setting of the simulator itself, not of the modelled hardware.
 #pragma once
@@ -95,7 +95,18 @@ namespace a3 {
   X(blas_threads, 1.0, "threads", "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool") \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)") \
   X(sim_threads, 2.0, "threads", "[sim] host threads for the functional kernels' query blocks (the machine's 2 cores)") \
-  X(exact_score_bits, 32.0, "bits", "[sim] exact-mode host scores: 32 = float32 GEMM (as numpy), 64 = double (docs/numerics.md)")
+  X(exact_score_bits, 32.0, "bits", "[sim] exact-mode host scores: 32 = float32 GEMM (as numpy), 64 = double (docs/numerics.md)") \
+  /* ---- robustness: iteration counter, protocol checkers, trace retention, fault injection ---- */ \
+  X(iter_counter_bits, 32.0, "bits", "[ours] width of the candidate-selection iteration counter: ATTEND needs M < 2^bits (BAD_ITERATIONS); 2^32 cycles x 256 queries stays far inside SystemC's 64-bit ps time") \
+  X(protocol_check, 0.0, "bool", "[sim] 1: a TLM-2.0 base-protocol checker on every socket (the tests); 0: none (speed)") \
+  X(trace_max_rows, 1048576.0, "rows", "[sim] retention bound of each trace table (docs/trace-schema.md section 6)") \
+  X(fi_dma_error_address, -1.0, "address", "[sim] fault injection: DRAM answers DMA bursts that cover this bus address with TLM_GENERIC_ERROR_RESPONSE; -1 off") \
+  X(fi_dma_error_rate, 0.0, "probability", "[sim] fault injection: probability that DRAM answers a DMA burst with TLM_GENERIC_ERROR_RESPONSE") \
+  X(fi_seed, 1.0, "seed", "[sim] fault injection: seed of the generator behind fi_dma_error_rate and the corrupted bits") \
+  X(fi_irq_drop, 0.0, "count", "[sim] fault injection: the next this-many interrupts are lost on the way to the host") \
+  X(fi_irq_delay_ns, 0.0, "ns", "[sim] fault injection: extra delay of every interrupt delivery (a late interrupt)") \
+  X(fi_stuck_busy, 0.0, "count", "[sim] fault injection: the next this-many descriptors hang after their fetch, BUSY stuck at 1 until SOFT_RESET") \
+  X(fi_corrupt_completion, 0.0, "count", "[sim] fault injection: the next this-many completion records get one bit flipped after their check word is computed")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;

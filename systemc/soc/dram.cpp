@@ -10,12 +10,13 @@ namespace a3 {
 
 using namespace sc_core;
 
-Dram::Dram(sc_module_name name, const Config& cfg, TraceRecorder* recorder)
+Dram::Dram(sc_module_name name, const Config& cfg, TraceRecorder* recorder, FaultInjector* faults)
     : sc_module(name),
       target_socket("target_socket"),
       size_(cfg.dram_bytes()),
       timing_(make_dram_timing(cfg)),
-      recorder_(recorder) {
+      recorder_(recorder),
+      faults_(faults) {
   void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
     // Not provokable through the API (dram_mb is range-checked); the host is out of memory.
@@ -33,12 +34,23 @@ Dram::~Dram() {
 void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const uint64_t addr = trans.get_address();
   const uint32_t len = trans.get_data_length();
-  if (trans.get_byte_enable_ptr() != nullptr || trans.get_streaming_width() < len) {
+  // Neither byte enables nor streaming are supported (IEEE 1666 14.13, 14.15: the matching error
+  // responses); an access must lie inside the store.
+  if (trans.get_byte_enable_ptr() != nullptr) {
     trans.set_response_status(tlm::TLM_BYTE_ENABLE_ERROR_RESPONSE);
+    return;
+  }
+  if (trans.get_streaming_width() < len || len == 0 || trans.get_data_ptr() == nullptr) {
+    trans.set_response_status(tlm::TLM_BURST_ERROR_RESPONSE);
     return;
   }
   if (!in_range(addr, len)) {
     trans.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
+  // Fault injection: an uncorrectable error on this burst (docs/descriptors.md section 9).
+  if (faults_ && faults_->dma_error(addr, len)) {
+    trans.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
   const bool write = trans.is_write();

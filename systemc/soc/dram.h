@@ -12,6 +12,7 @@
 #include "soc/a3_config.h"
 #include "soc/dram_timing.h"
 #include "soc/trace_recorder.h"
+#include "soc/fault_injector.h"
 
 namespace a3 {
 
@@ -19,7 +20,8 @@ class Dram : public sc_core::sc_module {
  public:
   tlm_utils::simple_target_socket<Dram> target_socket;
 
-  Dram(sc_core::sc_module_name name, const Config& cfg, TraceRecorder* recorder = nullptr);
+  Dram(sc_core::sc_module_name name, const Config& cfg, TraceRecorder* recorder = nullptr,
+       FaultInjector* faults = nullptr);
   ~Dram() override;
 
   uint8_t* host_ptr() { return store_; }
@@ -40,6 +42,7 @@ class Dram : public sc_core::sc_module {
   std::unique_ptr<DramTiming> timing_;
   TraceRecorder* recorder_;
   std::vector<DramBurst> bursts_;  // scratch for the recorder
+  FaultInjector* faults_;
 };
 
 }  // namespace a3

@@ -6,10 +6,11 @@ namespace a3 {
 
 using namespace sc_core;
 
-HostBridge::HostBridge(sc_module_name name, const Config& cfg, unsigned units)
+HostBridge::HostBridge(sc_module_name name, const Config& cfg, unsigned units, FaultInjector* faults)
     : sc_module(name),
       initiator_socket("initiator_socket"),
       irq("irq", units),
+      faults_(faults),
       mmio_latency_(cfg.host_mmio_ns, SC_NS),
       irq_latency_(cfg.irq_latency_ns, SC_NS),
       line_(static_cast<uint32_t>(cfg.dram_line_bytes)),
@@ -79,13 +80,16 @@ bool HostBridge::any_line() const {
 void HostBridge::on_irq_change() {
   const bool any = any_line();
   if (any && !delivered_)
-    deliver_ev_.notify(irq_latency_);
+    deliver_ev_.notify(irq_latency_ + (faults_ ? sc_time::from_value(faults_->irq_delay_ps()) : SC_ZERO_TIME));
   else if (!any)
     delivered_ = false;
 }
 
 void HostBridge::deliver() {
   if (!any_line() || delivered_) return;
+  // A lost interrupt: host software is never told; the line stays high until IRQ_ACK clears it,
+  // and nothing more is delivered until then (the host must poll its completion ring).
+  if (faults_ && faults_->take_irq_drop()) return;
   delivered_ = true;
   ++irqs_;
   last_irq_ps_ = sc_time_stamp().value();
@@ -107,6 +111,32 @@ int HostBridge::mmio(bool write, uint64_t address, uint32_t& value) {
   initiator_socket->b_transport(trans_, delay);
   host_ps_ = now + delay.value();
   return static_cast<int>(trans_.get_response_status());
+}
+
+int HostBridge::raw(bool write, uint64_t address, uint8_t* data, uint32_t bytes, uint32_t streaming_width,
+                    uint32_t be_mask, bool preset_ok) {
+  const uint64_t now = sc_time_stamp().value();
+  host_ps_ = std::max<uint64_t>(host_ps_, now);
+  sc_time delay = sc_time::from_value(host_ps_ - now) + mmio_latency_;
+  unsigned char be[32];
+  for (int i = 0; i < 32; ++i) be[i] = (be_mask >> i) & 1 ? TLM_BYTE_ENABLED : TLM_BYTE_DISABLED;
+  tlm::tlm_generic_payload t;
+  t.set_extension(&tag_);
+  t.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  t.set_address(address);
+  t.set_data_ptr(data);
+  t.set_data_length(bytes);
+  t.set_streaming_width(streaming_width);
+  if (be_mask != 0xFFFFFFFFu) {
+    t.set_byte_enable_ptr(be);
+    t.set_byte_enable_length(std::min<uint32_t>(32, std::max<uint32_t>(bytes, 1)));
+  }
+  t.set_dmi_allowed(false);
+  t.set_response_status(preset_ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_INCOMPLETE_RESPONSE);
+  initiator_socket->b_transport(t, delay);
+  t.clear_extension(&tag_);
+  host_ps_ = now + delay.value();
+  return static_cast<int>(t.get_response_status());
 }
 
 int HostBridge::mmio_read32(uint64_t address, uint32_t& value) { return mmio(false, address, value); }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "soc/a3_config.h"
+#include "soc/fault_injector.h"
 #include "soc/txn_tag.h"
 
 namespace a3 {
@@ -20,7 +21,7 @@ class HostBridge : public sc_core::sc_module {
   tlm_utils::simple_initiator_socket<HostBridge> initiator_socket;
   sc_core::sc_vector<sc_core::sc_in<bool>> irq;
 
-  HostBridge(sc_core::sc_module_name name, const Config& cfg, unsigned units);
+  HostBridge(sc_core::sc_module_name name, const Config& cfg, unsigned units, FaultInjector* faults = nullptr);
   ~HostBridge() override;
 
   // MMIO from host software. Returns the TLM response status (TLM_OK_RESPONSE = 1).
@@ -31,6 +32,13 @@ class HostBridge : public sc_core::sc_module {
   // host_store_outstanding in flight, one issued per host_store_issue_ns, tagged with `stream`.
   // Host time advances to the last line's completion. Returns 1, or the TLM status of a failed line.
   int store(uint64_t address, uint64_t bytes, uint8_t stream, const uint8_t* data);
+  // Any transaction host software could issue (for fuzzing and protocol tests): `bytes` (1..4096)
+  // at `address` with a streaming width, byte enables from a repeating 32-bit mask (bit i enables
+  // byte i % 32; all ones = no byte-enable array) and, if `preset_ok`, a response status wrongly
+  // preset to OK (a deliberate initiator bug for the protocol checker). Data: `data` (read:
+  // filled). Returns the TLM response status.
+  int raw(bool write, uint64_t address, uint8_t* data, uint32_t bytes, uint32_t streaming_width,
+          uint32_t be_mask, bool preset_ok);
 
   // Simulate until an interrupt is delivered to the host, the simulation runs out of events, or
   // max_ns pass. Returns true if an interrupt was delivered.
@@ -46,6 +54,7 @@ class HostBridge : public sc_core::sc_module {
   void on_irq_change();
   void deliver();
 
+  FaultInjector* faults_;
   sc_core::sc_time mmio_latency_, irq_latency_;
   uint32_t line_;
   uint64_t store_issue_ps_;

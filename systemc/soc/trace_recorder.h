@@ -2,6 +2,7 @@
 // in row buffers that Python copies out in bulk (one memcpy per table).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <string>
@@ -96,26 +97,46 @@ struct DramRecord {
 
 constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
 
+// Retention (docs/trace-schema.md section 6), with bound = max_rows: with tracing off, transactions
+// are not recorded, and job and phase rows are kept only until read: a read that reaches the end of
+// the job or phase table releases that table's rows (the driver reads each call's rows once, for
+// its CallRecord). With tracing on, a read that reaches the end of a job or phase table holding
+// 2 * bound rows or more trims it to its newest bound rows. Transactions: a table reaching
+// 2 * bound rows drops its oldest bound rows. Last resort (a host that never reads): a job or phase
+// table reaching 4 * bound rows drops its oldest 2 * bound rows at once. Every trim moves at most
+// 2 * bound rows once per bound rows added: amortised O(1) per row. Job ids stay stable (job_base
+// counts dropped jobs); phase and transaction row indices restart from the oldest row held.
 class TraceRecorder {
  public:
-  bool enabled = true;  // bus transactions; job and phase rows are always kept (a few per job)
+  explicit TraceRecorder(uint64_t max_rows = 1u << 20) : max_rows_(max_rows < 1 ? 1 : max_rows) {}
+
+  bool enabled = true;  // bus transactions recorded; job and phase rows are always recorded
 
   void txn(const TxnRecord& r) {
-    if (enabled) txns_.push_back(r);
+    if (!enabled) return;
+    bound(txns_, 2);
+    txns_.push_back(r);
   }
   void dram(const DramRecord& r) {
     if (enabled) dram_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
+    bound(phases_, 4);
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
   }
   // Reserve a row for a new job and return its id.
   uint32_t new_job() {
+    if (jobs_.size() >= 4 * max_rows_) drop_jobs(2 * max_rows_);
     jobs_.emplace_back();
     jobs_.back().job = static_cast<uint32_t>(job_base_ + jobs_.size() - 1);
     return jobs_.back().job;
   }
-  JobRecord& job(uint32_t id) { return jobs_[id - job_base_]; }
+  // The row of a job id. A row dropped while its job runs (only if the host never reads and
+  // 4 * max_rows jobs pile up) is replaced by a scratch row.
+  JobRecord& job(uint32_t id) {
+    if (id < job_base_ || id - job_base_ >= jobs_.size()) return scratch_;
+    return jobs_[id - job_base_];
+  }
 
   const std::vector<TxnRecord>& txns() const { return txns_; }
   const std::vector<PhaseRecord>& phases() const { return phases_; }
@@ -123,14 +144,32 @@ class TraceRecorder {
   const std::deque<JobRecord>& jobs() const { return jobs_; }
   const std::vector<DramRecord>& dram_bursts() const { return dram_; }
   uint64_t job_base() const { return job_base_; }
+  uint64_t max_rows() const { return max_rows_; }
+  uint64_t dropped() const { return dropped_; }  // rows dropped by the bounds (not by reads or clear)
 
-  // Drop what has been recorded; job ids keep counting up.
+  // A read of job or phase rows [start, start + count) happened (retention policy above).
+  void jobs_read(uint64_t start, uint64_t count) {
+    if (count == 0 || start + count < jobs_.size()) return;  // rows of jobs still running are kept
+    if (!enabled)
+      drop_jobs(jobs_.size(), false);
+    else if (jobs_.size() >= 2 * max_rows_)
+      drop_jobs(jobs_.size() - max_rows_, false);
+  }
+  void phases_read(uint64_t start, uint64_t count) {
+    if (count == 0 || start + count < phases_.size()) return;
+    if (!enabled)
+      phases_.clear();
+    else if (phases_.size() >= 2 * max_rows_)
+      phases_.erase(phases_.begin(), phases_.end() - static_cast<std::ptrdiff_t>(max_rows_));
+  }
+
+  // Drop what has been recorded; job ids keep counting up. Gives the memory back.
   void clear() {
     job_base_ += jobs_.size();
-    txns_.clear();
-    dram_.clear();
-    phases_.clear();
-    jobs_.clear();
+    std::vector<TxnRecord>().swap(txns_);
+    std::vector<DramRecord>().swap(dram_);
+    std::vector<PhaseRecord>().swap(phases_);
+    std::deque<JobRecord>().swap(jobs_);
   }
 
   // "name:kind:offset;..." layouts for building numpy dtypes on the Python side.
@@ -140,11 +179,34 @@ class TraceRecorder {
   static std::string dram_layout();
 
  private:
+  // A table reaching `times` * bound rows drops its oldest (times / 2) * bound rows.
+  template <class Row>
+  void bound(std::vector<Row>& rows, uint64_t times) {
+    if (rows.size() < times * max_rows_) return;
+    const uint64_t k = times / 2 * max_rows_;
+    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(k));
+    dropped_ += k;
+  }
+  // Drops at most the k oldest job rows, and only rows of jobs that have ended: a unit holds a
+  // reference to its running job's row across waits (erasing at the front of a deque leaves the
+  // other rows in place).
+  void drop_jobs(uint64_t k, bool count = true) {
+    uint64_t done = 0;
+    while (done < k && done < jobs_.size() && jobs_[done].t_end_ps != 0) ++done;
+    k = done;
+    jobs_.erase(jobs_.begin(), jobs_.begin() + static_cast<std::ptrdiff_t>(k));
+    job_base_ += k;
+    if (count) dropped_ += k;
+  }
+
+  uint64_t max_rows_;
   std::vector<TxnRecord> txns_;
   std::vector<DramRecord> dram_;
   std::vector<PhaseRecord> phases_;
   std::deque<JobRecord> jobs_;
+  JobRecord scratch_{};
   uint64_t job_base_ = 0;
+  uint64_t dropped_ = 0;
 };
 
 }  // namespace a3

@@ -1,5 +1,5 @@
 // test_approx_kernel.cpp -- standalone checks of systemc/kernels/approx_kernel against a
-// slow, literal re-statement of A3-SPEC 3.1-3.3 written here.
+// slow, literal re-statement of docs/spec.md 3.1-3.3 written here.
 //
 // Build and run:
 //   g++ -std=c++17 -O2 -Isystemc tests/cpp/test_approx_kernel.cpp systemc/kernels/approx_kernel.cpp -o /tmp/t && /tmp/t

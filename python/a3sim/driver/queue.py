@@ -24,6 +24,7 @@ from ..protocol import (
     STATUS_LAST_ERROR_SHIFT,
     Reg,
     Status,
+    completion_ok,
 )
 from .plan import Descriptor
 
@@ -72,6 +73,7 @@ class Rings:
         self.sq[:] = np.zeros(1, DESCRIPTOR_DTYPE)
         self._write_and_wait = dev.native.write_and_wait
         self.sq_tail = self.cq_head = self.tag = 0
+        self.corrupt = 0  # completion records that failed their check word, since the last submit
         self.cq_phase = 1
 
     def blocks(self) -> list[Block]:
@@ -164,6 +166,15 @@ class Rings:
             self.write_reg(_IRQ_ACK, _IRQ_ALL)
             window0 = self._now_ps()
             irq = dev.run(self.timeout_ns)
+        if self.corrupt:
+            n, self.corrupt = self.corrupt, 0
+            self.program()
+            raise E.CorruptCompletionError(
+                f"{n} completion record(s) failed their check word (docs/descriptors.md 9); the driver "
+                "re-programmed the unit: resubmit the call",
+                code=0,
+                name="CORRUPT_COMPLETION",
+            )
         latency = dev.native.snapshot()["last_irq_ps"] / 1000.0 - t_bell
         self.write_reg(_IRQ_ACK, _IRQ_ALL)
         self.write_reg(_CQ_HEAD, self.cq_head)
@@ -177,7 +188,9 @@ class Rings:
         head = self.cq_head
         count = 0
         while count < limit and phase[head] == self.cq_phase:
-            if status[head]:  # Status.OK is 0
+            if not completion_ok(self.cq[head]):  # a corrupted record: trust none of its fields
+                self.corrupt += 1
+            elif status[head]:  # Status.OK is 0
                 failures.append(self.cq[head].copy())
             count += 1
             head += 1
@@ -194,6 +207,14 @@ class Rings:
         code = (status >> STATUS_LAST_ERROR_SHIFT) & STATUS_LAST_ERROR_MASK
         name, msg = self.device.errors.get(code, ("UNKNOWN", "unknown status"))
         self.program()
+        if status & STATUS_ERROR and code in (Status.DMA_FAULT, Status.DMA_ERROR):
+            # The completion records themselves could not be written (docs/descriptors.md 9).
+            raise E.ERROR_CLASSES.get(name, E.DeviceError)(
+                f"device error {name} ({code}): {msg}; {missing} of {k} descriptors have no completion "
+                "record (the record write failed); the driver re-programmed the queues",
+                code=code,
+                name=name,
+            )
         if status & STATUS_ERROR and code in (Status.QUEUE_CONFIG, Status.CQ_OVERFLOW):
             raise E.QueueError(
                 f"device error {name} ({code}): {msg}; {missing} of {k} descriptors lost; "

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import A3Error
+from ..presets import MODES
 
 #: Axes that are not options or configuration entries.
 TOP_AXES = ("workload", "mode", "preset", "M", "T")
-MODES = ("exact", "approx", "post_only")
 _HOOKS = {"on_call"}  # runner arguments that are callbacks, not workload options
 
 
