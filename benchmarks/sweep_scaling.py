@@ -9,8 +9,10 @@ what a sweep of many small points costs. For every repetition and executor, one 
 workers run the same points one after the other; the clock runs from the first submission to the
 last result (the cluster's start is not counted: it happens once per sweep). The figure is the
 median over repetitions of points/s with two workers over points/s with one (target >= 1.8x on a
-2-core machine). docs/sweeps.md section 7 reports it.
+2-core machine), beside the machine's own parallelism at the time (`ceiling`: two CPU-bound processes
+side by side against one after the other). docs/sweeps.md section 7 reports both.
 """
+
 from __future__ import annotations
 
 import os
@@ -29,8 +31,12 @@ from pathlib import Path
 def points(n: int) -> list[dict]:
     from a3sim.sweep import parse_spec
 
-    spec = parse_spec({"base": {"workload": "synthetic", "mode": "exact", "options": {"n": 64, "m": 16}},
-                       "grid": {"config": {"dram_latency_ns": [30.0 + i for i in range(n)]}}})
+    spec = parse_spec(
+        {
+            "base": {"workload": "synthetic", "mode": "exact", "options": {"n": 64, "m": 16}},
+            "grid": {"config": {"dram_latency_ns": [30.0 + i for i in range(n)]}},
+        }
+    )
     return [p.payload() for p in spec.points()]
 
 
@@ -51,6 +57,25 @@ def rate(kind: str, workers: int, payloads: list[dict]) -> float:
     return len(rows) / dt
 
 
+_SPIN = "s = 0\nfor i in range(12_000_000):\n    s += i\n"
+
+
+def ceiling() -> float:
+    """The machine's parallelism right now: two CPU-bound processes (each in a session of its own,
+    like the points) one after the other, over the same two side by side."""
+    import subprocess
+
+    def spin(n: int) -> float:
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], start_new_session=True) for _ in range(n)]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t0
+
+    seq = spin(1) + spin(1)
+    return seq / spin(2)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=16)
@@ -61,30 +86,50 @@ def main() -> int:
     payloads = points(args.points)
     results: dict[str, dict] = {}
     for kind in args.executor:
-        one, two, ratios = [], [], []
+        one, two, ratios, ceilings = [], [], [], []
         for r in range(args.reps):
             a = rate(kind, 1, payloads)
             b = rate(kind, 2, payloads)
+            c = ceiling()
             one.append(a)
             two.append(b)
             ratios.append(b / a)
-            print(f"{kind} rep {r + 1}: 1 worker {a:.3f} points/s, 2 workers {b:.3f} points/s, {b / a:.2f}x",
-                  flush=True)
+            ceilings.append(c)
+            print(
+                f"{kind} rep {r + 1}: 1 worker {a:.3f} points/s, 2 workers {b:.3f} points/s, {b / a:.2f}x; "
+                f"machine {c:.2f}x",
+                flush=True,
+            )
         try:
             load = list(os.getloadavg())
         except OSError:
             load = None
-        results[kind] = {"points": args.points, "reps": args.reps, "one_worker_pps": one, "two_workers_pps": two,
-                         "ratios": ratios, "median_ratio": statistics.median(ratios),
-                         "median_one_worker_pps": statistics.median(one),
-                         "median_two_workers_pps": statistics.median(two),
-                         "time": time.strftime("%Y-%m-%d %H:%M:%S"), "load_average_at_end": load}
-        print(f"{kind}: median {statistics.median(ratios):.2f}x (target >= 1.8x)", flush=True)
+        results[kind] = {
+            "points": args.points,
+            "reps": args.reps,
+            "one_worker_pps": one,
+            "two_workers_pps": two,
+            "ratios": ratios,
+            "median_ratio": statistics.median(ratios),
+            "median_one_worker_pps": statistics.median(one),
+            "median_two_workers_pps": statistics.median(two),
+            "machine_ceilings": ceilings,
+            "median_machine_ceiling": statistics.median(ceilings),
+            "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "load_average_at_end": load,
+        }
+        print(
+            f"{kind}: median {statistics.median(ratios):.2f}x (target >= 1.8x); machine: "
+            f"{statistics.median(ceilings):.2f}x",
+            flush=True,
+        )
     path = Path(args.json)
     # Executors not run this time keep their previous entry (each entry has its own time and load).
     old = json.loads(path.read_text()).get("results", {}) if path.exists() else {}
-    doc = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
-           "results": {**old, **results}}
+    doc = {
+        "machine": {"cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform()},
+        "results": {**old, **results},
+    }
     path.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"written to {path}")
     return 0 if all(r["median_ratio"] >= 1.8 for r in results.values()) else 1

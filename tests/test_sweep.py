@@ -3,6 +3,7 @@
 without stopping the sweep, `--resume`, and Ctrl-C keeping every finished point.
 
 Points are short synthetic runs (about 2 s each, mostly the start of a process)."""
+
 from __future__ import annotations
 
 import itertools
@@ -85,13 +86,15 @@ def pool_run(tmp_path_factory):
 # ---- the spec --------------------------------------------------------------------------------------
 def test_expansion_crosses_points_with_the_grid_and_merges_layers():
     table = library_config_table()
-    spec = parse_spec({
-        "sweep": {"repetitions": 2},
-        "base": {"workload": "synthetic", "mode": "approx", "config": {"n_max": 128}},
-        "workloads": {"memn2n": {"limit": 5}, "synthetic": {"m": 16}},
-        "grid": {"M": [4, 8, 16], "config": {"dram_latency_ns": [30.0, 60.0]}},
-        "points": [{}, {"workload": "memn2n", "options": {"task": 1}}, {"mode": "exact"}],
-    })
+    spec = parse_spec(
+        {
+            "sweep": {"repetitions": 2},
+            "base": {"workload": "synthetic", "mode": "approx", "config": {"n_max": 128}},
+            "workloads": {"memn2n": {"limit": 5}, "synthetic": {"m": 16}},
+            "grid": {"M": [4, 8, 16], "config": {"dram_latency_ns": [30.0, 60.0]}},
+            "points": [{}, {"workload": "memn2n", "options": {"task": 1}}, {"mode": "exact"}],
+        }
+    )
     pts = spec.points(table)
     # explicit 1 and 2 give 3 x 2 grid points each; the exact point drops M, leaving 2 distinct
     assert len(pts) == (6 + 6 + 2) * 2
@@ -115,18 +118,22 @@ def test_every_entry_of_the_library_table_is_an_axis():
     assert len(pts) == 1 and pts[0].config == {name: e.default for name, e in table.items()}
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"base": {"workload": "synthetic"}, "grid": {"config": {"n_maxx": [1]}}}, "did you mean n_max"),
-    ({"base": {"workload": "synthetic"}, "grid": {"n_max": [1]}}, "go under config"),
-    ({"base": {"workload": "nope"}}, "unknown workload"),
-    ({"base": {"workload": "synthetic", "mode": "fast"}}, "unknown mode"),
-    ({"base": {"workload": "synthetic", "options": {"task": 3}}}, "takes no option 'task'"),
-    ({"base": {"workload": "synthetic"}, "grid": {"M": []}}, "non-empty list"),
-    ({"base": {"workload": "synthetic"}, "grid": {"M": [1, 1]}}, "twice"),
-    ({"base": {"workload": "synthetic"}, "grid": {"M": [1]}, "points": [{"M": 2}]}, "both a grid axis"),
-    ({"sweep": {"repetitions": 0}, "base": {"workload": "synthetic"}}, "repetitions"),
-    ({"base": {"workload": "synthetic"}, "plots": [{"y": "metric", "x": "T"}]}, "not a setting"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"base": {"workload": "synthetic"}, "grid": {"config": {"n_maxx": [1]}}}, "did you mean n_max"),
+        ({"base": {"workload": "synthetic"}, "grid": {"n_max": [1]}}, "go under config"),
+        ({"base": {"workload": "nope"}}, "unknown workload"),
+        ({"base": {"workload": "synthetic", "mode": "fast"}}, "unknown mode"),
+        ({"base": {"workload": "synthetic", "options": {"task": 3}}}, "takes no option 'task'"),
+        ({"base": {"workload": "synthetic", "options": {"on_call": 3}}}, "takes no option 'on_call'"),
+        ({"base": {"workload": "synthetic"}, "grid": {"M": []}}, "non-empty list"),
+        ({"base": {"workload": "synthetic"}, "grid": {"M": [1, 1]}}, "twice"),
+        ({"base": {"workload": "synthetic"}, "grid": {"M": [1]}, "points": [{"M": 2}]}, "both a grid axis"),
+        ({"sweep": {"repetitions": 0}, "base": {"workload": "synthetic"}}, "repetitions"),
+        ({"base": {"workload": "synthetic"}, "plots": [{"y": "metric", "x": "T"}]}, "not a setting"),
+    ],
+)
 def test_bad_specs_say_what_to_change(data, message):
     with pytest.raises(SweepSpecError, match=message):
         parse_spec(data).points(library_config_table())
@@ -159,22 +166,36 @@ def test_a_row_equals_a_direct_run_in_a_fresh_process(pool_run):
     spec, res = pool_run
     row = res.table.iloc[2]
     assert (row["M"], row["config.dram_bandwidth_gbps"]) == (32, 12.8)
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import json
         from a3sim import A3Driver
         from a3sim.report import run
         drv = A3Driver(config={"dram_bandwidth_gbps": 12.8})
         r = run("synthetic", drv, mode="approx", M=32, T=0.0, n=64, m=16)
-        print(json.dumps([r.latency_ns, r.bytes_read, r.bytes_written, r.queries, r.metric, r.gain]))
-    """)], capture_output=True, text=True, env=_env(), timeout=300)
+        print(json.dumps([r.latency_ns, r.bytes_read, r.bytes_written, r.queries, r.metric, r.gain, r.energy_pj]))
+    """),
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
-    lat, rd, wr, q, metric, gain = json.loads(out.stdout.strip().splitlines()[-1])
+    lat, rd, wr, q, metric, gain, energy = json.loads(out.stdout.strip().splitlines()[-1])
     assert row["status"] == "ok" and row["sim_latency_us"] == lat / 1e3
     assert (row["bytes_read"], row["bytes_written"], row["queries"]) == (rd, wr, q)
     assert row["metric"] == metric and row["gain_vs_base"] == gain
     assert row["throughput_qps"] == pytest.approx(q / (lat * 1e-9), rel=1e-12)
     assert row["dma_GBps"] == pytest.approx((rd + wr) / lat, rel=1e-12)
     assert row["metric_name"] == "planted_hits" and math.isnan(row["accuracy"])
+    # energy: the sweep sums the call records' components; the report sums its layer statistics
+    assert energy > 0 and row["energy_pj"] == pytest.approx(energy, rel=1e-9)
+    parts = row[[c for c in row.index if c.startswith("energy_pj.")]]
+    assert len(parts) > 1 and parts.sum() == pytest.approx(row["energy_pj"], rel=1e-12)
 
 
 def test_pool_sweep_records_failures_and_plots(pool_run):
@@ -190,22 +211,26 @@ def test_pool_sweep_records_failures_and_plots(pool_run):
     assert slow["config_hash"] == more["config_hash"] != fast["config_hash"]
     assert slow["sim_latency_us"] > fast["sim_latency_us"] and slow["bytes_total"] == fast["bytes_total"]
     assert more["candidates_per_query"] > slow["candidates_per_query"]
-    assert (res.folder / "results.parquet").exists() and len((res.folder / "points.jsonl").read_text().splitlines()) == 4
+    assert (res.folder / "results.parquet").exists() and len(
+        (res.folder / "points.jsonl").read_text().splitlines()
+    ) == 4
     assert [p.name for p in res.plots] == ["sim_latency_us_vs_config_dram_bandwidth_gbps.png"]
     assert res.plots[0].read_bytes()[:4] == b"\x89PNG"
 
 
 def test_local_cluster_gives_the_same_table(pool_run, tmp_path):
     spec, ref = pool_run
-    res = run_sweep(spec, out=tmp_path / "out", executor="dask", workers=2, progress=False, plots=False,
-                    dashboard=False)
+    res = run_sweep(
+        spec, out=tmp_path / "out", executor="dask", workers=2, progress=False, plots=False, dashboard=False
+    )
     assert res.executor.startswith("Dask LocalCluster")
     pd.testing.assert_frame_equal(_model_columns(res.table), _model_columns(ref.table))
 
 
 def test_timeout_is_recorded():
-    row = run_point({"point_id": "t", "workload": "synthetic", "mode": "exact", "options": {}, "config": {}},
-                    timeout_s=0.2)
+    row = run_point(
+        {"point_id": "t", "workload": "synthetic", "mode": "exact", "options": {}, "config": {}}, timeout_s=0.2
+    )
     assert row["status"] == "timeout" and "0.2 s" in row["error"]
 
 
@@ -217,8 +242,14 @@ def _default_sigint() -> None:
 
 
 def _cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "a3sim.cli", "sweep", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=_env(), preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        [sys.executable, "-m", "a3sim.cli", "sweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        preexec_fn=_default_sigint,
+    )
 
 
 def _point_processes(parent: int, point_id: str | None = None) -> list[psutil.Process]:
@@ -247,14 +278,17 @@ def _points_alive(ids: set[str]) -> list[psutil.Process]:
 
 
 def test_a_killed_point_is_marked_and_resume_completes_it(tmp_path):
-    spec_path = _write(tmp_path, """
+    spec_path = _write(
+        tmp_path,
+        """
         [base]
         workload = "synthetic"
         mode = "exact"
         options = { n = 64, m = 16 }
         [grid]
         config.dram_latency_ns = [30.0, 60.0]
-    """)
+    """,
+    )
     victim = load_spec(spec_path).points()[1].point_id
     out = tmp_path / "out"
     proc = _cli(str(spec_path), "--executor", "processes", "--workers", "2", "--out", str(out), "--no-progress")
@@ -282,21 +316,25 @@ def test_a_killed_point_is_marked_and_resume_completes_it(tmp_path):
     assert (t2["status"] == "ok").all() and len(t2) == 2
     kept = t[t["point_id"] != victim].set_index("point_id").drop(columns="error")
     # the finished points were not run again: their rows, wall times included, are unchanged
-    pd.testing.assert_frame_equal(t2.set_index("point_id").loc[kept.index].drop(columns="error"), kept,
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(
+        t2.set_index("point_id").loc[kept.index].drop(columns="error"), kept, check_dtype=False
+    )
     # latency grows with the DRAM latency
     assert t2.sort_values("config.dram_latency_ns")["sim_latency_us"].is_monotonic_increasing
 
 
 def test_ctrl_c_keeps_every_finished_point(tmp_path):
-    spec_path = _write(tmp_path, """
+    spec_path = _write(
+        tmp_path,
+        """
         [base]
         workload = "synthetic"
         mode = "exact"
         options = { n = 64, m = 16 }
         [grid]
         config.dram_latency_ns = [30.0, 40.0, 50.0]
-    """)
+    """,
+    )
     out = tmp_path / "out"
     proc = _cli(str(spec_path), "--executor", "processes", "--workers", "1", "--out", str(out), "--no-progress")
     journal = out / "points.jsonl"
@@ -317,8 +355,9 @@ def test_ctrl_c_keeps_every_finished_point(tmp_path):
     time.sleep(0.5)
     assert not _points_alive(ids)  # no point outlives the sweep
 
-    again = _cli(str(spec_path), "--executor", "processes", "--workers", "2", "--out", str(out), "--resume",
-                 "--no-progress")
+    again = _cli(
+        str(spec_path), "--executor", "processes", "--workers", "2", "--out", str(out), "--resume", "--no-progress"
+    )
     stdout, stderr = again.communicate(timeout=300)
     assert again.returncode == 0, stderr
     assert f"{3 - len(t)} to run, {len(t)} already done" in stderr
@@ -329,18 +368,50 @@ def test_an_existing_dask_cluster_gives_the_same_table(pool_run, tmp_path):
     spec, ref = pool_run
     sched_file = tmp_path / "scheduler.json"
     dask = [sys.executable, "-m", "dask"]
-    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, env=_env())]
+    procs = [
+        subprocess.Popen(
+            [
+                *dask,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=_env(),
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not sched_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(sched_file.read_text())["address"]
         assert address.startswith("tcp://127.0.0.1:")
-        procs.append(subprocess.Popen([*dask, "worker", address, "--host", "127.0.0.1", "--nworkers", "1",
-                                       "--nthreads", "2", "--no-nanny", "--no-dashboard"], stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.DEVNULL, env=_env()))
+        procs.append(
+            subprocess.Popen(
+                [
+                    *dask,
+                    "worker",
+                    address,
+                    "--host",
+                    "127.0.0.1",
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "2",
+                    "--no-nanny",
+                    "--no-dashboard",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=_env(),
+            )
+        )
         from distributed import Client
 
         with Client(address, timeout="60s") as c:

@@ -8,17 +8,31 @@ process pool; one row of metrics per point in a Parquet table; summary plots.
 
 The command line is ``a3sim sweep SPEC`` (see ``docs/sweeps.md``).
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 from typing import Any
 
 _WHERE = {
-    "DaskExecutor": "execute", "ProcessExecutor": "execute", "make_executor": "execute", "run_point": "execute",
-    "SweepError": "run", "SweepResult": "run", "print_summary": "run", "run_sweep": "run",
-    "Point": "spec", "PlotSpec": "spec", "SweepSpec": "spec", "SweepSpecError": "spec", "expand": "spec",
-    "load_spec": "spec", "parse_spec": "spec", "varying_axes": "spec",
-    "WALL_COLUMNS": "table", "ResultTable": "table",
+    "DaskExecutor": "execute",
+    "ProcessExecutor": "execute",
+    "make_executor": "execute",
+    "run_point": "execute",
+    "SweepError": "run",
+    "SweepResult": "run",
+    "print_summary": "run",
+    "run_sweep": "run",
+    "Point": "spec",
+    "PlotSpec": "spec",
+    "SweepSpec": "spec",
+    "SweepSpecError": "spec",
+    "expand": "spec",
+    "load_spec": "specfile",
+    "parse_spec": "specfile",
+    "varying_axes": "spec",
+    "WALL_COLUMNS": "table",
+    "ResultTable": "table",
 }
 __all__ = sorted(_WHERE)
 

@@ -1,4 +1,5 @@
 """``a3sim sweep SPEC``: argument parsing only; the work is :func:`a3sim.sweep.run_sweep`."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,15 +8,21 @@ from typing import Any
 
 def register(sub: Any) -> argparse.ArgumentParser:
     """Add the ``sweep`` subcommand to the ``a3sim`` parser's subparsers."""
-    s = sub.add_parser("sweep", help="run a design-space sweep (TOML spec) on Dask or local processes",
-                       description="Runs every point of a sweep spec in a fresh process, writes one row of "
-                                   "metrics per point to OUT/results.parquet as points finish, and plots. "
-                                   "See docs/sweeps.md.")
+    s = sub.add_parser(
+        "sweep",
+        help="run a design-space sweep (TOML spec) on Dask or local processes",
+        description="Runs every point of a sweep spec in a fresh process, writes one row of "
+        "metrics per point to OUT/results.parquet as points finish, and plots. "
+        "See docs/sweeps.md.",
+    )
     s.add_argument("spec", help="the sweep specification (TOML)")
     s.add_argument("--out", help="output folder (default: the spec's [sweep] out)")
-    s.add_argument("--executor", choices=["dask", "processes"], default="dask",
-                   help="dask (default): a LocalCluster, or the cluster at --scheduler; "
-                        "processes: a local pool without Dask")
+    s.add_argument(
+        "--executor",
+        choices=["dask", "processes"],
+        default="dask",
+        help="dask (default): a LocalCluster, or the cluster at --scheduler; processes: a local pool without Dask",
+    )
     s.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     s.add_argument("--workers", type=int, help="local workers (default: the cores of this machine)")
     s.add_argument("--resume", action="store_true", help="keep the finished points of OUT, run the rest")
@@ -32,7 +39,8 @@ def register(sub: Any) -> argparse.ArgumentParser:
 def command(args: argparse.Namespace) -> int:
     """Exit status: 0 when every point succeeded, 1 when some failed, 130 when interrupted."""
     from .run import print_summary, run_sweep
-    from .spec import load_spec, varying_axes
+    from .spec import varying_axes
+    from .specfile import load_spec
 
     spec = load_spec(args.spec)
     if args.dry_run:
@@ -54,9 +62,19 @@ def command(args: argparse.Namespace) -> int:
 
         raise A3InputError("--scheduler needs --executor dask")
     _sigterm_interrupts()
-    res = run_sweep(spec, out=args.out, executor=args.executor, scheduler=args.scheduler, workers=args.workers,
-                    resume=args.resume, overwrite=args.overwrite, timeout_s=args.timeout,
-                    progress=not args.no_progress, plots=not args.no_plots, dashboard=not args.no_dashboard)
+    res = run_sweep(
+        spec,
+        out=args.out,
+        executor=args.executor,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        timeout_s=args.timeout,
+        progress=not args.no_progress,
+        plots=not args.no_plots,
+        dashboard=not args.no_dashboard,
+    )
     print_summary(res)
     if res.interrupted:
         return 130

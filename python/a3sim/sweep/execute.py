@@ -10,6 +10,7 @@ Both yield one row (a dict) per point as points finish, in completion order. :fu
 never raises: a point that fails, crashes or times out comes back as a row with its ``status`` and
 ``error``; a Dask task whose worker was lost comes back as ``status="lost"``.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -40,8 +42,9 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None = None,
-              registry: "_Running | None" = None) -> dict[str, Any]:
+def run_point(
+    payload: Mapping[str, Any], timeout_s: float, python: str | None = None, registry: _Running | None = None
+) -> dict[str, Any]:
     """Run one point in a fresh process and return its row (never raises).
 
     The row holds the point's metrics (``status="ok"``), or its error: ``failed`` (an exception in
@@ -58,8 +61,15 @@ def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None =
     try:
         # A session of its own: a terminal's Ctrl-C reaches the sweep, which stops its points itself
         # (they also die with the thread that started them: see point._die_with_parent).
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
     except OSError as exc:
         return {**row, "status": "crashed", "error": f"cannot start the point process: {exc}", "wall_s": 0.0}
     if registry is not None and not registry.add(proc):  # the pool is shutting the sweep down
@@ -72,21 +82,29 @@ def run_point(payload: Mapping[str, Any], timeout_s: float, python: str | None =
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
-            return {**row, "status": "timeout", "error": f"no result after {timeout_s:g} s: the point was killed",
-                    "wall_s": time.perf_counter() - t0}
+            return {
+                **row,
+                "status": "timeout",
+                "error": f"no result after {timeout_s:g} s: the point was killed",
+                "wall_s": time.perf_counter() - t0,
+            }
     finally:
         if registry is not None:
             registry.discard(proc)
     wall = time.perf_counter() - t0
     for line in reversed(out.splitlines()):
         if line.startswith(RESULT_TAG):
-            result = json.loads(line[len(RESULT_TAG):])
+            result = json.loads(line[len(RESULT_TAG) :])
             return {**row, **result, "wall_s": wall}
     rc = proc.returncode
     how = f"killed by signal {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
     tail = err.strip()[-_STDERR_TAIL:]
-    return {**row, "status": "crashed", "error": f"the point process ended without a result ({how})"
-            + (f"; stderr: {tail}" if tail else ""), "wall_s": wall}
+    return {
+        **row,
+        "status": "crashed",
+        "error": f"the point process ended without a result ({how})" + (f"; stderr: {tail}" if tail else ""),
+        "wall_s": wall,
+    }
 
 
 class _Running:
@@ -118,7 +136,6 @@ class _Running:
                 p.kill()
             except OSError:
                 pass
-
 
 
 class ProcessExecutor:
@@ -183,10 +200,16 @@ class DaskExecutor:
 
             # One point per worker thread at a time: a worker holds no queued point that an idle
             # worker could have run (the default saturation 1.1 lets each take a second one).
-            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=":8787" if dashboard and have_bokeh else None,
-                                            silence_logs=logging.CRITICAL)
+            with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}), warnings.catch_warnings():
+                # the scheduler's HTTP port falls back to a free one when 8787 is taken: not news
+                warnings.filterwarnings("ignore", message="Port .* is already in use")
+                self.cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=":8787" if dashboard and have_bokeh else None,
+                    silence_logs=logging.CRITICAL,
+                )
             self.client = Client(self.cluster)
             self._what = f"Dask LocalCluster, {self.workers} workers"
 
@@ -221,8 +244,12 @@ class DaskExecutor:
             try:
                 row = f.result()
             except Exception as exc:  # noqa: BLE001 - the worker died, or the task was lost
-                row = {"point_id": payload_of[f.key]["point_id"], "status": "lost",
-                       "error": f"the Dask task was lost: {type(exc).__name__}: {exc}", "wall_s": float("nan")}
+                row = {
+                    "point_id": payload_of[f.key]["point_id"],
+                    "status": "lost",
+                    "error": f"the Dask task was lost: {type(exc).__name__}: {exc}",
+                    "wall_s": float("nan"),
+                }
             yield row
 
     def close(self) -> None:
@@ -245,8 +272,9 @@ def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None
 
 
-def make_executor(kind: str = "dask", *, scheduler: str | None = None, workers: int | None = None,
-                  dashboard: bool = True) -> ProcessExecutor | DaskExecutor:
+def make_executor(
+    kind: str = "dask", *, scheduler: str | None = None, workers: int | None = None, dashboard: bool = True
+) -> ProcessExecutor | DaskExecutor:
     """An executor by name: ``dask`` (LocalCluster, or the cluster at ``scheduler``) or ``processes``."""
     if scheduler and kind != "dask":
         raise ValueError("--scheduler needs the dask executor")

@@ -1,4 +1,5 @@
 """Summary plots of a sweep: chosen metrics against the axes, one PNG per plot (matplotlib)."""
+
 from __future__ import annotations
 
 import json
@@ -44,7 +45,11 @@ def plot_one(df: pd.DataFrame, spec: PlotSpec, axes: Sequence[str], folder: Path
     x = spec.x or default_x(ok, axes)
     if x is None:
         return None
-    by = list(spec.by) if spec.by is not None else [a for a in axes if a != x and a in ok and ok[a].astype(str).nunique() > 1]
+    by = (
+        list(spec.by)
+        if spec.by is not None
+        else [a for a in axes if a != x and a in ok and ok[a].astype(str).nunique() > 1]
+    )
     data = ok[[x, *by, spec.y]].copy()
     for c in (x, *by):
         data[c] = data[c].map(lambda v: "none" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
@@ -87,8 +92,9 @@ def plot_one(df: pd.DataFrame, spec: PlotSpec, axes: Sequence[str], folder: Path
     return path
 
 
-def summary_plots(df: pd.DataFrame, axes: Sequence[str], plots: Sequence[PlotSpec], folder: Path,
-                  title: str) -> list[Path]:
+def summary_plots(
+    df: pd.DataFrame, axes: Sequence[str], plots: Sequence[PlotSpec], folder: Path, title: str
+) -> list[Path]:
     """The spec's plots (or one per default metric), written under ``folder``."""
     specs = list(plots) or [PlotSpec(y=m) for m in DEFAULT_METRICS]
     out = []

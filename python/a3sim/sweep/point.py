@@ -13,6 +13,7 @@ recorded as ``crashed`` by the executor; nothing here can stop the sweep.
 the kernel to kill this process when the thread that started it goes away (Linux), so no point
 outlives an interrupted sweep.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,8 +38,12 @@ RESULT_TAG = "@@a3sim-sweep-result@@ "
 #: CallRecord attributes read as energy, with their factor to picojoules. The first one a record has
 #: is used; its value is a number, or a mapping of component -> energy (summed, and kept per
 #: component). Records without any of them give NaN energy: the sweep never invents a value.
-ENERGY_ATTRS: tuple[tuple[str, float], ...] = (("energy_pj", 1.0), ("energy_nj", 1e3), ("energy_uj", 1e6),
-                                               ("energy_j", 1e12))
+ENERGY_ATTRS: tuple[tuple[str, float], ...] = (
+    ("energy_pj", 1.0),
+    ("energy_nj", 1e3),
+    ("energy_uj", 1e6),
+    ("energy_j", 1e12),
+)
 
 #: Settings of the simulator itself that a sweep pins unless the spec sets them: points run side by
 #: side, so each one uses one host thread for its functional kernels. Never changes a result.
@@ -61,7 +66,7 @@ class RecordingDriver:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             out = attr(*args, **kwargs)
-            for item in (out if isinstance(out, tuple) else (out,)):
+            for item in out if isinstance(out, tuple) else (out,):
                 if hasattr(item, "latency_ns") and hasattr(item, "bytes_read"):  # a call record
                     self.records.append(item)
             return out
@@ -127,8 +132,15 @@ def measure(payload: Mapping[str, Any]) -> dict[str, Any]:
     drv = A3Driver(config=config or None)
     rec_drv = RecordingDriver(drv)
     t0 = time.perf_counter()
-    res = run(payload["workload"], rec_drv, mode=payload["mode"], preset=payload.get("preset"),
-              M=payload.get("M"), T=payload.get("T"), **dict(payload.get("options") or {}))
+    res = run(
+        payload["workload"],
+        rec_drv,
+        mode=payload["mode"],
+        preset=payload.get("preset"),
+        M=payload.get("M"),
+        T=payload.get("T"),
+        **dict(payload.get("options") or {}),
+    )
     wall_run = time.perf_counter() - t0
     lat = float(res.latency_ns)
     nbytes = int(res.bytes_read) + int(res.bytes_written)

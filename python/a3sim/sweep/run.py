@@ -1,5 +1,6 @@
 """Running a sweep: expand the spec, skip what is done, run the rest on an executor, keep every
 finished row, plot."""
+
 from __future__ import annotations
 
 import time
@@ -40,14 +41,26 @@ class SweepResult:
     @property
     def ok(self) -> bool:
         """Every point of the spec has a successful row."""
-        return not self.interrupted and len(self.table) == len(self.points) and bool(
-            (self.table["status"] == "ok").all())
+        return (
+            not self.interrupted and len(self.table) == len(self.points) and bool((self.table["status"] == "ok").all())
+        )
 
 
-def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str = "dask",
-              scheduler: str | None = None, workers: int | None = None, resume: bool = False,
-              overwrite: bool = False, timeout_s: float | None = None, progress: bool = True,
-              plots: bool = True, dashboard: bool = True, console: Any = None) -> SweepResult:
+def run_sweep(
+    spec: SweepSpec,
+    *,
+    out: str | Path | None = None,
+    executor: str = "dask",
+    scheduler: str | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    timeout_s: float | None = None,
+    progress: bool = True,
+    plots: bool = True,
+    dashboard: bool = True,
+    console: Any = None,
+) -> SweepResult:
     """Run every point of ``spec`` not yet done and return the results.
 
     Args:
@@ -61,7 +74,14 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
         timeout_s: per point (default: the spec's ``timeout_s``).
     """
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = console or Console(stderr=True)
     t_start = time.perf_counter()
@@ -74,8 +94,10 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
         elif overwrite:
             table.reset()
         else:
-            raise SweepError(f"{folder} already holds sweep results: pass --resume to continue them, "
-                             "--overwrite to start again, or choose another --out")
+            raise SweepError(
+                f"{folder} already holds sweep results: pass --resume to continue them, "
+                "--overwrite to start again, or choose another --out"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     if spec.source:
         (folder / "spec.toml").write_text(spec.source)
@@ -90,12 +112,21 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
         if todo:
             ex = make_executor(executor, scheduler=scheduler, workers=workers, dashboard=dashboard)
             res.executor, res.dashboard = ex.describe(), ex.dashboard
-            console.print(f"[bold]a3sim sweep {spec.name}[/]: {len(points)} points, {len(todo)} to run"
-                          + (f", {res.skipped} already done" if res.skipped else "") + f"; {res.executor}", soft_wrap=True)
+            console.print(
+                f"[bold]a3sim sweep {spec.name}[/]: {len(points)} points, {len(todo)} to run"
+                + (f", {res.skipped} already done" if res.skipped else "")
+                + f"; {res.executor}",
+                soft_wrap=True,
+            )
             if res.dashboard:
                 console.print(f"Dask dashboard: {res.dashboard}", soft_wrap=True)
-            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TimeRemainingColumn())
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
             with Progress(*columns, console=console, disable=not progress, transient=False) as bar:
                 task = bar.add_task(spec.name, total=len(todo))
                 for row in ex.run([p.payload() for p in todo], timeout):
@@ -103,14 +134,20 @@ def run_sweep(spec: SweepSpec, *, out: str | Path | None = None, executor: str =
                     table.add({"index": p.index, "rep": p.rep, **p.params(), **row})
                     counts[row["status"]] += 1
                     res.ran += 1
-                    bar.update(task, advance=1, description=f"{spec.name}: "
-                               + " ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+                    bar.update(
+                        task,
+                        advance=1,
+                        description=f"{spec.name}: " + " ".join(f"{k} {v}" for k, v in sorted(counts.items())),
+                    )
         else:
             console.print(f"[bold]a3sim sweep {spec.name}[/]: all {len(points)} points already done", soft_wrap=True)
     except KeyboardInterrupt:
         res.interrupted = True
-        console.print(f"[yellow]interrupted[/]: {res.ran} points finished in this run are saved; "
-                      "run again with --resume to complete the sweep", soft_wrap=True)
+        console.print(
+            f"[yellow]interrupted[/]: {res.ran} points finished in this run are saved; "
+            "run again with --resume to complete the sweep",
+            soft_wrap=True,
+        )
     finally:
         if ex is not None:
             ex.close()
@@ -130,8 +167,10 @@ def print_summary(res: SweepResult, console: Any = None) -> None:
     from rich.table import Table
 
     console = console or Console()
-    t = Table(title=f"sweep: {len(res.points)} points, ran {res.ran} in {res.elapsed_s:.1f} s"
-              + (f", {res.skipped} kept from before" if res.skipped else ""))
+    t = Table(
+        title=f"sweep: {len(res.points)} points, ran {res.ran} in {res.elapsed_s:.1f} s"
+        + (f", {res.skipped} kept from before" if res.skipped else "")
+    )
     t.add_column("status")
     t.add_column("points", justify="right")
     for k, v in sorted(res.counts.items()):

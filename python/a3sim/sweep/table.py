@@ -6,6 +6,7 @@ the old one), at most every ``flush_s`` seconds and always when the sweep ends o
 So a finished point is never lost: an interrupted sweep, even one killed outright, keeps every point
 that finished, and ``--resume`` reads both files (the journal wins where they differ).
 """
+
 from __future__ import annotations
 
 import json
@@ -125,8 +126,11 @@ def to_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         names.update(dict.fromkeys(r))
     cols = list(names)
     top = ("workload", "mode", "preset", "M", "T")
-    params = [c for c in top if c in names] + sorted(c for c in cols if c.startswith("options.")) \
+    params = (
+        [c for c in top if c in names]
+        + sorted(c for c in cols if c.startswith("options."))
         + sorted(c for c in cols if c.startswith("config."))
+    )
     tail = [c for c in ("config_hash", "host", *WALL_COLUMNS) if c in names]
     rest = [c for c in cols if c not in (*ID_COLUMNS, *params, *tail)]
     order = [*ID_COLUMNS, *params, *rest, *tail]
@@ -146,11 +150,13 @@ def _column(values: list[Any]) -> pd.Series:
             return pd.Series([math.nan] * len(values), dtype="float64")
         return pd.Series([None] * len(values), dtype=object)
     if kinds & {"list", "dict", "tuple"}:
-        return pd.Series([None if _missing(v) else json.dumps(v, sort_keys=True, default=str) for v in values],
-                         dtype=object)
+        return pd.Series(
+            [None if _missing(v) else json.dumps(v, sort_keys=True, default=str) for v in values], dtype=object
+        )
     if kinds == {"int"}:
-        return pd.Series([None if _missing(v) else int(v) for v in values], dtype="Int64" if len(present) < len(
-            values) else "int64")
+        return pd.Series(
+            [None if _missing(v) else int(v) for v in values], dtype="Int64" if len(present) < len(values) else "int64"
+        )
     if kinds <= {"int", "float"}:
         return pd.Series([math.nan if _missing(v) else float(v) for v in values], dtype="float64")
     if kinds == {"bool"} and len(present) == len(values):
