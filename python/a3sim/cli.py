@@ -76,6 +76,14 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_paper(args: argparse.Namespace) -> int:
+    from .paper import paper
+
+    paper(Path(args.out), quick=args.quick, progress=not args.no_progress, bert_limit=args.bert_limit,
+          bert_sweep_limit=args.sweep_limit)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     ap = argparse.ArgumentParser(prog="a3sim", description="SystemC/TLM model of the A3 attention accelerator")
@@ -110,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--config", help="overrides: a TOML file or key=value;key=value")
     c.add_argument("--json", action="store_true")
     c.set_defaults(fn=_cmd_config)
+
+    pp = sub.add_parser("paper", help="the paper's three workloads at their sizes, beside its figures")
+    pp.add_argument("--out", default="docs/paper-comparison.md", help="Markdown report (plots beside it)")
+    pp.add_argument("--quick", action="store_true", help="a small run (under 3 minutes)")
+    pp.add_argument("--bert-limit", type=int, help="SQuAD paragraphs for exact and presets (default: all)")
+    pp.add_argument("--sweep-limit", type=int, help="SQuAD paragraphs for the M and T sweeps")
+    pp.add_argument("--no-progress", action="store_true")
+    pp.set_defaults(fn=_cmd_paper)
 
     args = ap.parse_args(argv)
     try:
