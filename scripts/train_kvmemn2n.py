@@ -22,13 +22,13 @@ from a3sim.nn import kvmemn2n as kv  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--d", type=int, default=32)
+    p.add_argument("--d", type=int, default=64)
     p.add_argument("--hops", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=8)
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--init-std", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--freeze-rare", type=int, default=20, help="words in fewer training questions keep their init")
+    p.add_argument("--freeze-rare", type=int, default=3, help="words in fewer training questions keep their init")
     p.add_argument("--out", type=Path, default=ROOT / "workloads" / "kvmemn2n")
     args = p.parse_args(argv)
     t0 = time.time()
@@ -37,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     model = model.rounded()
     enc = kv.encode("test", model.vocab)
     test = kv.evaluate_scores(enc, model.scores(enc))
-    model.meta = dict(trainer="scripts/train_kvmemn2n.py (numpy, a3sim.nn.kvmemn2n.train)",
-                      command="train_kvmemn2n.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    model.meta = dict(model.meta, trainer="scripts/train_kvmemn2n.py (numpy, a3sim.nn.kvmemn2n.train)",
+                      command="train_kvmemn2n.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+                                                              if k != "out"),
                       hyperparameters=vars(args) | {"out": None}, best_epoch=best["epoch"],
                       val_hits1=best["val_hits@1"], val_map=best["val_map"],
                       test_hits1=test["hits@1"], test_map=test["map"])

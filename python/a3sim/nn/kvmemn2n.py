@@ -15,7 +15,8 @@ from the memory count as not found).
 
 Weights: ``workloads/kvmemn2n/wikimovies.npz`` (trained on the dev questions by
 ``scripts/train_kvmemn2n.py``, numpy, hand-written gradients; stored as float16, computed in
-float32).
+float32). Rare words (mostly entity names) keep their random initial embeddings during training
+(see :func:`train`), so the file stores only the trained rows and the seed of the others.
 """
 from __future__ import annotations
 
@@ -53,14 +54,37 @@ class KVMemN2N:
         return self.A.shape[1]
 
     def save(self, path: str | Path) -> None:
-        np.savez_compressed(path, A=self.A.astype(np.float16), B=self.B.astype(np.float16),
-                            R=self.R.astype(np.float16), vocab=np.array(self.vocab, dtype=np.str_),
-                            meta=np.array(json.dumps(self.meta, sort_keys=True)))
+        """Write the weights as float16. With ``meta["init"]`` (the seed and scale of the random
+        initialisation) only the rows that training changed are stored; the others are drawn again
+        from the seed when the file is read (a checksum guards that they come out the same)."""
+        Ah, Bh, Rh = self.A.astype(np.float16), self.B.astype(np.float16), self.R.astype(np.float16)
+        common = dict(R=Rh, vocab=np.array(self.vocab, dtype=np.str_), meta=np.array(json.dumps(self.meta, sort_keys=True)))
+        init = self.meta.get("init")
+        if init is None:
+            np.savez_compressed(path, A=Ah, B=Bh, **common)
+            return
+        A0, B0 = init_weights(len(self.vocab), self.d, init["seed"], init["std"])
+        rows = np.flatnonzero((Ah != A0.astype(np.float16)).any(1) | (Bh != B0.astype(np.float16)).any(1))
+        checksum = np.array([Ah.astype(np.float64).sum(), Bh.astype(np.float64).sum()])
+        np.savez_compressed(path, rows=rows, A_rows=Ah[rows], B_rows=Bh[rows], checksum=checksum, **common)
 
     @classmethod
     def from_npz(cls, path: str | Path) -> "KVMemN2N":
         with np.load(path, allow_pickle=False) as z:
-            return cls([str(w) for w in z["vocab"]], z["A"], z["B"], z["R"], json.loads(str(z["meta"])))
+            vocab = [str(w) for w in z["vocab"]]
+            meta = json.loads(str(z["meta"]))
+            if "rows" not in z:
+                return cls(vocab, z["A"], z["B"], z["R"], meta)
+            d = z["A_rows"].shape[1]
+            A0, B0 = init_weights(len(vocab), d, meta["init"]["seed"], meta["init"]["std"])
+            A, B = A0.astype(np.float16), B0.astype(np.float16)
+            A[z["rows"]] = z["A_rows"]
+            B[z["rows"]] = z["B_rows"]
+            got = np.array([A.astype(np.float64).sum(), B.astype(np.float64).sum()])
+            if not np.array_equal(got, z["checksum"]):
+                raise ValueError(f"{path}: the regenerated initial weights differ from those trained "
+                                 "(numpy's random stream changed?)")
+            return cls(vocab, A, B, z["R"], meta)
 
     def rounded(self) -> "KVMemN2N":
         """The model with its weights rounded to float16 (what :meth:`save` stores)."""
@@ -96,6 +120,15 @@ class KVMemN2N:
             for j, i in enumerate(sel):
                 out[i] = z[j]
         return out
+
+
+def init_weights(V: int, d: int, seed: int, std: float) -> tuple[np.ndarray, np.ndarray]:
+    """The random initial A and B of :func:`train` (float32, nil row zero)."""
+    rng = np.random.default_rng(seed)
+    A = (rng.standard_normal((V, d)) * std).astype(np.float32)
+    B = (rng.standard_normal((V, d)) * std).astype(np.float32)
+    A[0] = B[0] = 0.0
+    return A, B
 
 
 def _bag(E: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -285,9 +318,9 @@ def _fwd_bwd(model: KVMemN2N, enc: Encoded, rows: np.ndarray):
     return loss, int(ok.sum()), (dA, dB, dR)
 
 
-def train(*, d: int = 32, hops: int = 2, epochs: int = 10, lr: float = 0.005, batch: int = 32, seed: int = 0,
+def train(*, d: int = 64, hops: int = 2, epochs: int = 3, lr: float = 0.005, batch: int = 32, seed: int = 0,
           val_frac: float = 0.1, init_std: float = 0.3, clip: float = 40.0, limit: int | None = None,
-          freeze_rare: int = 20,
+          freeze_rare: int = 3,
           log: Callable[[str], None] | None = None) -> tuple[KVMemN2N, dict]:
     """Train on the dev questions (``val_frac`` held out); keep the epoch of best validation hits@1.
 
@@ -302,14 +335,13 @@ def train(*, d: int = 32, hops: int = 2, epochs: int = 10, lr: float = 0.005, ba
     log = log or (lambda s: None)
     vocab = build_vocab("dev")
     enc = encode("dev", vocab, limit)
-    rng = np.random.default_rng(seed)
     perm = np.random.default_rng(12345).permutation(enc.size)
     n_val = int(round(val_frac * enc.size))
     va, tr = np.sort(perm[:n_val]), perm[n_val:]
     V = len(vocab)
-    A = (rng.standard_normal((V, d)) * init_std).astype(np.float32)
-    Bm = (rng.standard_normal((V, d)) * init_std).astype(np.float32)
-    A[0] = Bm[0] = 0.0
+    A, Bm = init_weights(V, d, seed, init_std)
+    rng = np.random.default_rng(seed)
+    rng.standard_normal((2, V, d))  # the draws of init_weights: the rest of the stream as before
     R = np.stack([np.eye(d, dtype=np.float32)] * hops)
     model = KVMemN2N(vocab, A, Bm, R)
     counts = np.zeros(V, np.int64)
@@ -345,4 +377,4 @@ def train(*, d: int = 32, hops: int = 2, epochs: int = 10, lr: float = 0.005, ba
     A, Bm, R = best.pop("w")
     best["seconds"] = round(time.time() - t0, 1)
     best["trained_words"] = int(trainable.sum())
-    return KVMemN2N(vocab, A, Bm, R, meta={}), best
+    return KVMemN2N(vocab, A, Bm, R, meta={"init": {"seed": seed, "std": init_std}}), best
