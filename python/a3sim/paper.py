@@ -215,11 +215,13 @@ class KVWorkload(Workload):
 
     def run(self, backend: Any, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         scores: list[np.ndarray] = []
-        for rows in np.array_split(np.arange(self.enc.size), self.chunks):
+        # Chunks of similar memory counts: each n is one backend call per hop, in one chunk.
+        order = np.argsort(self.n_values(), kind="stable")
+        for rows in np.array_split(order, self.chunks):
             scores += self.model.scores(self.enc, backend, rows)
             if progress:
                 progress(1)
-        res = self.kv.evaluate_scores(self.enc, scores)
+        res = self.kv.evaluate_scores(self.enc, scores, order)
         return {"hits@1": res["hits@1"], "map": res["map"], "questions": res["questions"]}
 
 
@@ -728,7 +730,7 @@ def print_summary(study: Study, title: str = "the paper's workloads through the 
                   _f(_metric(study, w, "aggressive")),
                   f"{pa['exact']:.3f}/{pa['conservative']:.3f}/{pa['aggressive']:.3f}",
                   f"{c[0]:.2f}x", f"{a[0]:.2f}x", f"{PAPER_THROUGHPUT[w][0]:.2f}x/{PAPER_THROUGHPUT[w][1]:.2f}x")
-    Console().print(t)
+    Console(width=max(150, Console().width)).print(t)
 
 
 def study_as_dict(study: Study) -> dict[str, Any]:

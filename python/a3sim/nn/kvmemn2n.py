@@ -91,6 +91,18 @@ class KVMemN2N:
         return KVMemN2N(self.vocab, self.A.astype(np.float16), self.B.astype(np.float16),
                         self.R.astype(np.float16), self.meta)
 
+    def pair_encodings(self, enc: "Encoded") -> tuple[np.ndarray, np.ndarray]:
+        """Key and value encodings of every KB pair (cached for the last ``enc`` and weight arrays;
+        set ``_pair_cache = None`` after changing the weights in place)."""
+        key = (id(enc), id(self.A), id(self.B))
+        cache = getattr(self, "_pair_cache", None)
+        if cache is None or cache[0] != key:
+            all_pairs = np.arange(len(enc.value))
+            cache = (key, _flat_bag(self.A, enc.key_words, enc.key_off, all_pairs)[0],
+                     _flat_bag(self.B, enc.val_words, enc.val_off, all_pairs)[0])
+            self._pair_cache = cache
+        return cache[1], cache[2]
+
     def scores(self, enc: "Encoded", attention: AttentionBackend | None = None, rows: np.ndarray | None = None
                ) -> list[np.ndarray]:
         """Per question, the score of each memory slot (``q_H . v_i``), in memory order.
@@ -99,9 +111,7 @@ class KVMemN2N:
         """
         backend = attention or NumpyAttention()
         rows = np.arange(enc.size) if rows is None else np.asarray(rows)
-        all_pairs = np.arange(len(enc.value))
-        encK = _flat_bag(self.A, enc.key_words, enc.key_off, all_pairs)[0]
-        encV = _flat_bag(self.B, enc.val_words, enc.val_off, all_pairs)[0]
+        encK, encV = self.pair_encodings(enc)
         out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(rows)
         counts = np.array([len(enc.mem[r]) for r in rows])
         for n in np.unique(counts):
@@ -365,6 +375,7 @@ def train(*, d: int = 64, hops: int = 2, epochs: int = 3, lr: float = 0.005, bat
             model.A[0] = model.B[0] = 0.0
             total += loss
             cnt += k
+        model._pair_cache = None  # the weights changed in place
         res = evaluate_scores(enc, model.scores(enc, rows=va), va)
         mark = ""
         if best is None or res["hits@1"] > best["val_hits@1"]:
