@@ -195,6 +195,14 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_paper(args: argparse.Namespace) -> int:
+    from .paper import paper
+
+    paper(Path(args.out), quick=args.quick, progress=not args.no_progress, bert_limit=args.bert_limit,
+          bert_sweep_limit=args.sweep_limit)
+    return 0
+
+
 _CONFIG_HELP = "hardware config: a TOML file or key=value;key=value (docs/configuration.md)"
 
 
@@ -244,6 +252,14 @@ def parser() -> argparse.ArgumentParser:
     from .sweep.command import register as register_sweep  # a3sim sweep SPEC (docs/sweeps.md)
 
     register_sweep(sub)
+
+    pp = sub.add_parser("paper", help="the paper's three workloads at their sizes, beside its figures")
+    pp.add_argument("--out", default="docs/paper-comparison.md", help="Markdown report (plots beside it)")
+    pp.add_argument("--quick", action="store_true", help="a small run (under 3 minutes)")
+    pp.add_argument("--bert-limit", type=_whole(1), help="SQuAD paragraphs for exact and presets (default: all)")
+    pp.add_argument("--sweep-limit", type=_whole(1), help="SQuAD paragraphs for the M and T sweeps")
+    pp.add_argument("--no-progress", action="store_true")
+    pp.set_defaults(fn=_cmd_paper)
     return ap
 
 

@@ -173,11 +173,14 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
 
 
 def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,
-         workloads: Sequence[str] = ("minilm", "memn2n", "wordnet", "synthetic")) -> list[RunResult]:
+         workloads: Sequence[str] = ("minilm", "memn2n", "wordnet", "synthetic"),
+         paper_limit: int | None = 20) -> list[RunResult]:
     """The main job: MiniLM on sample text, MemN2N on bAbI qa2, WordNet sense matching and a
     planted-key synthetic workload through the simulated A3 in exact, conservative and aggressive
     modes; table, traces, plots and JSON under ``out``. ``quick`` runs MiniLM and MemN2N only,
-    on fewer inputs."""
+    on fewer inputs. Unless ``quick``, ``paper_limit`` also runs the paper's three workloads (:mod:`a3sim.paper`)
+    with that many bAbI questions per task (10x as many WikiMovies questions, a quarter as many
+    SQuAD paragraphs), exact and with the paper's two presets."""
     from rich.progress import Progress
 
     from .driver import A3Driver
@@ -202,7 +205,18 @@ def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, prog
     print_table(results, title="a3sim: real workloads through the simulated A3")
     print(f"A3 unit area: {Coefficients.from_config(drv.device.cfg).area_mm2:.3f} mm2 (paper Table I, 40 nm; "
           "docs/spec.md 3.7)")
-    files = write_traces(drv, results, out / "traces")
+    files: list[Path] = []
+    if paper_limit and not quick:
+        # The paper's three workloads, a few inputs each (the full study is `a3sim paper`).
+        from .paper import Profile, print_summary, run_study, study_as_dict
+
+        st = run_study(Profile("demo", memn2n_limit=paper_limit, kv_limit=10 * paper_limit,
+                               bert_limit=max(2, paper_limit // 4), bert_sweep_limit=max(2, paper_limit // 4)),
+                       driver=drv, progress=progress, presets_only=True)
+        print_summary(st, title="the paper's workloads, small inputs (full study: a3sim paper)")
+        (out / "paper_workloads.json").write_text(json.dumps(study_as_dict(st), indent=1, default=str))
+        files.append(out / "paper_workloads.json")
+    files += write_traces(drv, results, out / "traces")
     files += plot(results, drv, out)
     table = results_table(results)
     table.to_csv(out / "results.csv", index=False)

@@ -358,3 +358,42 @@ def memory_counts(task: str | int, split: str = "test", limit: int | None = None
     ex = load_examples(task, split)
     ex = ex if limit is None else ex[:limit]
     return np.array([len(e.memories) for e in ex], dtype=np.int64)
+
+
+# ------------------------------------------------------------------------ all 20 bAbI tasks (1k)
+#: bAbI v1.2 task number -> file stem in ``workloads/babi20/`` (the 1k "en" training sets).
+BABI20_TASKS: dict[int, str] = {
+    1: "qa1_single-supporting-fact", 2: "qa2_two-supporting-facts", 3: "qa3_three-supporting-facts",
+    4: "qa4_two-arg-relations", 5: "qa5_three-arg-relations", 6: "qa6_yes-no-questions",
+    7: "qa7_counting", 8: "qa8_lists-sets", 9: "qa9_simple-negation", 10: "qa10_indefinite-knowledge",
+    11: "qa11_basic-coreference", 12: "qa12_conjunction", 13: "qa13_compound-coreference",
+    14: "qa14_time-reasoning", 15: "qa15_basic-deduction", 16: "qa16_basic-induction",
+    17: "qa17_positional-reasoning", 18: "qa18_size-reasoning", 19: "qa19_path-finding",
+    20: "qa20_agents-motivations",
+}
+
+
+def babi20_file(task: int, split: str = "test") -> Path:
+    """Path of a task's 1k ``"train"`` or ``"test"`` file under ``workloads/babi20/``."""
+    from a3sim._paths import workloads_dir
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    if int(task) not in BABI20_TASKS:
+        raise ValueError(f"bAbI task {task!r} is not one of 1..20")
+    return workloads_dir() / "babi20" / f"{BABI20_TASKS[int(task)]}_{split}.txt"
+
+
+def load_babi20(task: int, split: str = "test", memory_size: int | None = MEMORY_SIZE) -> list[Example]:
+    """Parsed examples of a task of the 20-task 1k set, in file order."""
+    return list(_load_examples_cached(str(babi20_file(task, split)), memory_size))
+
+
+def load_babi20_model(task: int) -> MemN2N:
+    """The committed model of a 20-task-set task (``workloads/memn2n/babi20/qa{task}.npz``),
+    trained on its 1k training set by ``scripts/train_babi20.py`` (numpy)."""
+    from a3sim._paths import workloads_dir
+
+    if int(task) not in BABI20_TASKS:
+        raise ValueError(f"bAbI task {task!r} is not one of 1..20")
+    return MemN2N.from_npz(workloads_dir() / "memn2n" / "babi20" / f"qa{int(task)}.npz")
