@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from a3sim import paper as P
+from a3sim import paper_report as R
 from a3sim.nn import kvmemn2n as kv
 from a3sim.nn import memn2n as mn
 from a3sim.nn import memn2n_train as mt
@@ -57,7 +58,7 @@ def test_gains_come_from_the_records(quick):
     study, _ = quick
     for w in ("memn2n", "kvmemn2n", "bert"):
         base, aggr = study.get(w, "exact"), study.get(w, "aggressive")
-        tp, lat = P.gains(study, w, "aggressive")
+        tp, lat = R.gains(study, w, "aggressive")
         assert tp == pytest.approx((base.cycles + base.sort_cycles) / (aggr.cycles + aggr.sort_cycles))
         assert tp > 1.0 and lat > 1.0
     # Key sorting is counted for self-attention (BERT) only, and only where the table is needed.

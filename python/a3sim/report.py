@@ -208,7 +208,8 @@ def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, prog
     files: list[Path] = []
     if paper_limit and not quick:
         # The paper's three workloads, a few inputs each (the full study is `a3sim paper`).
-        from .paper import Profile, print_summary, run_study, study_as_dict
+        from .paper import Profile, run_study, study_as_dict
+        from .paper_report import print_summary
 
         st = run_study(Profile("demo", memn2n_limit=paper_limit, kv_limit=10 * paper_limit,
                                bert_limit=max(2, paper_limit // 4), bert_sweep_limit=max(2, paper_limit // 4)),

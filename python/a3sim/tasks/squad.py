@@ -62,7 +62,7 @@ def load(limit: int | None = None) -> Squad:
 
 @lru_cache(maxsize=1)
 def _model() -> Any:
-    from a3sim.tasks.wordnet import _minilm
+    from a3sim.tasks.wordnet_data import _minilm
 
     return _minilm()
 
