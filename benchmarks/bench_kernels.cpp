@@ -46,57 +46,93 @@ extern "C" int sc_main(int argc, char** argv) {
   for (size_t i = 0; i < Qd.size(); ++i) Qd[i] = Q[i];
   for (size_t i = 0; i < Kd.size(); ++i) Kd[i] = K[i];
   auto row = [](const char* name, double us) { std::printf("%-66s %8.1f\n", name, us); };
-  row("exact: scores, dgemm (m x n x d, double)", per_call_us([&] {
-        a3::blas::dgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0, Qd.data(), d, Kd.data(), d, 0.0,
-                    S.data(), n);
-      }, 50));
-  row("exact: exp (libmvec expf), m x n values", per_call_us([&] {
-        for (uint32_t i = 0; i < m; ++i) a3::exp_shifted_sum(&S[size_t(i) * n], &P[size_t(i) * n], n, 40.0);
-      }, 50));
-  row("exact: P V, sgemm (m x n x d, float)", per_call_us([&] {
-        a3::blas::sgemm(CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(), n, V.data(), d, 0.0f,
-                    O.data(), d);
-      }, 50));
+  row("exact: scores, dgemm (m x n x d, double)", per_call_us(
+                                                      [&] {
+                                                        a3::blas::dgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0,
+                                                                        Qd.data(), d, Kd.data(), d, 0.0, S.data(), n);
+                                                      },
+                                                      50));
+  row("exact: exp (libmvec expf), m x n values", per_call_us(
+                                                     [&] {
+                                                       for (uint32_t i = 0; i < m; ++i)
+                                                         a3::exp_shifted_sum(&S[size_t(i) * n], &P[size_t(i) * n], n,
+                                                                             40.0);
+                                                     },
+                                                     50));
+  row("exact: P V, sgemm (m x n x d, float)", per_call_us(
+                                                  [&] {
+                                                    a3::blas::sgemm(CblasNoTrans, CblasNoTrans, m, d, n, 1.0f, P.data(),
+                                                                    n, V.data(), d, 0.0f, O.data(), d);
+                                                  },
+                                                  50));
   std::vector<a3::RowStats> st(m);
   a3::ExactScratch ex;
-  row("exact: scores, sgemm (m x n x d, float)", per_call_us([&] {
-        a3::blas::sgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0f, Q.data(), d, K.data(), d, 0.0f, P.data(), n);
-      }, 50));
-  row("exact: whole job, float64 scores (exact_attention, F64)", per_call_us([&] {
-        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F64);
-      }, 50));
-  row("exact: whole job, float32 scores (exact_attention, F32)", per_call_us([&] {
-        a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, a3::ExactPrecision::F32);
-      }, 50));
+  row("exact: scores, sgemm (m x n x d, float)", per_call_us(
+                                                     [&] {
+                                                       a3::blas::sgemm(CblasNoTrans, CblasTrans, m, n, d, 1.0f,
+                                                                       Q.data(), d, K.data(), d, 0.0f, P.data(), n);
+                                                     },
+                                                     50));
+  row("exact: whole job, float64 scores (exact_attention, F64)",
+      per_call_us(
+          [&] {
+            a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex,
+                                a3::ExactPrecision::F64);
+          },
+          50));
+  row("exact: whole job, float32 scores (exact_attention, F32)",
+      per_call_us(
+          [&] {
+            a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex,
+                                a3::ExactPrecision::F32);
+          },
+          50));
   // ---- approx ----
   a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
   std::vector<double> KT(size_t(a3::padded_rows(n)) * d), SA(size_t(m) * n);
   a3::transpose_keys(K.data(), n, d, KT.data());
   a3::ApproxScratch sa(n, d), sb(n, d);
   std::printf("approx rows: M=%llu, T=0.05, per query\n", static_cast<unsigned long long>(M));
-  row("approx: scores of all rows (all_scores)", per_call_us([&] {
-        a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data());
-      }, 20) / m);
+  row("approx: scores of all rows (all_scores)",
+      per_call_us([&] { a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data()); }, 20) / m);
   const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
   const a3::ApproxParams ap{M, 0.05, false, true};
-  row("approx: whole query, one at a time (approx_query, scores given)", per_call_us([&] {
-        for (uint32_t i = 0; i < m; ++i)
-          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n]}, sa);
-      }, 20) / m);
-  row("approx: candidate selection, two queries interleaved", per_call_us([&] {
-        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
-      }, 20) / m);
+  row("approx: whole query, one at a time (approx_query, scores given)",
+      per_call_us(
+          [&] {
+            for (uint32_t i = 0; i < m; ++i)
+              a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n]}, sa);
+          },
+          20) /
+          m);
+  row("approx: candidate selection, two queries interleaved", per_call_us(
+                                                                  [&] {
+                                                                    for (uint32_t i = 0; i + 1 < m; i += 2)
+                                                                      a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap,
+                                                                                     sa, sb);
+                                                                  },
+                                                                  20) /
+                                                                  m);
   const a3::ApproxParams plain{M, 0.05, false, false};
-  row("approx: candidate selection, two queries interleaved, min_skip off", per_call_us([&] {
-        for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, plain, sa, sb);
-      }, 20) / m);
-  row("approx: whole query, two at a time (select_two + approx_query)", per_call_us([&] {
-        for (uint32_t i = 0; i + 1 < m; i += 2) {
-          a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
-          a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n], true}, sa);
-          a3::approx_query(kv, ap, a3::QueryIO{&Q[(i + 1) * d], out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true},
-                           sb);
-        }
-      }, 20) / m);
+  row("approx: candidate selection, two queries interleaved, min_skip off",
+      per_call_us(
+          [&] {
+            for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, plain, sa, sb);
+          },
+          20) /
+          m);
+  row("approx: whole query, two at a time (select_two + approx_query)",
+      per_call_us(
+          [&] {
+            for (uint32_t i = 0; i + 1 < m; i += 2) {
+              a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, ap, sa, sb);
+              a3::approx_query(kv, ap, a3::QueryIO{&Q[i * d], out.data(), nullptr, nullptr, &SA[size_t(i) * n], true},
+                               sa);
+              a3::approx_query(
+                  kv, ap, a3::QueryIO{&Q[(i + 1) * d], out.data(), nullptr, nullptr, &SA[size_t(i + 1) * n], true}, sb);
+            }
+          },
+          20) /
+          m);
   return 0;
 }

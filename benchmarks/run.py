@@ -9,6 +9,7 @@ sim_threads = 1) is measured in a child process and reported beside it, labelled
 printed as a table and written as JSON (benchmarks/results.json by default), with the BLAS library,
 version and selected kernel of both sides. docs/performance.md explains the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,14 +128,23 @@ def bench_approx_resident(drv, reps: int) -> dict:
     M, T = math.ceil(n / 2), 0.05  # the paper's conservative preset, passed explicitly
     Q, K, V = planted(n, 64, 1024, seed=2)
     ctx = drv.load(K, V)
-    sim, ref = side_by_side(lambda: drv.attention(Q, ctx, mode="approx", M=M, T=T, sets=False),
-                            lambda: numpy_exact(Q, K, V), reps)
+    sim, ref = side_by_side(
+        lambda: drv.attention(Q, ctx, mode="approx", M=M, T=T, sets=False), lambda: numpy_exact(Q, K, V), reps
+    )
     row = with_cpu({})
     _, rec = drv.attention(Q, ctx, mode="approx", M=M, T=T, sets=False)
     ctx.close()
-    return row | ratio_row("approx", sim, ref, 1.0, label="approx M=ceil(n/2)=160, T=0.05, same shape, planted keys",
-                     M=M, T=T, mean_candidates=float(rec.n_candidates.mean()),
-                     mean_selected=float(rec.n_selected.mean()))
+    return row | ratio_row(
+        "approx",
+        sim,
+        ref,
+        1.0,
+        label="approx M=ceil(n/2)=160, T=0.05, same shape, planted keys",
+        M=M,
+        T=T,
+        mean_candidates=float(rec.n_candidates.mean()),
+        mean_selected=float(rec.n_selected.mean()),
+    )
 
 
 # ---- 3: tiny offload ----
@@ -144,16 +154,26 @@ def bench_tiny(drv, reps: int) -> dict:
     K = rng.standard_normal((16, 32)).astype(np.float32)
     V = rng.standard_normal((16, 32)).astype(np.float32)
     sim, ref = side_by_side(lambda: drv.attention(q, K, V), lambda: numpy_exact(q[None], K, V), reps, inner=200)
-    return with_cpu({}) | {"name": "tiny", "label": "tiny offload, n=16, d=32, one query, end to end", "sim_s": sim,
-            "ref_s": ref, "ratio": sim / ref, "unit": "x numpy exact", "sim_us": sim * 1e6, "target_us": 25.0,
-            "met": bool(sim * 1e6 <= 25.0)}
+    return with_cpu({}) | {
+        "name": "tiny",
+        "label": "tiny offload, n=16, d=32, one query, end to end",
+        "sim_s": sim,
+        "ref_s": ref,
+        "ratio": sim / ref,
+        "unit": "x numpy exact",
+        "sim_us": sim * 1e6,
+        "target_us": 25.0,
+        "met": bool(sim * 1e6 <= 25.0),
+    }
 
 
 # ---- 4: MiniLM, one input of 128 tokens, 72 heads offloaded ----
 def minilm_ids(model, tokens: int = 128) -> np.ndarray:
     """Token ids of one input of exactly `tokens` tokens ([CLS] text [SEP]), from a fixed text."""
-    text = ("The accelerator approximates attention by choosing, for each query, the keys whose "
-            "products with the query are largest, and scores only those candidates exactly. ") * 8
+    text = (
+        "The accelerator approximates attention by choosing, for each query, the keys whose "
+        "products with the query are largest, and scores only those candidates exactly. "
+    ) * 8
     ids = model.tokenize([text])[0]
     return np.concatenate([ids[: tokens - 1], ids[-1:]])[None]
 
@@ -167,14 +187,19 @@ def bench_minilm(drv, reps: int) -> dict:
     a3 = A3Attention(drv, mode="exact")
     sim, ref = side_by_side(lambda: model.forward(ids, attention=a3), lambda: model.forward(ids), max(3, reps // 2))
     heads = model.num_heads * len(model.layers)
-    return with_cpu({}) | ratio_row("minilm", sim, ref, 1.0, unit="x numpy-only forward",
-                     label=f"MiniLM forward, 1 input of {ids.shape[1]} tokens, {heads} heads offloaded, exact")
+    return with_cpu({}) | ratio_row(
+        "minilm",
+        sim,
+        ref,
+        1.0,
+        unit="x numpy-only forward",
+        label=f"MiniLM forward, 1 input of {ids.shape[1]} tokens, {heads} heads offloaded, exact",
+    )
 
 
 # ---- 5: start-up ----
 def bench_startup(reps: int) -> dict:
-    code_sim = ("import time; t=time.perf_counter(); import a3sim; a3sim.A3Driver(); "
-                "print(time.perf_counter()-t)")
+    code_sim = "import time; t=time.perf_counter(); import a3sim; a3sim.A3Driver(); print(time.perf_counter()-t)"
     code_ref = "import time; t=time.perf_counter(); import numpy, pandas; print(time.perf_counter()-t)"
 
     def run(code: str) -> float:
@@ -186,8 +211,16 @@ def bench_startup(reps: int) -> dict:
         sims.append(run(code_sim))
         refs.append(run(code_ref))
     sim, ref = statistics.median(sims), statistics.median(refs)
-    return {"name": "startup", "label": "import a3sim + platform ready, fresh process", "sim_s": sim, "ref_s": ref,
-            "ratio": sim / ref, "unit": "x import numpy+pandas", "target_s": 0.5, "met": bool(sim <= 0.5)}
+    return {
+        "name": "startup",
+        "label": "import a3sim + platform ready, fresh process",
+        "sim_s": sim,
+        "ref_s": ref,
+        "ratio": sim / ref,
+        "unit": "x import numpy+pandas",
+        "target_s": 0.5,
+        "met": bool(sim <= 0.5),
+    }
 
 
 # ---- 6: scaling ----
@@ -206,7 +239,7 @@ def bench_scaling(drv, reps: int, plot: Path | None) -> dict:
     for n in ns:
         Q, K, V = planted(n, d, 64, seed=4)
         ctx = drv.load(K, V)
-        w, c = median_wall_cpu(lambda: drv.attention(Q, ctx), r)
+        w, c = median_wall_cpu(lambda Q=Q, ctx=ctx: drv.attention(Q, ctx), r)
         t_n.append(w)
         c_n.append(c)
         ctx.close()
@@ -214,7 +247,7 @@ def bench_scaling(drv, reps: int, plot: Path | None) -> dict:
     ctx = drv.load(K, V)
     for m in ms:
         Qm = np.ascontiguousarray(Q[:m])
-        w, c = median_wall_cpu(lambda: drv.attention(Qm, ctx), r)
+        w, c = median_wall_cpu(lambda Qm=Qm: drv.attention(Qm, ctx), r)
         t_m.append(w)
         c_m.append(c)
     ctx.close()
@@ -236,8 +269,9 @@ def bench_scaling(drv, reps: int, plot: Path | None) -> dict:
         ax[0].loglog(ns, t_n, "o-", label=f"wall (slope {e_n:.2f} from n = {ns[i_n]})")
         ax[0].loglog(ns, c_n, "s--", label=f"CPU, all threads (slope {e_n_cpu:.2f})")
         ax[0].loglog(ns, [t_n[-1] * x / ns[-1] for x in ns], ":", color="grey", label="linear")
-        ax[0].set(xlabel="keys n (tiled by 320 beyond the SRAM)", ylabel="time per call (s)",
-                  title="64 queries, d = 64")
+        ax[0].set(
+            xlabel="keys n (tiled by 320 beyond the SRAM)", ylabel="time per call (s)", title="64 queries, d = 64"
+        )
         ax[1].loglog(ms, t_m, "o-", label=f"wall (slope {e_m:.2f} from m = {ms[i_m]})")
         ax[1].loglog(ms, c_m, "s--", label=f"CPU, all threads (slope {e_m_cpu:.2f})")
         ax[1].loglog(ms, [t_m[-1] * x / ms[-1] for x in ms], ":", color="grey", label="linear")
@@ -248,11 +282,24 @@ def bench_scaling(drv, reps: int, plot: Path | None) -> dict:
         fig.tight_layout()
         fig.savefig(plot, dpi=110)
         plt.close(fig)
-    return {"name": "scaling", "label": "scaling exponent of wall time, n 64..65536 and m 1..65536",
-            "n": ns, "t_n_s": t_n, "cpu_n_s": c_n, "m": ms, "t_m_s": t_m, "cpu_m_s": c_m,
-            "exponent_n": e_n, "exponent_m": e_m, "exponent_n_cpu": e_n_cpu, "exponent_m_cpu": e_m_cpu,
-            "exponent_n_all_points": e_n_all, "exponent_m_all_points": e_m_all, "target_exponent": 1.05,
-            "met": bool(e_n <= 1.05 and e_m <= 1.05)}
+    return {
+        "name": "scaling",
+        "label": "scaling exponent of wall time, n 64..65536 and m 1..65536",
+        "n": ns,
+        "t_n_s": t_n,
+        "cpu_n_s": c_n,
+        "m": ms,
+        "t_m_s": t_m,
+        "cpu_m_s": c_m,
+        "exponent_n": e_n,
+        "exponent_m": e_m,
+        "exponent_n_cpu": e_n_cpu,
+        "exponent_m_cpu": e_m_cpu,
+        "exponent_n_all_points": e_n_all,
+        "exponent_m_all_points": e_m_all,
+        "target_exponent": 1.05,
+        "met": bool(e_n <= 1.05 and e_m <= 1.05),
+    }
 
 
 # ---- 7: traces on against off ----
@@ -264,14 +311,23 @@ def bench_trace(drv, reps: int) -> dict:
         def f():
             drv.trace.enabled = on
             return drv.attention(Q, ctx)
+
         return f
 
     on, off = side_by_side(run(True), run(False), reps)
     drv.trace.enabled = True
     ctx.close()
-    return with_cpu({}) | {"name": "trace", "label": "exact figure with bus transactions recorded against not",
-            "sim_s": on, "ref_s": off, "ratio": on / off, "unit": "x traces off", "overhead": on / off - 1,
-            "target_overhead": 0.10, "met": bool(on / off - 1 <= 0.10)}
+    return with_cpu({}) | {
+        "name": "trace",
+        "label": "exact figure with bus transactions recorded against not",
+        "sim_s": on,
+        "ref_s": off,
+        "ratio": on / off,
+        "unit": "x traces off",
+        "overhead": on / off - 1,
+        "target_overhead": 0.10,
+        "met": bool(on / off - 1 <= 0.10),
+    }
 
 
 # ---- per-operation costs quoted in docs/performance.md ----
@@ -323,8 +379,13 @@ def blas_meta() -> dict:
 def run_single_thread_child(reps: int) -> list[dict]:
     """Figures 1-2 with one thread on each side, in a child process (one platform per process)."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", A3SIM_BENCH_SINGLE="1")
-    out = subprocess.run([sys.executable, __file__, "--reps", str(reps), "--child-single"], capture_output=True,
-                         text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--reps", str(reps), "--child-single"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -357,9 +418,14 @@ def print_table(results: list[dict]) -> None:
         if r["name"] == "ops":
             continue
         if r["name"] == "scaling":
-            table.add_row(r["name"], f"n: {r['exponent_n']:.2f}, m: {r['exponent_m']:.2f}",
-                          "exponents (wall)", f"n: {r['exponent_n_cpu']:.2f}, m: {r['exponent_m_cpu']:.2f}",
-                          "<= 1.05", "yes" if r["met"] else "NO")
+            table.add_row(
+                r["name"],
+                f"n: {r['exponent_n']:.2f}, m: {r['exponent_m']:.2f}",
+                "exponents (wall)",
+                f"n: {r['exponent_n_cpu']:.2f}, m: {r['exponent_m_cpu']:.2f}",
+                "<= 1.05",
+                "yes" if r["met"] else "NO",
+            )
             continue
         if "target_us" in r:
             target, sim = f"<= {r['target_us']:.0f} us", f"{r['sim_us']:.1f} us"
@@ -371,8 +437,15 @@ def print_table(results: list[dict]) -> None:
             target, sim = f"<= {r['target']}x", f"{r['sim_s'] * 1e3:.2f} ms"
         ref = f"{r['ref_s'] * 1e3:.3f} ms"
         cpu = f"{r['cpu_ratio']:.2f}" if "cpu_ratio" in r else ""
-        table.add_row(r["name"], sim, ref, f"{r['ratio']:.2f} {r['unit']}", cpu, target,
-                      ("yes" if r["met"] else "NO") if "met" in r else "")
+        table.add_row(
+            r["name"],
+            sim,
+            ref,
+            f"{r['ratio']:.2f} {r['unit']}",
+            cpu,
+            target,
+            ("yes" if r["met"] else "NO") if "met" in r else "",
+        )
     Console().print(table)
     for r in results:
         if "label" in r and r["name"] != "ops":
@@ -389,15 +462,21 @@ def print_table(results: list[dict]) -> None:
 
 def markdown(data: dict) -> str:
     """The figures of a results file as the Markdown table of docs/performance.md section 2."""
-    names = {"exact": "1. exact, 1024 queries, n = 320, d = 64, K/V resident",
-             "approx": "2. approx, M = 160, T = 0.05, same shape, planted keys",
-             "exact_1thread": "1. exact, single thread (labelled pair)",
-             "approx_1thread": "2. approx, single thread (labelled pair)",
-             "tiny": "3. tiny offload, n = 16, d = 32, one query", "minilm": "4. MiniLM, 128 tokens, 72 heads, exact",
-             "startup": "5. import a3sim + platform ready", "scaling": "6. scaling exponent (wall; CPU)",
-             "trace": "7. traces on vs off"}
-    lines = ["| Figure | Simulator | Reference | Ratio (wall) | CPU-time ratio | Target | Met (wall) |",
-             "|---|---|---|---|---|---|---|"]
+    names = {
+        "exact": "1. exact, 1024 queries, n = 320, d = 64, K/V resident",
+        "approx": "2. approx, M = 160, T = 0.05, same shape, planted keys",
+        "exact_1thread": "1. exact, single thread (labelled pair)",
+        "approx_1thread": "2. approx, single thread (labelled pair)",
+        "tiny": "3. tiny offload, n = 16, d = 32, one query",
+        "minilm": "4. MiniLM, 128 tokens, 72 heads, exact",
+        "startup": "5. import a3sim + platform ready",
+        "scaling": "6. scaling exponent (wall; CPU)",
+        "trace": "7. traces on vs off",
+    }
+    lines = [
+        "| Figure | Simulator | Reference | Ratio (wall) | CPU-time ratio | Target | Met (wall) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in data["results"]:
         if r["name"] not in names:
             continue
@@ -421,12 +500,14 @@ def markdown(data: dict) -> str:
     m = data["meta"]
     b = m.get("blas", {})
     lines.append("")
-    lines.append(f"Run {m['time']}, {m['reps']} repetitions, load average at the end {m['load_avg'][0]:.1f} / "
-                 f"{m['load_avg'][1]:.1f} / {m['load_avg'][2]:.1f} on {m['cpus']} CPUs. BLAS: model "
-                 f"{b.get('model', {}).get('library')} {b.get('model', {}).get('version')} kernel "
-                 f"{b.get('model', {}).get('corename')}; numpy {(b.get('numpy') or {}).get('library')} "
-                 f"{(b.get('numpy') or {}).get('version')} kernel {(b.get('numpy') or {}).get('corename')}, "
-                 f"{(b.get('numpy') or {}).get('threads')} threads.")
+    lines.append(
+        f"Run {m['time']}, {m['reps']} repetitions, load average at the end {m['load_avg'][0]:.1f} / "
+        f"{m['load_avg'][1]:.1f} / {m['load_avg'][2]:.1f} on {m['cpus']} CPUs. BLAS: model "
+        f"{b.get('model', {}).get('library')} {b.get('model', {}).get('version')} kernel "
+        f"{b.get('model', {}).get('corename')}; numpy {(b.get('numpy') or {}).get('library')} "
+        f"{(b.get('numpy') or {}).get('version')} kernel {(b.get('numpy') or {}).get('corename')}, "
+        f"{(b.get('numpy') or {}).get('threads')} threads."
+    )
     return "\n".join(lines)
 
 
@@ -434,8 +515,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=9, help="repetitions per figure (median is reported)")
     ap.add_argument("--json", type=Path, default=HERE / "results.json")
-    ap.add_argument("--plot", type=Path, default=HERE.parent / "docs" / "performance-scaling.png",
-                    help="where the scaling plot goes")
+    ap.add_argument(
+        "--plot",
+        type=Path,
+        default=HERE.parent / "docs" / "performance-scaling.png",
+        help="where the scaling plot goes",
+    )
     ap.add_argument("--only", nargs="*", choices=ALL, help="figures to run (default: all)")
     ap.add_argument("--no-single", action="store_true", help="skip the single-thread pair")
     ap.add_argument("--markdown", type=Path, metavar="JSON", help="print a results file as Markdown and exit")
@@ -471,15 +556,27 @@ def main(argv: list[str] | None = None) -> int:
     if "ops" in wanted:
         results.append(bench_ops(drv, args.reps))
     print_table(results)
-    meta = {"python": sys.version.split()[0], "machine": platform.machine(), "cpu": platform.processor(),
-            "cpus": os.cpu_count(), "load_avg": os.getloadavg(), "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "reps": args.reps, "blas": blas_meta(),
-            "threads": {"numpy": "default (as a user runs it)", "sim_threads": drv.device.cfg("sim_threads"),
-                        "blas_threads": drv.device.cfg("blas_threads")}}
+    meta = {
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "cpu": platform.processor(),
+        "cpus": os.cpu_count(),
+        "load_avg": os.getloadavg(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "reps": args.reps,
+        "blas": blas_meta(),
+        "threads": {
+            "numpy": "default (as a user runs it)",
+            "sim_threads": drv.device.cfg("sim_threads"),
+            "blas_threads": drv.device.cfg("blas_threads"),
+        },
+    }
     args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
-    print(f"BLAS: model {meta['blas']['model']['library']} {meta['blas']['model']['version']} "
-          f"kernel {meta['blas']['model']['corename']}; numpy "
-          f"{(meta['blas']['numpy'] or {}).get('version')} kernel {(meta['blas']['numpy'] or {}).get('corename')}")
+    print(
+        f"BLAS: model {meta['blas']['model']['library']} {meta['blas']['model']['version']} "
+        f"kernel {meta['blas']['model']['corename']}; numpy "
+        f"{(meta['blas']['numpy'] or {}).get('version')} kernel {(meta['blas']['numpy'] or {}).get('corename')}"
+    )
     print(f"results written to {args.json}")
     return 0
 

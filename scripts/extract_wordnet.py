@@ -28,6 +28,7 @@ Usage (from the repository root)::
 
 Only the Python standard library is needed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,7 +99,7 @@ def split_gloss(gloss: str) -> tuple[str, list[str]]:
             colon = part.find(': "')
             if colon > 0 and part.endswith('"') and part.count('"') == 2:
                 definition.append(part[:colon].strip())
-                text = part[colon + 3:-1].strip()
+                text = part[colon + 3 : -1].strip()
                 if text:
                     examples.append(text)
             else:
@@ -176,18 +177,31 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "subset.jsonl", "w", encoding="utf-8", newline="\n") as fh:
         for s in chosen:
-            fh.write(json.dumps({"id": s.id, "pos": s.pos, "lemmas": s.lemmas,
-                                 "definition": s.definition, "examples": s.examples,
-                                 "sense_of": s.sense_of, "retrieval": s.retrieval},
-                                ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "id": s.id,
+                        "pos": s.pos,
+                        "lemmas": s.lemmas,
+                        "definition": s.definition,
+                        "examples": s.examples,
+                        "sense_of": s.sense_of,
+                        "retrieval": s.retrieval,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     (args.out / "LICENSE").write_text(read_license(args.wordnet / DATA_FILES["n"]), encoding="utf-8")
 
     n_ex = sum(1 for s in synsets if s.examples)
     n_sense = sum(1 for s in chosen if s.sense_of)
     n_ret = sum(1 for s in chosen if s.retrieval is not None)
-    print(f"parsed {len(synsets)} synsets ({n_ex} with examples); wrote {len(chosen)} "
-          f"({n_sense} sense-matching senses of {args.lemmas} lemmas, {n_ret} retrieval)",
-          file=sys.stderr)
+    print(
+        f"parsed {len(synsets)} synsets ({n_ex} with examples); wrote {len(chosen)} "
+        f"({n_sense} sense-matching senses of {args.lemmas} lemmas, {n_ret} retrieval)",
+        file=sys.stderr,
+    )
     return 0
 
 

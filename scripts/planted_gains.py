@@ -8,6 +8,7 @@ the approx call also loads the host-sorted table: 8 B per entry over DRAM). Gain
 cycles; bound = (n + 9) / (M + 4) (docs/spec.md 3.6); energy efficiency = exact call's energy /
 approx call's energy, all components and the A3 unit alone (docs/energy-model.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -18,9 +19,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 CASES = [  # (n, m, M, T)
-    (320, 256, 280, 0.1), (320, 256, 160, 0.05), (320, 256, 80, 0.1), (320, 256, 40, 0.1), (320, 256, 20, 0.1),
-    (186, 1024, math.ceil(186 / 2), 0.05), (186, 1024, math.ceil(186 / 8), 0.1),
-    (320, 1024, 160, 0.05), (320, 1024, 40, 0.1),
+    (320, 256, 280, 0.1),
+    (320, 256, 160, 0.05),
+    (320, 256, 80, 0.1),
+    (320, 256, 40, 0.1),
+    (320, 256, 20, 0.1),
+    (186, 1024, math.ceil(186 / 2), 0.05),
+    (186, 1024, math.ceil(186 / 8), 0.1),
+    (320, 1024, 160, 0.05),
+    (320, 1024, 40, 0.1),
 ]
 
 
@@ -29,8 +36,10 @@ def main() -> None:
     from a3sim.tasks.synthetic import planted
 
     drv = A3Driver()
-    print("| n | m | M | T | gain | bound | planted key in SEL | mean abs(C) | mean abs(SEL) "
-          "| energy/query exact, approx (nJ) | energy eff. | unit energy eff. |")
+    print(
+        "| n | m | M | T | gain | bound | planted key in SEL | mean abs(C) | mean abs(SEL) "
+        "| energy/query exact, approx (nJ) | energy eff. | unit energy eff. |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n, m, M, T in CASES:
         Q, K, V, idx = planted(n, 64, m, alpha=8.0, seed=3)
@@ -39,10 +48,12 @@ def main() -> None:
         _, aps = drv.attention(Q, K, V, mode="approx", M=M, T=T, sets=True)  # the selected rows
         assert aps.compute_cycles == ap.compute_cycles
         hit = np.mean([idx[i] in aps.selected[i] for i in range(m)])
-        print(f"| {n} | {m} | {M} | {T:g} | {ex.compute_cycles / ap.compute_cycles:.2f}x | {(n + 9) / (M + 4):.2f}x "
-              f"| {100 * hit:.1f} % | {ap.n_candidates.mean():.1f} | {ap.n_selected.mean():.1f} "
-              f"| {ex.energy_per_query_pj / 1e3:.1f}, {ap.energy_per_query_pj / 1e3:.1f} "
-              f"| {ex.energy_total_pj / ap.energy_total_pj:.2f}x | {ex.unit_energy_pj / ap.unit_energy_pj:.2f}x |")
+        print(
+            f"| {n} | {m} | {M} | {T:g} | {ex.compute_cycles / ap.compute_cycles:.2f}x | {(n + 9) / (M + 4):.2f}x "
+            f"| {100 * hit:.1f} % | {ap.n_candidates.mean():.1f} | {ap.n_selected.mean():.1f} "
+            f"| {ex.energy_per_query_pj / 1e3:.1f}, {ap.energy_per_query_pj / 1e3:.1f} "
+            f"| {ex.energy_total_pj / ap.energy_total_pj:.2f}x | {ex.unit_energy_pj / ap.unit_energy_pj:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ trained and the one with the best validation accuracy is kept; its weights go to
     OPENBLAS_NUM_THREADS=1 nice python scripts/train_babi20.py                 # all 20 tasks
     OPENBLAS_NUM_THREADS=1 nice python scripts/train_babi20.py --tasks 2 3 --seeds 0 1 2
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -39,8 +39,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=ROOT / "workloads" / "memn2n" / "babi20")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args(argv)
-    cfg = TrainConfig(**{k: getattr(args, k) for k in ("epochs", "decay_every", "batch", "linear_start", "hops", "dim",
-                                                        "lr", "clip", "noise", "init_std")})
+    cfg = TrainConfig(
+        **{
+            k: getattr(args, k)
+            for k in (
+                "epochs",
+                "decay_every",
+                "batch",
+                "linear_start",
+                "hops",
+                "dim",
+                "lr",
+                "clip",
+                "noise",
+                "init_std",
+            )
+        }
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -51,15 +66,22 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         for seed in args.seeds:
             model, summ = train_memn2n(train, test, replace(cfg, seed=seed), log)
-            print(f"qa{task} seed {seed}: epoch {summ['epoch']} val {summ['val_acc']:.3f} test {summ['test_acc']:.3f}"
-                  f" ({summ['seconds']:.0f} s)", flush=True)
+            print(
+                f"qa{task} seed {seed}: epoch {summ['epoch']} val {summ['val_acc']:.3f} test {summ['test_acc']:.3f}"
+                f" ({summ['seconds']:.0f} s)",
+                flush=True,
+            )
             runs.append((summ, model))
         best, model = max(runs, key=lambda r: (r[0]["val_acc"], -r[0]["val_loss"]))
         model.meta = dict(
-            task=f"qa{task}", data=f"babi20/{mn.BABI20_TASKS[task]}_train.txt (1k)",
+            task=f"qa{task}",
+            data=f"babi20/{mn.BABI20_TASKS[task]}_train.txt (1k)",
             trainer="scripts/train_babi20.py (numpy, a3sim.nn.memn2n_train)",
             config={k: v for k, v in asdict(cfg).items() if k not in ("seed", "extra")},
-            seed=best["seed"], best_epoch=best["epoch"], val_acc=best["val_acc"], test_acc=best["test_acc"],
+            seed=best["seed"],
+            best_epoch=best["epoch"],
+            val_acc=best["val_acc"],
+            test_acc=best["test_acc"],
             seeds_tried={str(s["seed"]): dict(val_acc=s["val_acc"], test_acc=s["test_acc"]) for s, _ in runs},
         )
         path = args.out / f"qa{task}.npz"

@@ -19,10 +19,10 @@ start (the first epochs without the hop softmax), optional random noise (empty m
 in training, as in the paper's "RN"). Several seeds can be given; the one with the best validation
 accuracy is saved.
 """
+
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -45,7 +45,10 @@ class Batches:
 
     def __init__(self, examples, sent_index, memory_size):
         self.n = len(examples)
-        self.mem = [np.array([sent_index[s] for s in ex.memories[max(0, len(ex.memories) - memory_size):]], dtype=np.int64) for ex in examples]
+        self.mem = [
+            np.array([sent_index[s] for s in ex.memories[max(0, len(ex.memories) - memory_size) :]], dtype=np.int64)
+            for ex in examples
+        ]
         self.q = np.array([sent_index[ex.question] for ex in examples], dtype=np.int64)
         self.memory_size = memory_size
 
@@ -137,7 +140,7 @@ def train_one(args, seed, train_ex, val_ex, test_ex, vocab, log):
         order = rng.permutation(tr.n)
         total = 0.0
         for s in range(0, tr.n, args.batch):
-            rows = order[s: s + args.batch]
+            rows = order[s : s + args.batch]
             logits = forward(E, T, ids, pe, *tr.arrays(rows, rng, args.noise), softmax=not linear)
             loss = torch.nn.functional.cross_entropy(logits, ans[0][rows])
             opt.zero_grad()
@@ -155,8 +158,10 @@ def train_one(args, seed, train_ex, val_ex, test_ex, vocab, log):
         if not linear and (best is None or (va_acc, -va_loss) > (best["val_acc"], -best["val_loss"])):
             best = dict(epoch=epoch, val_acc=va_acc, val_loss=va_loss, E=E.detach().clone(), T=T.detach().clone())
             mark = " *"
-        log(f"  seed {seed} epoch {epoch:3d} lr {lr:.5f} {'linear ' if linear else ''}train loss {total / tr.n:.4f}"
-            f" acc {tr_acc:.4f} val loss {va_loss:.4f} acc {va_acc:.4f} [{time.time() - t0:.0f}s]{mark}")
+        log(
+            f"  seed {seed} epoch {epoch:3d} lr {lr:.5f} {'linear ' if linear else ''}train loss {total / tr.n:.4f}"
+            f" acc {tr_acc:.4f} val loss {va_loss:.4f} acc {va_acc:.4f} [{time.time() - t0:.0f}s]{mark}"
+        )
     te_acc, te_loss, te_pred = evaluate(best["E"], best["T"], ids, pe, te, ans[2])
     best.update(test_acc=te_acc, test_loss=te_loss, test_pred=te_pred, seed=seed, seconds=time.time() - t0)
     log(f"seed {seed}: best epoch {best['epoch']} val acc {best['val_acc']:.4f} test acc {te_acc:.4f}")
@@ -209,7 +214,9 @@ def main(argv=None):
         command="train_memn2n.py " + " ".join(sys.argv[1:] if argv is None else argv),
         hyperparameters=hyper,
         seed=best["seed"],
-        seeds_tried={str(r["seed"]): dict(val_acc=r["val_acc"], test_acc=r["test_acc"], epoch=r["epoch"]) for r in runs},
+        seeds_tried={
+            str(r["seed"]): dict(val_acc=r["val_acc"], test_acc=r["test_acc"], epoch=r["epoch"]) for r in runs
+        },
         best_epoch=best["epoch"],
         val_acc=best["val_acc"],
         test_acc=best["test_acc"],
@@ -224,8 +231,10 @@ def main(argv=None):
     np_pred = reloaded.predict(test_ex)
     diff = int(np.sum(np_pred != best["test_pred"]))
     np_acc = reloaded.accuracy(test_ex)
-    log(f"saved {out} ({out.stat().st_size} bytes): seed {best['seed']} epoch {best['epoch']} val {best['val_acc']:.4f}"
-        f" test {best['test_acc']:.4f}; numpy inference test {np_acc:.4f}, {diff} predictions differ from torch")
+    log(
+        f"saved {out} ({out.stat().st_size} bytes): seed {best['seed']} epoch {best['epoch']} val {best['val_acc']:.4f}"
+        f" test {best['test_acc']:.4f}; numpy inference test {np_acc:.4f}, {diff} predictions differ from torch"
+    )
     if diff:
         sys.exit("numpy and torch predictions differ")
     return 0

@@ -1,5 +1,6 @@
 """Shared fixtures: one platform per test process, a fork helper for tests that need their own
 kernel state, and a fresh-process helper for tests that need another configuration."""
+
 from __future__ import annotations
 
 import os
@@ -95,8 +96,9 @@ def in_fresh_process(code: str, timeout: float = 300.0) -> str:
     """Run Python code in a new interpreter (its own platform and configuration); returns its
     stdout, fails the test with its stderr on a non-zero exit."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    p = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                       timeout=timeout, env=env)
+    p = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env
+    )
     if p.returncode != 0:
         pytest.fail(f"fresh process failed (exit {p.returncode}):\n{p.stdout}\n{p.stderr}")
     return p.stdout
@@ -124,10 +126,10 @@ def exact_tolerance(Q: np.ndarray, K: np.ndarray, V: np.ndarray, ref: np.ndarray
     """
     Q64, K64, V64 = (np.asarray(a, dtype=np.float64) for a in (Q, K, V))
     d = Q64.shape[-1]
-    u = 2.0 ** -24
+    u = 2.0**-24
     gamma = d * u / (1 - d * u)
-    s1 = (np.abs(Q64) @ np.abs(K64).T).max(axis=-1, keepdims=True)          # (m, 1)
-    spread = np.maximum(V64.max(axis=0) - ref, ref - V64.min(axis=0))        # (m, d)
+    s1 = (np.abs(Q64) @ np.abs(K64).T).max(axis=-1, keepdims=True)  # (m, 1)
+    spread = np.maximum(V64.max(axis=0) - ref, ref - V64.min(axis=0))  # (m, d)
     return 1e-6 + 1e-5 * np.abs(ref) + 2 * gamma * s1 * spread
 
 
@@ -137,8 +139,10 @@ def assert_exact_close(out: np.ndarray, Q: np.ndarray, K: np.ndarray, V: np.ndar
     err = np.abs(np.asarray(out, dtype=np.float64) - ref)
     tol = exact_tolerance(Q, K, V, ref)
     bad = err > tol
-    assert not bad.any(), (f"{int(bad.sum())} of {bad.size} elements beyond the bound; worst error "
-                           f"{err.max():.3g}, worst error / bound {(err / tol).max():.3g}")
+    assert not bad.any(), (
+        f"{int(bad.sum())} of {bad.size} elements beyond the bound; worst error "
+        f"{err.max():.3g}, worst error / bound {(err / tol).max():.3g}"
+    )
 
 
 def rand(rng: np.random.Generator, *shape: int) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Traffic analysis (a3sim.analysis) against the trace it reads and independent arithmetic:
 windows add up to the bytes, bytes by stream match the analytic DMA bytes, the row-buffer table
 matches the DRAM statistics, latency percentiles match numpy's, and the plots are PNG files."""
+
 from __future__ import annotations
 
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from a3sim import analysis as A

@@ -1,20 +1,23 @@
 """The approximation in the device against the numpy reference of docs/spec.md (a3sim.reference):
 identical candidate and selected sets, outputs to 1e-5, and cycles from the documented formulas."""
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from a3sim import reference as ref
 from conftest import assert_exact_close, exact_attention, in_fresh_process, rand
 
 # ---- docs/spec.md section 5 -------------------------------------------------------------------------------
-K5 = np.array([[0.5, -0.2, 0.9], [-0.7, 0.4, 0.1], [0.3, 0.8, -0.6], [0.9, -0.5, 0.2], [-0.1, 0.6, 0.7],
-               [0.2, -0.9, -0.3]], np.float32)
+K5 = np.array(
+    [[0.5, -0.2, 0.9], [-0.7, 0.4, 0.1], [0.3, 0.8, -0.6], [0.9, -0.5, 0.2], [-0.1, 0.6, 0.7], [0.2, -0.9, -0.3]],
+    np.float32,
+)
 q5 = np.array([1.0, -0.5, 0.8], np.float32)
 
 
@@ -33,20 +36,31 @@ def test_worked_example_device_equals_reference_and_spec(drv):
     assert rec.n_candidates.tolist() == [3] and rec.n_selected.tolist() == [2]
     # Cycles (docs/spec.md 3.6): selection 4 + 4; scan ceil(6/16); dot 3 + 9; post-scoring + exponent
     # max(ceil(3/16), 2) + 9; output 2 + 9.
-    assert rec.stage_cycles == {"candidate_selection": 8, "score_scan": 1, "dot_product": 12, "exponent": 11,
-                                "output": 11, "post_scoring": 1, "sort": 0}
+    assert rec.stage_cycles == {
+        "candidate_selection": 8,
+        "score_scan": 1,
+        "dot_product": 12,
+        "exponent": 11,
+        "output": 11,
+        "post_scoring": 1,
+        "sort": 0,
+    }
     assert rec.compute_cycles == 8 + 1 + 12 + 11 + 11
     assert rec.query_latency_ns == 43.0  # one query: latency = the sum of its stages
 
 
 # Example 2 of docs/spec.md section 5: the min-side skip acts (R < 0 after iteration 1).
-K6 = np.array([[0.8, -0.1, 0.5], [0.7, -0.9, 0.7], [0.5, 0.4, -0.9], [0.9, -0.8, 0.4], [-0.6, 0.1, -0.2],
-               [0.3, 0.2, -0.5]], np.float32)
+K6 = np.array(
+    [[0.8, -0.1, 0.5], [0.7, -0.9, 0.7], [0.5, 0.4, -0.9], [0.9, -0.8, 0.4], [-0.6, 0.1, -0.2], [0.3, 0.2, -0.5]],
+    np.float32,
+)
 q6 = np.array([-0.7, 0.3, 0.2], np.float32)
 
 
-@pytest.mark.parametrize("min_skip,T,C,SEL", [(True, 0.05, [1, 2, 4], [1, 2, 4]), (True, 0.4, [1, 2, 4], [2, 4]),
-                                             (False, 0.05, [2, 4], [2, 4])])
+@pytest.mark.parametrize(
+    "min_skip,T,C,SEL",
+    [(True, 0.05, [1, 2, 4], [1, 2, 4]), (True, 0.4, [1, 2, 4], [2, 4]), (False, 0.05, [2, 4], [2, 4])],
+)
 def test_worked_example_2_device(drv, min_skip, T, C, SEL):
     T = float(np.float32(T))
     # Two copies of the query: the device selects queries in pairs (select_two) and one at a time.
@@ -99,8 +113,9 @@ def test_device_matches_reference(drv, p):
     Q, K, V, mode, M, T, min_skip = p
     kw = {} if mode == "exact" else ({"M": M, "T": T} if mode == "approx" else {"T": T})
     out, rec = drv.attention(Q, K, V, mode=mode, sets=True, min_skip=min_skip, **kw)
-    r_out, infos = ref.a3_attention(Q, K, V, mode=mode, M=M if mode == "approx" else None,
-                                    T=T if mode != "exact" else 0.0, min_skip=min_skip)
+    r_out, infos = ref.a3_attention(
+        Q, K, V, mode=mode, M=M if mode == "approx" else None, T=T if mode != "exact" else 0.0, min_skip=min_skip
+    )
     for i, info in enumerate(infos):
         np.testing.assert_array_equal(rec.candidates[i], info.C)
         np.testing.assert_array_equal(rec.selected[i], info.SEL)
@@ -125,7 +140,7 @@ def test_full_iterations_make_greedy_scores_exact(drv):
     for i in range(m):
         pos = np.flatnonzero(S[i] > 0)
         np.testing.assert_array_equal(rec.candidates[i], pos)
-        np.testing.assert_allclose(out[i], exact_attention(Q[i:i + 1], K[pos], V[pos])[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out[i], exact_attention(Q[i : i + 1], K[pos], V[pos])[0], rtol=1e-5, atol=1e-6)
 
 
 def test_approx_equals_exact_when_all_scores_positive(drv):
@@ -159,7 +174,7 @@ def test_tiled_approx_merges_like_reference(drv):
         sel = rec.selected[i]
         assert np.all(np.diff(sel) > 0)
         # Softmax over the union of SEL with one common max: the merged output.
-        np.testing.assert_allclose(out[i], exact_attention(Q[i:i + 1], K[sel], V[sel])[0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(out[i], exact_attention(Q[i : i + 1], K[sel], V[sel])[0], rtol=1e-5, atol=1e-6)
     for t, (r0, r1) in enumerate([(0, 234), (234, 468), (468, 700)]):
         _, infos = ref.a3_attention(Q, K[r0:r1], V[r0:r1], mode="approx", M=300, T=float(np.float32(0.01)))
         for i in range(m):
@@ -176,8 +191,12 @@ def test_peaked_workload_gains_throughput(drv):
     Q, K, V, idx = planted(320, 64, 256, alpha=8.0, seed=3)
     _, ex = drv.attention(Q, K, V)
     gains = {}
-    for name, preset in (("calibrated-1.6", "calibrated-1.6"), ("conservative", "conservative"),
-                         ("M=n/4", {"M_frac": 0.25, "T": 0.1}), ("aggressive", "aggressive")):
+    for name, preset in (
+        ("calibrated-1.6", "calibrated-1.6"),
+        ("conservative", "conservative"),
+        ("M=n/4", {"M_frac": 0.25, "T": 0.1}),
+        ("aggressive", "aggressive"),
+    ):
         out, ap = drv.attention(Q, K, V, mode="approx", preset=preset)
         gains[name] = ex.compute_cycles / ap.compute_cycles
         # The planted key survives the approximation.

@@ -1,4 +1,5 @@
 """Real networks offloading their attention through the simulated A3 (the A3Attention backend)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,9 +64,11 @@ def test_layer_policies(drv, minilm):
 def test_base_compute_matches_exact_device_cycles(drv):
     rng = np.random.default_rng(0)
     for m, n, d in ((1, 5, 4), (300, 700, 32), (12, 12, 32)):
-        _, rec = drv.attention(rng.standard_normal((m, d)).astype(np.float32),
-                               rng.standard_normal((n, d)).astype(np.float32),
-                               rng.standard_normal((n, d)).astype(np.float32))
+        _, rec = drv.attention(
+            rng.standard_normal((m, d)).astype(np.float32),
+            rng.standard_normal((n, d)).astype(np.float32),
+            rng.standard_normal((n, d)).astype(np.float32),
+        )
         assert base_compute_ns(drv, m, n, d) == pytest.approx(rec.compute_ns)
 
 

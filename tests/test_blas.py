@@ -1,4 +1,5 @@
 """The model's BLAS: the pinned OpenBLAS from PyPI, a kernel that fits the CPU, found at run time."""
+
 from __future__ import annotations
 
 import importlib.metadata

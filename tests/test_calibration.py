@@ -1,5 +1,6 @@
 """The paper's presets are spec 3.4's; the calibrated presets meet the accuracy bounds they were
 calibrated for, and the calibration command reproduces its report."""
+
 from __future__ import annotations
 
 from pathlib import Path

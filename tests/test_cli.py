@@ -1,5 +1,6 @@
 """The CLI and the main job (`make run` runs `a3sim demo`): a reduced run writes the table,
 traces and plots; `a3sim run --json` prints one JSON object."""
+
 from __future__ import annotations
 
 import json
@@ -17,16 +18,24 @@ from a3sim import report
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "a3sim.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "a3sim.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_demo_quick_writes_everything(tmp_path):
     p = _cli("demo", "--quick", "--no-progress", "--out", str(tmp_path))
     assert p.returncode == 0, p.stderr
     assert "minilm" in p.stdout and "memn2n" in p.stdout and "gain vs base A3" in p.stdout
-    for f in ("results.csv", "results.json", "latency_breakdown.png", "accuracy_vs_gain.png",
-              "traces/transactions.parquet", "traces/jobs.parquet", "traces/trace.perfetto.json"):
+    for f in (
+        "results.csv",
+        "results.json",
+        "latency_breakdown.png",
+        "accuracy_vs_gain.png",
+        "traces/transactions.parquet",
+        "traces/jobs.parquet",
+        "traces/trace.perfetto.json",
+    ):
         assert (tmp_path / f).stat().st_size > 0, f
     res = pd.read_csv(tmp_path / "results.csv")
     assert len(res) == 6 and set(res.workload) == {"minilm", "memn2n"}
@@ -63,8 +72,10 @@ def test_config_table_lists_sources():
     assert cfg["n_max"]["value"] == 320 and cfg["n_max"]["source"].startswith("[paper]")
     # A tag, or a named secondary source with its year ("[Horowitz, ISSCC 2014, ...]").
     named = re.compile(r"^\[[A-Z][a-z]+, [^\]]*\d{4}")
-    assert all(e["source"].startswith(("[paper]", "[spec", "[ours]", "[sim]")) or named.match(e["source"])
-               for e in cfg.values())
+    assert all(
+        e["source"].startswith(("[paper]", "[spec", "[ours]", "[sim]")) or named.match(e["source"])
+        for e in cfg.values()
+    )
     assert cfg["dram_pj_per_byte"]["source"].startswith("[Horowitz, ISSCC 2014")
 
 

@@ -1,5 +1,6 @@
 """Bad input raises typed exceptions with messages that say what to fix; nothing reaches the
 device, and the driver stays usable."""
+
 from __future__ import annotations
 
 import numpy as np

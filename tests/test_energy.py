@@ -1,6 +1,7 @@
 """Energy and area (docs/spec.md 3.7, docs/energy-model.md): every job's energy equals its counts times
 the coefficients, recomputed here from Table I as the spec prints it; approx spends less than exact
 in proportion to the work it skips; key sorting is reported apart."""
+
 from __future__ import annotations
 
 import math
@@ -140,7 +141,12 @@ def test_sorting_is_reported_apart_with_the_device_sorter():
 
     r = json.loads(out.strip().splitlines()[-1])
     sort = 16 * 100 * 7  # ceil(d / sorter_lanes) x n x ceil(log2 n), sorter_lanes = 1
-    assert r["sorting"] == {"sorted_by": "device", "key_matrices": 1, "cycles": sort,
-                            "cycles_per_key_matrix": float(sort), "cycles_per_query": sort / 40}
+    assert r["sorting"] == {
+        "sorted_by": "device",
+        "key_matrices": 1,
+        "cycles": sort,
+        "cycles_per_key_matrix": float(sort),
+        "cycles_per_query": sort / 40,
+    }
     assert r["stages"]["sort"] == sort
     assert r["compute"] < sort < r["busy"]  # not part of the pipeline, part of the job's time

@@ -1,4 +1,5 @@
 """Exact mode end to end: the device's outputs against an independent numpy reference."""
+
 from __future__ import annotations
 
 import json
@@ -16,11 +17,11 @@ SHAPES = [  # (m, n, d)
     (3, 7, 1),
     (1, 16, 32),
     (17, 100, 48),
-    (1, 320, 64),      # n = SRAM capacity
-    (4, 321, 64),      # one row beyond it: two tiles
-    (2, 1000, 16),     # four tiles
-    (1024, 320, 64),   # many queries: four jobs of q_rows
-    (1024, 700, 32),   # many queries and tiles
+    (1, 320, 64),  # n = SRAM capacity
+    (4, 321, 64),  # one row beyond it: two tiles
+    (2, 1000, 16),  # four tiles
+    (1024, 320, 64),  # many queries: four jobs of q_rows
+    (1024, 700, 32),  # many queries and tiles
 ]
 
 
@@ -38,8 +39,13 @@ def test_exact_matches_numpy(drv, m, n, d):
 
 @settings(max_examples=40, deadline=None)
 @example(m=7, n=395, d=26, seed=69, scale=4.0)  # large scores, two tiles: needs the f64 row stats
-@given(m=st.integers(1, 40), n=st.integers(1, 400), d=st.integers(1, 64), seed=st.integers(0, 2**32 - 1),
-       scale=st.sampled_from([0.01, 1.0, 4.0]))
+@given(
+    m=st.integers(1, 40),
+    n=st.integers(1, 400),
+    d=st.integers(1, 64),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([0.01, 1.0, 4.0]),
+)
 def test_exact_property(drv, m, n, d, seed, scale):
     rng = np.random.default_rng(seed)
     Q, K, V = scale * rand(rng, m, d), rand(rng, n, d), rand(rng, n, d)

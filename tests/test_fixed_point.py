@@ -1,10 +1,10 @@
 """The fixed-point datapath (docs/spec.md 2.1, docs/fixed-point.md): the numpy twin
 a3sim.fixed_point against exp and the rules, against the C++ kernel bit for bit, and the device
 configured with datapath = 1 against the twin; MemN2N qa2 accuracy against float32."""
+
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np

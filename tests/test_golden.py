@@ -1,11 +1,11 @@
 """Golden outputs: the timing and traffic of a few fixed calls (tests/data/timing_golden.json,
 written by scripts/make_timing_golden.py) and the README's worked example, each on a fresh
 platform so that the numbers do not depend on what ran before."""
+
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 from conftest import in_fresh_process
@@ -29,7 +29,7 @@ def test_timing_and_traffic_match_golden():
 
 def test_readme_worked_example_output(tmp_path):
     text = (ROOT / "README.md").read_text()
-    section = text[text.index("## A worked example"):]
+    section = text[text.index("## A worked example") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     expected = re.search(r"Its output:\n\n```\n(.*?)```", section, re.S).group(1)
     code = code.replace('"trace.json"', repr(str(tmp_path / "trace.json")))

@@ -3,6 +3,7 @@ code, exercised as host software would, through MMIO and descriptors in host mem
 
 Checks use the protocol as documented (docs/register-map.md, docs/descriptors.md) through the
 driver's own copy of it (a3sim.protocol), and check that copy against the native tables."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,28 @@ import pytest
 
 from a3sim import errors as E
 from a3sim.protocol import (
-    COMPLETION_DTYPE, CTRL_ENABLE, CTRL_SOFT_RESET, DESCRIPTOR_DTYPE, DEVICE_ID, DEVICE_VERSION, FLAG_IRQ,
-    FLAG_ROW_STATS, IRQ_DONE, IRQ_ERROR, MMIO_BASE, MMIO_STRIDE, PERF_COUNTERS, STATUS_BUSY, STATUS_ENABLED,
-    STATUS_ERROR, Mode, Opcode, Reg, Status, completion_ok, perf_offset,
+    COMPLETION_DTYPE,
+    CTRL_ENABLE,
+    CTRL_SOFT_RESET,
+    DESCRIPTOR_DTYPE,
+    DEVICE_ID,
+    DEVICE_VERSION,
+    FLAG_IRQ,
+    FLAG_ROW_STATS,
+    IRQ_DONE,
+    IRQ_ERROR,
+    MMIO_BASE,
+    MMIO_STRIDE,
+    PERF_COUNTERS,
+    STATUS_BUSY,
+    STATUS_ENABLED,
+    STATUS_ERROR,
+    Mode,
+    Opcode,
+    Reg,
+    Status,
+    completion_ok,
+    perf_offset,
 )
 from conftest import assert_exact_close, in_fork, in_fresh_process, rand
 
@@ -101,17 +121,41 @@ def test_reset_values_in_a_fresh_platform():
         """
     )
     regs = json.loads(out.strip().splitlines()[-1])
-    expected = {"ID": DEVICE_ID, "VERSION": DEVICE_VERSION, "CAP_N_MAX": 320, "CAP_D_MAX": 64, "CAP_Q_ROWS": 256,
-                "CAP_CLOCK_MHZ": 1000, "CAP_BURST_BYTES": 256, "CAP_FEATURES": 1, "CAP_QUEUE_MAX": 65536, "CAP_ITER_BITS": 32}
+    expected = {
+        "ID": DEVICE_ID,
+        "VERSION": DEVICE_VERSION,
+        "CAP_N_MAX": 320,
+        "CAP_D_MAX": 64,
+        "CAP_Q_ROWS": 256,
+        "CAP_CLOCK_MHZ": 1000,
+        "CAP_BURST_BYTES": 256,
+        "CAP_FEATURES": 1,
+        "CAP_QUEUE_MAX": 65536,
+        "CAP_ITER_BITS": 32,
+    }
     for name, value in regs.items():
         assert value == expected.get(name, 0), name
 
 
 def test_read_only_registers_ignore_writes(drv):
     raw = RawHost(drv.device)
-    for reg in (Reg.ID, Reg.VERSION, Reg.STATUS, Reg.IRQ_STATUS, Reg.SQ_HEAD, Reg.CQ_TAIL, Reg.CAP_N_MAX,
-                Reg.CAP_D_MAX, Reg.CAP_Q_ROWS, Reg.CAP_CLOCK_MHZ, Reg.CAP_BURST_BYTES, Reg.CAP_FEATURES,
-                Reg.CAP_QUEUE_MAX, perf_offset("JOBS"), perf_offset("JOBS") + 4):
+    for reg in (
+        Reg.ID,
+        Reg.VERSION,
+        Reg.STATUS,
+        Reg.IRQ_STATUS,
+        Reg.SQ_HEAD,
+        Reg.CQ_TAIL,
+        Reg.CAP_N_MAX,
+        Reg.CAP_D_MAX,
+        Reg.CAP_Q_ROWS,
+        Reg.CAP_CLOCK_MHZ,
+        Reg.CAP_BURST_BYTES,
+        Reg.CAP_FEATURES,
+        Reg.CAP_QUEUE_MAX,
+        perf_offset("JOBS"),
+        perf_offset("JOBS") + 4,
+    ):
         before = raw.r(reg)
         raw.w(reg, 0xFFFFFFFF)
         assert raw.r(reg) == before, reg
@@ -129,9 +173,9 @@ def test_read_only_registers_ignore_writes(drv):
 def test_bad_mmio_accesses_are_bus_errors(drv):
     dev = drv.device
     with pytest.raises(E.MmioError):
-        dev.read_reg(0, 0x7F0)           # unmapped offset
+        dev.read_reg(0, 0x7F0)  # unmapped offset
     with pytest.raises(E.MmioError):
-        dev.read_reg(0, 0x002)           # not 32-bit aligned
+        dev.read_reg(0, 0x002)  # not 32-bit aligned
     with pytest.raises(E.MmioError):
         dev.mmio_read(MMIO_BASE + 64 * MMIO_STRIDE)  # no device there
     with pytest.raises(E.MmioError):
@@ -237,10 +281,8 @@ def _trigger_all_errors() -> dict[str, int]:
     expect("BAD_PARAM", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, T=np.nan, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     # M must fit the 32-bit iteration counter (CAP_ITER_BITS), in every mode.
-    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=1 << 32, n=n, d=d, m=1, addr_a=qa,
-           addr_b=oa)
-    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.EXACT, M=2**64 - 1, n=n, d=d, m=1, addr_a=qa,
-           addr_b=oa)
+    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=1 << 32, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
+    expect("BAD_ITERATIONS", opcode=Opcode.ATTEND, mode=Mode.EXACT, M=2**64 - 1, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
     # A sorted-key table whose row index points outside K is refused (it would steer the pointers
     # out of the banks), and approx mode then still has no table.
     assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)["status"] == 0
@@ -261,8 +303,9 @@ def _trigger_all_errors() -> dict[str, int]:
     # Scores that overflow float32 in the dot product.
     big = raw.buf(np.full((n, d), 1e20, np.float32))
     assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=big, addr_b=va)["status"] == 0
-    expect("NONFINITE", opcode=Opcode.ATTEND, n=n, d=d, m=1, addr_a=big, addr_b=oa, flags=FLAG_ROW_STATS,
-           addr_c=oa + 4096)
+    expect(
+        "NONFINITE", opcode=Opcode.ATTEND, n=n, d=d, m=1, addr_a=big, addr_b=oa, flags=FLAG_ROW_STATS, addr_c=oa + 4096
+    )
     # Completion queue overflow: the host stops advancing CQ_HEAD. 7 completions fill the
     # 8-entry ring (one slot stays empty); the 8th descriptor cannot complete.
     raw.w(Reg.IRQ_ACK, 3)

@@ -1,6 +1,7 @@
 """`a3sim mem` (python/a3sim/memstudy.py): a workload on a DRAM preset and several units prints
 the memory report, writes its plots and DRAM traces; `a3sim run --trace` writes the DRAM traces
 too; `a3sim mem --spec` lists every preset value with its source."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,15 @@ import sys
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "a3sim.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "a3sim.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_mem_report_plots_and_traces(tmp_path):
-    p = _cli("mem", "memn2n", "--limit", "40", "--dram", "lpddr4-4266", "--units", "2", "--out", str(tmp_path),
-             "--json")
+    p = _cli(
+        "mem", "memn2n", "--limit", "40", "--dram", "lpddr4-4266", "--units", "2", "--out", str(tmp_path), "--json"
+    )
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout.strip().splitlines()[-1])
     assert rep["units"] == 2 and rep["dram"] == "lpddr4-4266" and rep["policy"] == "banked"
@@ -39,8 +42,13 @@ def test_mem_report_plots_and_traces(tmp_path):
 def test_run_trace_writes_dram_traces(tmp_path):
     p = _cli("run", "memn2n", "--limit", "10", "--trace", str(tmp_path))
     assert p.returncode == 0, p.stderr
-    for f in ("transactions.parquet", "trace.perfetto.json", "dram.ramulator1.trace", "dram.ramulator2.trace",
-              "dram.dramsys.stl"):
+    for f in (
+        "transactions.parquet",
+        "trace.perfetto.json",
+        "dram.ramulator1.trace",
+        "dram.ramulator2.trace",
+        "dram.dramsys.stl",
+    ):
         assert (tmp_path / f).stat().st_size > 0, f
 
 

@@ -1,4 +1,5 @@
 """MemN2N on bAbI qa1-qa3: parser, inference with pluggable attention, committed weights."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -98,7 +99,7 @@ def _reference_logits(model: mn.MemN2N, ex: mn.Example) -> np.ndarray:
         pe = mn.position_encoding(len(sentence), model.d)
         return sum((pe[j] * E[k, model.word_index.get(w, 0)] for j, w in enumerate(sentence)), np.zeros(model.d))
 
-    mems = ex.memories[-model.memory_size:]
+    mems = ex.memories[-model.memory_size :]
     n = len(mems)
     u = embed(0, ex.question)
     for h in range(model.hops):

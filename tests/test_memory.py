@@ -3,6 +3,7 @@ the DRAM burst trace, every resolved parameter with a source, no window of a tra
 bandwidth, and the rule that a DRAM access moves whole bursts. Each case runs in a fresh process
 (its own platform and configuration). The analytic checks of the timing itself are C++ tests
 (tests/cpp/test_dram_banked.cpp)."""
+
 from __future__ import annotations
 
 import json
@@ -67,7 +68,10 @@ def test_banked_dram_stats_trace_and_peak(preset):
     # Statistics agree with the burst trace.
     assert s["bursts"] == sum(r["kinds"].values())
     assert (s["row_hits"], s["row_misses"], s["row_conflicts"]) == (
-        r["kinds"]["hit"], r["kinds"]["miss"], r["kinds"]["conflict"])
+        r["kinds"]["hit"],
+        r["kinds"]["miss"],
+        r["kinds"]["conflict"],
+    )
     assert s["bytes_read"] + s["bytes_written"] == r["trace_bytes"] == r["burst_bytes"] * s["bursts"]
     # Every transaction was split into the bursts it touches; short ones cost a whole burst.
     assert s["bursts"] == r["txn_bursts"]
@@ -81,8 +85,22 @@ def test_banked_dram_stats_trace_and_peak(preset):
     assert r["units"]["latency_p95_ns"] == "ns" and r["units"]["achieved_gbps"] == "GB/s"
     assert s["latency_p50_ns"] <= s["latency_p95_ns"] <= s["latency_p99_ns"] <= s["latency_max_ns"]
     # Every timing value names its source.
-    for k in ("tCK", "tRCD", "tCL", "tRP", "tRAS", "tCCD_S", "tCCD_L", "tBURST", "tWR", "tWTR_S", "tRRD_S",
-              "tFAW", "tREFI", "tRFC"):
+    for k in (
+        "tCK",
+        "tRCD",
+        "tCL",
+        "tRP",
+        "tRAS",
+        "tCCD_S",
+        "tCCD_L",
+        "tBURST",
+        "tWR",
+        "tWTR_S",
+        "tRRD_S",
+        "tFAW",
+        "tREFI",
+        "tRFC",
+    ):
         assert r["sources"][k].startswith("["), k
     assert s["refreshes"] >= 1 and s["refresh_ns"] > 0
 

@@ -3,6 +3,7 @@
 Run: ``PYTHONPATH=python .venv/bin/python -m pytest tests/test_minilm.py`` from the repository root.
 The golden file comes from ``scripts/make_minilm_golden.py`` (sentence-transformers on torch CPU).
 """
+
 from __future__ import annotations
 
 import math
@@ -131,11 +132,11 @@ def test_recording_backend_shapes(model, sentences, golden, exact):
     assert len(rec.calls) == 6 * len(lengths)
     seen = []
     for j in range(0, len(rec.calls), 6):
-        group = rec.calls[j:j + 6]
+        group = rec.calls[j : j + 6]
         assert [c[0] for c in group] == list(range(6))  # 6 layers, in order
         shapes = {(c[1].shape, c[2].shape, c[3].shape) for c in group}
         assert len(shapes) == 1
-        (qs, ks, vs), = shapes
+        ((qs, ks, vs),) = shapes
         B, m, d = qs
         assert d == D and ks == vs == (B, m, d)  # m == n: self-attention
         assert B % H == 0
@@ -222,7 +223,7 @@ def test_gelu_accuracy():
     err = np.abs(got.astype(np.float64) - ref)
     assert err.max() <= 3e-7 * np.maximum(1.0, np.abs(ref)).max()
     assert (err <= 3e-7 * np.maximum(1.0, np.abs(ref))).all()
-    assert np.sqrt(np.mean(err ** 2)) < 1e-7
+    assert np.sqrt(np.mean(err**2)) < 1e-7
     # in place, multi-dimensional, and several chunks
     y = np.random.default_rng(0).standard_normal((300, 1536)).astype(np.float32)
     expect = gelu(y.copy())

@@ -2,6 +2,7 @@
 the units' jobs overlap in time and contend for the DRAM port (arbitration waits traced), fixed
 priority spares the first unit, and traffic analysis of the run adds up. Each case runs in a
 fresh process (the unit count is a platform parameter)."""
+
 from __future__ import annotations
 
 import json
@@ -95,9 +96,9 @@ def test_units_saturate_one_ddr4_channel():
     LOAD_KV 6.9, 9.6, 17.5, 42.9 us)."""
     r = {n: json.loads(in_fresh_process(SAT.format(units=n)).strip().splitlines()[-1]) for n in (1, 2, 4, 8)}
     bw = [r[n]["gbps"] for n in (1, 2, 4, 8)]
-    assert all(b2 > b1 for b1, b2 in zip(bw, bw[1:]))       # more units, more bandwidth...
+    assert all(b2 > b1 for b1, b2 in zip(bw, bw[1:]))  # more units, more bandwidth...
     assert bw[3] >= 0.75 * r[8]["peak"] and bw[3] <= r[8]["peak"]  # ...up to near the peak
-    assert bw[3] - bw[2] < bw[1] - bw[0]                     # and it levels off
+    assert bw[3] - bw[2] < bw[1] - bw[0]  # and it levels off
     lat = [r[n]["load_kv_us"] for n in (1, 2, 4, 8)]
     assert all(l2 > l1 for l1, l2 in zip(lat, lat[1:])) and lat[3] > 4 * lat[0]
     assert r[8]["makespan"] < r[1]["makespan"]

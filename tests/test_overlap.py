@@ -2,6 +2,7 @@
 unit fetches the next descriptor and its queries into the second query buffer. The outputs and
 the traffic stay the same; each later job's fetch and query DMA move under the previous job's
 compute, so the call is shorter by exactly their durations; off, jobs stay strictly sequential."""
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,9 @@ def run(on: int) -> dict:
 
 def test_overlap_hides_the_next_jobs_query_dma():
     off, on = run(0), run(1)
-    assert on["out"] == off["out"] and on["sum"] == off["sum"]      # same outputs, bit for bit
-    assert (on["rd"], on["wr"]) == (off["rd"], off["wr"])           # same traffic
-    assert on["per_job"] == on["per_trace"] == off["per_job"]       # bytes charged to their own job
+    assert on["out"] == off["out"] and on["sum"] == off["sum"]  # same outputs, bit for bit
+    assert (on["rd"], on["wr"]) == (off["rd"], off["wr"])  # same traffic
+    assert on["per_job"] == on["per_trace"] == off["per_job"]  # bytes charged to their own job
     # The call is shorter by the fetch + query DMA of the 2nd to 4th ATTEND (2,676.5 ns each).
     assert abs((off["lat"] - on["lat"]) - off["hidden"]) < 1e-6
     assert abs(off["hidden"] - 3 * (59.5 + 2617.0)) < 1e-6

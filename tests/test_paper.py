@@ -1,4 +1,5 @@
 """The paper study (`a3sim paper --quick`), its workloads and their trainers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,8 +27,12 @@ def test_quick_profile_writes_the_report(quick):
     for heading in ("Fig. 11a", "Fig. 12a", "Fig. 13a", "Fig. 14a/b", "Energy (Fig. 15a)"):
         assert f"## {heading}" in text
     figdir = out.parent / out.stem
-    for name in ("fig11a_accuracy_vs_M.png", "fig12a_accuracy_vs_T.png", "fig13a_14_presets.png",
-                 "kv_n_distribution.png"):
+    for name in (
+        "fig11a_accuracy_vs_M.png",
+        "fig12a_accuracy_vs_T.png",
+        "fig13a_14_presets.png",
+        "kv_n_distribution.png",
+    ):
         assert (figdir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Every configuration of every workload ran, each table row carries the paper's value.
     for w in ("memn2n", "kvmemn2n"):
@@ -132,8 +137,12 @@ def test_kv_trainer_gradients_match_finite_differences():
     enc = kv.encode("dev", vocab, 6)
     rng = np.random.default_rng(2)
     d = 4
-    m = kv.KVMemN2N(vocab, rng.standard_normal((len(vocab), d)) * 0.3, rng.standard_normal((len(vocab), d)) * 0.3,
-                    np.stack([np.eye(d)] * 2) + rng.standard_normal((2, d, d)) * 0.1)
+    m = kv.KVMemN2N(
+        vocab,
+        rng.standard_normal((len(vocab), d)) * 0.3,
+        rng.standard_normal((len(vocab), d)) * 0.3,
+        np.stack([np.eye(d)] * 2) + rng.standard_normal((2, d, d)) * 0.1,
+    )
     m.A, m.B, m.R = m.A.astype(np.float64), m.B.astype(np.float64), m.R.astype(np.float64)
     m.A[0] = m.B[0] = 0
     rows = np.arange(6)
@@ -158,6 +167,7 @@ def test_committed_models_reach_the_targets():
         m = mn.load_babi20_model(t)
         assert m.accuracy(mn.load_babi20(t, "test")) == pytest.approx(m.meta["test_acc"])
     import json
+
     from a3sim._paths import workloads_dir
 
     res = json.loads((workloads_dir() / "memn2n" / "babi20" / "results.json").read_text())

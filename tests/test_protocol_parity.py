@@ -46,7 +46,10 @@ def test_phases_and_streams(tables):
 def test_registers_and_bits(tables):
     assert tables["reg"] == {r.name: r.value for r in P.Reg}
     assert tables["dflag"] == {
-        "IRQ": P.FLAG_IRQ, "ROW_STATS": P.FLAG_ROW_STATS, "NO_MIN_SKIP": P.FLAG_NO_MIN_SKIP, "SETS": P.FLAG_SETS
+        "IRQ": P.FLAG_IRQ,
+        "ROW_STATS": P.FLAG_ROW_STATS,
+        "NO_MIN_SKIP": P.FLAG_NO_MIN_SKIP,
+        "SETS": P.FLAG_SETS,
     }
     assert tables["ctrl_bit"] == {"ENABLE": P.CTRL_ENABLE, "SOFT_RESET": P.CTRL_SOFT_RESET}
     assert tables["status_bit"] == {"BUSY": P.STATUS_BUSY, "ERROR": P.STATUS_ERROR, "ENABLED": P.STATUS_ENABLED,
@@ -86,7 +89,7 @@ def test_header_text_matches_the_compiled_tables(tables):
     """The header as written (what docs/register-map.md quotes) and the library agree: a stale
     build or a hand edit of one side shows here."""
     text = HEADER.read_text()
-    block = text[text.index("namespace reg {"): text.index("}  // namespace reg")]
+    block = text[text.index("namespace reg {") : text.index("}  // namespace reg")]
     regs = {m[1]: int(m[2], 16) for m in re.finditer(r"constexpr uint32_t (\w+) = (0x[0-9A-Fa-f]+);", block)}
     assert regs == tables["reg"]
     errs = {m[1]: int(m[2]) for m in re.finditer(r"X\((\w+), (\d+), \"", text)}

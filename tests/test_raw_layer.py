@@ -52,8 +52,15 @@ def test_native_calls_before_a_platform_exists_are_refused():
     )
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
     assert "no platform" in lines["error:"]
-    for name in ("mmio_read", "mmio_write", "run_until_irq", "write_and_wait", "fault_set", "host_transaction",
-                 "host_store"):
+    for name in (
+        "mmio_read",
+        "mmio_write",
+        "run_until_irq",
+        "write_and_wait",
+        "fault_set",
+        "host_transaction",
+        "host_store",
+    ):
         assert lines[name] == "-1000", name
     for name in (
         "dram_size",

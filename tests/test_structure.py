@@ -1,5 +1,6 @@
 """Structural properties the simulator's speed rests on (not timed): a resident K/V is not
 transferred again, one device job per head, and trace records move from C++ in bulk."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,9 +48,11 @@ def test_trace_records_move_in_bulk(drv, monkeypatch):
     tr = drv.trace
     calls: dict[str, list[int]] = {"txn": [], "phase": [], "job": []}
     for kind, fn in dict(tr._copy).items():
+
         def counting(start, count, dst, _fn=fn, _kind=kind):
             calls[_kind].append(int(count))
             return _fn(start, count, dst)
+
         monkeypatch.setitem(tr._copy, kind, counting)
     p0 = tr.count("phase")
     _, rec = drv.attention(rand(rng, 1024, 64), rand(rng, 320, 64), rand(rng, 320, 64))

@@ -5,6 +5,7 @@ Run: PYTHONPATH=python .venv/bin/python -m pytest tests/test_tasks.py (from the 
 The real-MiniLM checks use small limits so that they also fit with a cold embedding cache; the
 weights are a dependency installed by the Makefile, so they never skip.
 """
+
 from __future__ import annotations
 
 import json
@@ -107,8 +108,11 @@ def test_licence_and_readme_present():
 
 def test_extractor_reproduces_committed_subset(tmp_path):
     # Debian's wordnet-base is installed by the Makefile (make test); the subset is rebuilt from it.
-    subprocess.run([sys.executable, str(REPO / "scripts" / "extract_wordnet.py"), "--out", str(tmp_path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "extract_wordnet.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     assert (tmp_path / "subset.jsonl").read_bytes() == (WN / "subset.jsonl").read_bytes()
     assert (tmp_path / "LICENSE").read_bytes() == (WN / "LICENSE").read_bytes()
 
@@ -120,7 +124,9 @@ def test_split_gloss():
     finally:
         sys.path.pop(0)
     assert split_gloss('a tangible entity; an entity that can cast a shadow; "it was full"; "b; c"') == (
-        "a tangible entity; an entity that can cast a shadow", ["it was full", "b; c"])
+        "a tangible entity; an entity that can cast a shadow",
+        ["it was full", "b; c"],
+    )
     assert split_gloss('x y: "the example"') == ("x y", ["the example"])
     assert split_gloss('defn; "quote here"- Author') == ("defn", ["quote here"])
     assert split_gloss("no examples") == ("no examples", [])
@@ -216,9 +222,9 @@ def test_projection_is_orthonormal_and_fixed():
 # Exact-attention (NumpyAttention) figures of all-MiniLM-L6-v2 on small limits (the full-size
 # figures are in a3sim/tasks/wordnet.py). Tolerances allow one or two argmax flips from float32
 # rounding differences between BLAS builds. Cold cache: about 1100 texts to embed.
-EXPECTED_SENSE_30 = 0.445                 # sense_matching(limit=30): 200 examples, chance 0.229
-EXPECTED_RET_100 = (0.37, 0.54)           # definition_retrieval(limit=100): top1, top5, N = 300
-EXPECTED_BIG_400_100 = (0.23, 0.36)       # large_n_retrieval(n=400, limit=100): top1, top5, d = 64
+EXPECTED_SENSE_30 = 0.445  # sense_matching(limit=30): 200 examples, chance 0.229
+EXPECTED_RET_100 = (0.37, 0.54)  # definition_retrieval(limit=100): top1, top5, N = 300
+EXPECTED_BIG_400_100 = (0.23, 0.36)  # large_n_retrieval(n=400, limit=100): top1, top5, d = 64
 
 
 def test_sense_matching_minilm(minilm_encoder):

@@ -1,4 +1,5 @@
 """Simulated time follows the documented model (docs/timing-model.md, docs/spec.md 2 and 3.6)."""
+
 from __future__ import annotations
 
 import math
@@ -149,7 +150,8 @@ def test_planted_gain_matches_bottleneck_arithmetic(drv, n):
         C, S = ap.n_candidates, ap.n_selected
         stages = [spec_stage_cycles("approx", n, M, int(c), int(s)) for c, s in zip(C, S)]
         modelled = sum(pipeline([[n + 9] * 3] * 256)[0] for _ in range(4)) / sum(
-            pipeline(stages[c0:c0 + 256])[0] for c0 in range(0, 1024, 256))
+            pipeline(stages[c0 : c0 + 256])[0] for c0 in range(0, 1024, 256)
+        )
         assert gain == pytest.approx(modelled, rel=1e-12)
         dot_bound = float(np.mean(C)) + 9 > M + 4  # the dot-product on C outruns candidate selection
         if (n, name) == (186, "aggressive"):

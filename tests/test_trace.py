@@ -1,5 +1,6 @@
 """Trace tables and exports open in the tools users have: pandas/Parquet (pyarrow reads it back),
 Chrome/Perfetto trace-event JSON, CSV and a Ramulator request trace."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,19 @@ def call(drv):
 
 def test_transaction_table_schema(drv, call):
     t = drv.trace.transactions()
-    assert list(t.columns) == ["t_start_ns", "t_end_ns", "initiator", "target", "op", "address", "bytes", "job",
-                               "stream", "status", "wait_ns"]
+    assert list(t.columns) == [
+        "t_start_ns",
+        "t_end_ns",
+        "initiator",
+        "target",
+        "op",
+        "address",
+        "bytes",
+        "job",
+        "stream",
+        "status",
+        "wait_ns",
+    ]
     assert t.t_start_ns.dtype == np.float64 and t.bytes.dtype == np.int64
     assert set(t.initiator.cat.categories) == {"host", "a3_0.dma"}
     assert {"dram", "a3_0.regs"} <= set(t.target.cat.categories)
@@ -34,7 +46,8 @@ def test_jobs_table_schema(drv, call):
     j = drv.trace.jobs()
     mine = j[j.job.isin(call.jobs)]
     assert {"queue", "fetch", "dma_in", "dot_product", "exponent", "output", "dma_out", "completion", "irq"} <= set(
-        mine.phase.astype(str))
+        mine.phase.astype(str)
+    )
     assert (mine.duration_ns >= 0).all()
     s = drv.trace.job_summary()
     mine_s = s[s.job.isin(call.jobs)]

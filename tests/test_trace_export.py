@@ -3,6 +3,7 @@ parsers below, written from the formats of docs/trace-schema.md section 7) to th
 of the transaction table; the Perfetto JSON has whole-nanosecond boundaries and no two overlapping
 events on one track; bad export settings raise typed errors; a 32-bit cycle overflow warns or
 splits; exports create their folders."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """DMA traffic: the trace's bytes equal the analytic bytes of each call, and the transaction table
 adds up to the call record. Also a protocol check of every recorded transaction."""
+
 from __future__ import annotations
 
 import math

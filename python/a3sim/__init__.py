@@ -5,11 +5,12 @@ driven from Python.
     drv = A3Driver()
     out, rec = drv.attention(q, K, V)
 """
+
 from __future__ import annotations
 
 from .driver import A3Driver, CallRecord, KVContext
-from .presets import PRESETS
 from .errors import A3Error
+from .presets import PRESETS
 
 __all__ = ["A3Driver", "CallRecord", "KVContext", "PRESETS", "A3Error"]
 __version__ = "0.1.0"

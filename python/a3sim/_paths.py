@@ -1,4 +1,5 @@
 """Where a3sim finds its data files, installed or in a source checkout."""
+
 from __future__ import annotations
 
 import os

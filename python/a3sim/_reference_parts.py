@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Tuple
 
 import numpy as np
 
@@ -19,7 +18,7 @@ class ReferenceArgumentError(ValueError):
 # --------------------------------------------------------------------------- #
 
 
-def _as_f32(name: str, x, ndim: Tuple[int, ...]) -> np.ndarray:
+def _as_f32(name: str, x, ndim: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(x, dtype=np.float32)
     if a.ndim not in ndim:
         raise ReferenceArgumentError(
@@ -53,7 +52,7 @@ def _log_threshold(T: float) -> float:
     return -math.inf if T == 0.0 else math.log(T)
 
 
-def _check_table(sorted_values, sorted_rows, d: int, n: int) -> Tuple[np.ndarray, np.ndarray]:
+def _check_table(sorted_values, sorted_rows, d: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(sorted_values)
     rows = np.asarray(sorted_rows)
     if values.shape != (d, n) or rows.shape != (d, n):

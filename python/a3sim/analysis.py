@@ -10,6 +10,7 @@ Every function takes a :class:`a3sim.trace.Trace` (or the tables it returns). DR
 (``Trace.dram_bursts()``, docs/trace-schema.md section 2b); bus-side figures from the transaction
 table. Times in ns, bandwidths in GB/s (= B/ns).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,14 +23,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trace import Trace
 
 
-def _table(src: "Trace | pd.DataFrame", kind: str) -> pd.DataFrame:
+def _table(src: Trace | pd.DataFrame, kind: str) -> pd.DataFrame:
     if isinstance(src, pd.DataFrame):
         return src
     return src.dram_bursts() if kind == "dram" else src.transactions()
 
 
-def spread(t0: np.ndarray, t1: np.ndarray, amount: np.ndarray, window_ns: float,
-           origin: float = 0.0, n_windows: int | None = None) -> np.ndarray:
+def spread(
+    t0: np.ndarray,
+    t1: np.ndarray,
+    amount: np.ndarray,
+    window_ns: float,
+    origin: float = 0.0,
+    n_windows: int | None = None,
+) -> np.ndarray:
     """Amounts spread uniformly over their intervals [t0, t1) and summed per window of
     ``window_ns`` starting at ``origin``; an interval of zero length counts in the window of t0."""
     if window_ns <= 0:
@@ -51,8 +58,9 @@ def spread(t0: np.ndarray, t1: np.ndarray, amount: np.ndarray, window_ns: float,
     return out
 
 
-def bandwidth(trace: "Trace | pd.DataFrame", window_ns: float = 1000.0, *, by: str = "initiator",
-              source: str = "dram") -> pd.DataFrame:
+def bandwidth(
+    trace: Trace | pd.DataFrame, window_ns: float = 1000.0, *, by: str = "initiator", source: str = "dram"
+) -> pd.DataFrame:
     """Bandwidth over time: one row per window, one column per group (GB/s), plus ``total``.
 
     ``source="dram"`` uses the DRAM bursts, each burst's bytes spread over its data transfer
@@ -73,7 +81,7 @@ def bandwidth(trace: "Trace | pd.DataFrame", window_ns: float = 1000.0, *, by: s
     return out
 
 
-def bytes_by_stream(trace: "Trace | pd.DataFrame") -> pd.DataFrame:
+def bytes_by_stream(trace: Trace | pd.DataFrame) -> pd.DataFrame:
     """Bytes of each stream (K, V, sorted keys, queries, outputs, stats, descriptors, ...) by
     operation, on the bus (transaction bytes) and on the DRAM data bus (whole bursts, when the
     DRAM burst trace is given or available)."""
@@ -88,7 +96,7 @@ def bytes_by_stream(trace: "Trace | pd.DataFrame") -> pd.DataFrame:
     return out.fillna(0).astype(np.int64).reset_index()
 
 
-def row_buffer(trace: "Trace | pd.DataFrame", by: str | None = None) -> pd.DataFrame:
+def row_buffer(trace: Trace | pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """Row hits, misses and conflicts of the DRAM bursts and the hit rate, overall or per group
     (``by`` = ``initiator``, ``stream``, ``channel``, ``bank``...)."""
     d = _table(trace, "dram")
@@ -99,13 +107,22 @@ def row_buffer(trace: "Trace | pd.DataFrame", by: str | None = None) -> pd.DataF
         k = g.kind.astype(str).value_counts()
         hits, misses, conflicts = int(k.get("hit", 0)), int(k.get("miss", 0)), int(k.get("conflict", 0))
         n = hits + misses + conflicts
-        rows.append({"group": str(name), "bursts": n, "hits": hits, "misses": misses, "conflicts": conflicts,
-                     "hit_rate": hits / n if n else float("nan")})
+        rows.append(
+            {
+                "group": str(name),
+                "bursts": n,
+                "hits": hits,
+                "misses": misses,
+                "conflicts": conflicts,
+                "hit_rate": hits / n if n else float("nan"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def latency_percentiles(trace: "Trace | pd.DataFrame", q: Sequence[float] = (50, 95, 99), *,
-                        by: str = "initiator", source: str = "dram") -> pd.DataFrame:
+def latency_percentiles(
+    trace: Trace | pd.DataFrame, q: Sequence[float] = (50, 95, 99), *, by: str = "initiator", source: str = "dram"
+) -> pd.DataFrame:
     """Latency percentiles (ns) per group: DRAM bursts (arrival to end of data) or bus transactions
     (issue to completion), with count, mean and max."""
     kind = "dram" if source == "dram" else "txn"
@@ -123,7 +140,7 @@ def latency_percentiles(trace: "Trace | pd.DataFrame", q: Sequence[float] = (50,
     return pd.DataFrame(rows)
 
 
-def arbitration_waits(trace: "Trace | pd.DataFrame") -> pd.DataFrame:
+def arbitration_waits(trace: Trace | pd.DataFrame) -> pd.DataFrame:
     """Waits for the DRAM port's grant per initiator: transactions, how many waited, total, mean,
     p95 and max wait (ns)."""
     t = _table(trace, "txn")
@@ -131,10 +148,17 @@ def arbitration_waits(trace: "Trace | pd.DataFrame") -> pd.DataFrame:
     rows = []
     for name, g in t.groupby("initiator", observed=True):
         w = g.wait_ns.values
-        rows.append({"initiator": str(name), "transactions": len(w), "waited": int((w > 0).sum()),
-                     "total_wait_ns": float(w.sum()), "mean_wait_ns": float(w.mean()) if len(w) else 0.0,
-                     "p95_wait_ns": float(np.percentile(w, 95)) if len(w) else 0.0,
-                     "max_wait_ns": float(w.max()) if len(w) else 0.0})
+        rows.append(
+            {
+                "initiator": str(name),
+                "transactions": len(w),
+                "waited": int((w > 0).sum()),
+                "total_wait_ns": float(w.sum()),
+                "mean_wait_ns": float(w.mean()) if len(w) else 0.0,
+                "p95_wait_ns": float(np.percentile(w, 95)) if len(w) else 0.0,
+                "max_wait_ns": float(w.max()) if len(w) else 0.0,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -148,8 +172,9 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_bandwidth(bw: pd.DataFrame, path: str | Path, *, peak_gbps: float | None = None,
-                   title: str = "DRAM bandwidth over time") -> Path:
+def plot_bandwidth(
+    bw: pd.DataFrame, path: str | Path, *, peak_gbps: float | None = None, title: str = "DRAM bandwidth over time"
+) -> Path:
     """Stacked area of the per-group bandwidth over time, with the peak as a line."""
     plt = _pyplot()
     path = Path(path)
@@ -170,8 +195,9 @@ def plot_bandwidth(bw: pd.DataFrame, path: str | Path, *, peak_gbps: float | Non
     return path
 
 
-def plot_latency(trace: "Trace | pd.DataFrame", path: str | Path, *, by: str = "initiator",
-                 title: str = "DRAM burst latency") -> Path:
+def plot_latency(
+    trace: Trace | pd.DataFrame, path: str | Path, *, by: str = "initiator", title: str = "DRAM burst latency"
+) -> Path:
     """Histogram of DRAM burst latency per group (log count)."""
     plt = _pyplot()
     d = _table(trace, "dram")
@@ -218,5 +244,15 @@ def summary_lines(tables: Iterable[tuple[str, pd.DataFrame]]) -> str:
     return "\n\n".join(f"{name}\n{df.to_string(index=False)}" for name, df in tables)
 
 
-__all__ = ["spread", "bandwidth", "bytes_by_stream", "row_buffer", "latency_percentiles", "arbitration_waits",
-           "plot_bandwidth", "plot_latency", "plot_row_buffer", "summary_lines"]
+__all__ = [
+    "spread",
+    "bandwidth",
+    "bytes_by_stream",
+    "row_buffer",
+    "latency_percentiles",
+    "arbitration_waits",
+    "plot_bandwidth",
+    "plot_latency",
+    "plot_row_buffer",
+    "summary_lines",
+]

@@ -6,6 +6,7 @@ when they load. An OpenBLAS that does not know the CPU falls back to a generic k
 and runs several times slower, so the benchmark and ``a3sim config`` report the choice, and a test
 fails on a generic kernel where the CPU has AVX2.
 """
+
 from __future__ import annotations
 
 import re
@@ -13,19 +14,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 #: Kernels OpenBLAS falls back to when it does not recognise the CPU (x86-64 baseline).
-GENERIC_CORES = frozenset({"prescott", "generic", "core2", "katmai", "coppermine", "northwood", "banias",
-                           "atom", "unknown"})
+GENERIC_CORES = frozenset(
+    {"prescott", "generic", "core2", "katmai", "coppermine", "northwood", "banias", "atom", "unknown"}
+)
 
 
 @dataclass(frozen=True)
 class BlasInfo:
     """One BLAS library as loaded in this process."""
 
-    library: str      # e.g. "OpenBLAS"
-    version: str      # e.g. "0.3.34.481.3"
-    corename: str     # the kernel selected at run time, e.g. "SkylakeX", "Zen", "Haswell"
-    threads: int      # threads it uses now
-    config: str       # the library's own build string (numpy's: the library's file name)
+    library: str  # e.g. "OpenBLAS"
+    version: str  # e.g. "0.3.34.481.3"
+    corename: str  # the kernel selected at run time, e.g. "SkylakeX", "Zen", "Haswell"
+    threads: int  # threads it uses now
+    config: str  # the library's own build string (numpy's: the library's file name)
 
     @property
     def generic(self) -> bool:
@@ -59,9 +61,13 @@ def numpy_blas() -> BlasInfo | None:
 
     for pool in threadpool_info():
         if pool.get("user_api") == "blas" and "numpy" in str(pool.get("filepath", "")):
-            return BlasInfo(str(pool.get("internal_api", "")), str(pool.get("version", "")),
-                            str(pool.get("architecture", "")), int(pool.get("num_threads", 0)),
-                            Path(str(pool.get("filepath", ""))).name)  # file name only: no local paths
+            return BlasInfo(
+                str(pool.get("internal_api", "")),
+                str(pool.get("version", "")),
+                str(pool.get("architecture", "")),
+                int(pool.get("num_threads", 0)),
+                Path(str(pool.get("filepath", ""))).name,
+            )  # file name only: no local paths
     return None
 
 

@@ -9,6 +9,7 @@ is exact accuracy minus approx accuracy (percentage points), and its gain is the
 throughput gain over base A3 on the same calls (``docs/spec.md`` 3.6 cycles). A preset is the setting with
 the largest geometric-mean gain whose worst loss over the tasks stays within its bound.
 """
+
 from __future__ import annotations
 
 import math
@@ -41,9 +42,12 @@ def _tasks(quick: bool) -> dict[str, Callable[[Any], float]]:
     return {
         "memn2n-qa2": lambda be: memn2n.evaluate(2, be, limit=lim),
         "memn2n-qa3": lambda be: memn2n.evaluate(3, be, limit=lim),
-        "wordnet-senses": lambda be: wordnet.sense_matching(be, limit=80 if quick else None, dim=64).metrics["accuracy"],
-        "wordnet-retrieval": lambda be: wordnet.definition_retrieval(be, dim=64, limit=100 if quick else None
-                                                                     ).metrics["top1"],
+        "wordnet-senses": lambda be: wordnet.sense_matching(be, limit=80 if quick else None, dim=64).metrics[
+            "accuracy"
+        ],
+        "wordnet-retrieval": lambda be: wordnet.definition_retrieval(be, dim=64, limit=100 if quick else None).metrics[
+            "top1"
+        ],
     }
 
 
@@ -64,8 +68,14 @@ class Point:
         return float(math.exp(np.mean([math.log(g) for g in self.gain.values()])))
 
 
-def sweep(driver: A3Driver | None = None, *, quick: bool = False, m_fracs: Sequence[float] = M_FRACS,
-          ts: Sequence[float] = TS, progress: bool = True) -> tuple[dict[str, float], list[Point]]:
+def sweep(
+    driver: A3Driver | None = None,
+    *,
+    quick: bool = False,
+    m_fracs: Sequence[float] = M_FRACS,
+    ts: Sequence[float] = TS,
+    progress: bool = True,
+) -> tuple[dict[str, float], list[Point]]:
     """Exact accuracies per task, and one Point per grid setting."""
     from rich.progress import Progress
 
@@ -109,8 +119,9 @@ def _table_head(title: str, columns: list[str]) -> list[str]:
     return ["", f"## {title}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
 
 
-def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, Point | None], *,
-           command: str, seconds: float) -> str:
+def report(
+    exact: dict[str, float], points: Sequence[Point], chosen: dict[str, Point | None], *, command: str, seconds: float
+) -> str:
     tasks = list(exact)
     lines = [
         "# Calibration of the approximation presets",
@@ -120,7 +131,8 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "throughput gain over base A3 on the same calls (cycles of docs/spec.md 3.6); C/q = mean candidates",
         "per query. The presets take the largest geometric-mean gain whose worst loss over the tasks",
         "stays within the paper's loss figures: "
-        + ", ".join(f"{name} <= {bound:g}" for name, bound in BOUNDS.items()) + " points.",
+        + ", ".join(f"{name} <= {bound:g}" for name, bound in BOUNDS.items())
+        + " points.",
         "Candidate selection runs with the min-side skip (spec 3.2 rule 3, the device default).",
         "",
         "## Exact accuracy (device exact mode = host numpy, checked)",
@@ -129,24 +141,34 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "|---|---|",
     ]
     lines += [f"| {t} | {exact[t]:.4f} |" for t in tasks]
-    lines += _table_head("Chosen presets", ["preset", "M_frac", "T", "worst loss", "mean gain"]
-                         + [f"{t} loss / gain" for t in tasks])
+    lines += _table_head(
+        "Chosen presets", ["preset", "M_frac", "T", "worst loss", "mean gain"] + [f"{t} loss / gain" for t in tasks]
+    )
     for name, p in chosen.items():
         if p is None:
             lines.append(f"| {name} | - | - | no setting met the bound | - |" + " - |" * len(tasks))
             continue
-        lines.append(f"| {name} | {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
-                     + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x" for t in tasks) + " |")
+        lines.append(
+            f"| {name} | {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
+            + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x" for t in tasks)
+            + " |"
+        )
     by = {(p.M_frac, p.T): p for p in points}
     paper = [(name, by[ft]) for name, ft in PAPER_PRESETS.items() if ft in by]
     if paper:
-        lines += ["", "The paper's presets (spec 3.4) on the same tasks, from the sweep below:", "",
-                  "| preset | M_frac | T | worst loss | mean gain | "
-                  + " | ".join(f"{t} loss / gain" for t in tasks) + " |",
-                  "|---|---|---|---|---|" + "---|" * len(tasks)]
+        lines += [
+            "",
+            "The paper's presets (spec 3.4) on the same tasks, from the sweep below:",
+            "",
+            "| preset | M_frac | T | worst loss | mean gain | " + " | ".join(f"{t} loss / gain" for t in tasks) + " |",
+            "|---|---|---|---|---|" + "---|" * len(tasks),
+        ]
         for name, p in paper:
-            lines.append(f"| {name} | {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
-                         + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x" for t in tasks) + " |")
+            lines.append(
+                f"| {name} | {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
+                + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x" for t in tasks)
+                + " |"
+            )
     lines += [
         "",
         "## Reading the table",
@@ -160,17 +182,26 @@ def report(exact: dict[str, float], points: Sequence[Point], chosen: dict[str, P
         "sit at the low end. On peaked synthetic inputs (planted keys) M = n/4 keeps the planted key and",
         "gives 3.9x (tests/test_approx_device.py::test_peaked_workload_gains_throughput).",
     ]
-    lines += _table_head("Full sweep", ["M_frac", "T", "worst loss", "mean gain"]
-                         + [f"{t} loss / gain / C/q" for t in tasks])
+    lines += _table_head(
+        "Full sweep", ["M_frac", "T", "worst loss", "mean gain"] + [f"{t} loss / gain / C/q" for t in tasks]
+    )
     for p in points:
-        lines.append(f"| {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
-                     + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x / {p.candidates[t]:.1f}" for t in tasks)
-                     + " |")
+        lines.append(
+            f"| {p.M_frac:g} | {p.T:g} | {p.worst_loss:.2f} | {p.mean_gain:.2f}x | "
+            + " | ".join(f"{p.loss[t]:.2f} / {p.gain[t]:.2f}x / {p.candidates[t]:.1f}" for t in tasks)
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def calibrate(out: Path | None = None, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,
-              command: str = "a3sim calibrate") -> dict[str, Point | None]:
+def calibrate(
+    out: Path | None = None,
+    *,
+    quick: bool = False,
+    driver: A3Driver | None = None,
+    progress: bool = True,
+    command: str = "a3sim calibrate",
+) -> dict[str, Point | None]:
     """Run the sweep, choose the presets, write the Markdown report (if ``out``) and return them."""
     t0 = time.perf_counter()
     exact, points = sweep(driver, quick=quick, progress=progress)

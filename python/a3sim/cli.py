@@ -167,9 +167,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    from .device import Device
-
     from .blas import model_blas
+    from .device import Device
 
     dev = Device.open(args.config)
     blas = model_blas()
@@ -190,16 +189,23 @@ def _cmd_config(args: argparse.Namespace) -> int:
         t.add_row(escape(k), f"{e.value:g}", f"{e.default:g}", escape(e.unit), escape(e.source))
     Console().print(t)
     note = " (a generic fallback: slow)" if blas.generic else ""
-    print(f"BLAS of the functional model: {blas.library} {blas.version}, kernel {blas.corename}{note}, "
-          f"{blas.threads} thread(s)")
+    print(
+        f"BLAS of the functional model: {blas.library} {blas.version}, kernel {blas.corename}{note}, "
+        f"{blas.threads} thread(s)"
+    )
     return 0
 
 
 def _cmd_paper(args: argparse.Namespace) -> int:
     from .paper import paper
 
-    paper(Path(args.out), quick=args.quick, progress=not args.no_progress, bert_limit=args.bert_limit,
-          bert_sweep_limit=args.sweep_limit)
+    paper(
+        Path(args.out),
+        quick=args.quick,
+        progress=not args.no_progress,
+        bert_limit=args.bert_limit,
+        bert_sweep_limit=args.sweep_limit,
+    )
     return 0
 
 

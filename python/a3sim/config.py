@@ -4,14 +4,15 @@ overrides from a dict, a TOML file or ``key=value`` text.
 ``docs/configuration.md`` lists every entry with its unit and source; ``a3sim config`` prints the
 same table from the library in force.
 """
+
 from __future__ import annotations
 
 import difflib
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError

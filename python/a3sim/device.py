@@ -5,6 +5,7 @@ DRAM as a numpy array without copies, a first-fit allocator for host buffers in 
 ``run()``, which advances the simulation until an interrupt reaches the host. It knows nothing of
 attention: that is the driver's business (:mod:`a3sim.driver`).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -123,9 +124,9 @@ class DramAllocator:
 class UnitState:
     """What host software knows of one A3 unit's banks (shared by every driver of the unit)."""
 
-    resident: Any = None          # key of the K/V tile in the banks, or None
+    resident: Any = None  # key of the K/V tile in the banks, or None
     sorted_resident: bool = False  # the tile's sorted-key table is in the sorted bank
-    owner: Any = None             # the driver that programmed the queues
+    owner: Any = None  # the driver that programmed the queues
 
 
 class Device:
@@ -262,8 +263,13 @@ class Device:
             else:
                 by_rule[key] = int(val)
         nat = self.native
-        return {"enabled": bool(nat.protocol_enabled()), "checked": int(nat.protocol_checked()),
-                "violations": int(nat.protocol_violations()), "by_rule": by_rule, "messages": messages}
+        return {
+            "enabled": bool(nat.protocol_enabled()),
+            "checked": int(nat.protocol_checked()),
+            "violations": int(nat.protocol_violations()),
+            "by_rule": by_rule,
+            "messages": messages,
+        }
 
     def now_ns(self) -> float:
         """Simulation time (ns)."""
@@ -285,8 +291,9 @@ class Device:
         if self._host_stores:
             st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
             if st < 0:
-                raise MmioError(f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})",
-                                address, int(st))
+                raise MmioError(
+                    f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})", address, int(st)
+                )
 
     def alloc(self, nbytes: int) -> Block:
         """A block of at least ``nbytes`` of simulated DRAM."""
@@ -304,4 +311,4 @@ class Device:
         off = address - self.dram_base
         if off < 0 or off + count * dt.itemsize > self.dram_size:
             raise PlatformError(f"view [{address:#x}, +{count * dt.itemsize}) is outside DRAM")
-        return self.dram[off: off + count * dt.itemsize].view(dt)
+        return self.dram[off : off + count * dt.itemsize].view(dt)

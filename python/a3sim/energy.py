@@ -11,6 +11,7 @@ from the configuration, reports key sorting apart from the pipeline, and estimat
 
 Energy against the host CPU uses :data:`CPU_POWER_W`, an assumption (see there).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,14 +34,25 @@ COMPONENTS: dict[str, str] = {
 }
 #: Configuration prefix of each Table I component (``<prefix>_dyn_mw``, ``_static_mw``, ``_area_mm2``).
 TABLE_I: dict[str, str] = {
-    "dot_product": "dot", "exponent": "exp", "output": "out", "candidate_selection": "cs",
-    "post_scoring": "post", "key_sram": "key_sram", "value_sram": "value_sram", "sorted_sram": "sorted_sram",
+    "dot_product": "dot",
+    "exponent": "exp",
+    "output": "out",
+    "candidate_selection": "cs",
+    "post_scoring": "post",
+    "key_sram": "key_sram",
+    "value_sram": "value_sram",
+    "sorted_sram": "sorted_sram",
 }
 #: Job-row columns of the busy cycles (modules) or bytes (SRAMs) charged at dynamic power.
 _ACTIVITY: dict[str, tuple[str, ...]] = {
-    "dot_product": ("cyc_dot",), "exponent": ("cyc_exp",), "output": ("cyc_out",),
-    "candidate_selection": ("cyc_cand_sel", "cyc_scan"), "post_scoring": ("cyc_post",),
-    "key_sram": ("sram_key",), "value_sram": ("sram_value",), "sorted_sram": ("sram_sorted",),
+    "dot_product": ("cyc_dot",),
+    "exponent": ("cyc_exp",),
+    "output": ("cyc_out",),
+    "candidate_selection": ("cyc_cand_sel", "cyc_scan"),
+    "post_scoring": ("cyc_post",),
+    "key_sram": ("sram_key",),
+    "value_sram": ("sram_value",),
+    "sorted_sram": ("sram_sorted",),
 }
 
 #: Host CPU power (W) for the energy of numpy attention on the host. **An assumption**: 115 W is
@@ -67,7 +79,7 @@ class Coefficients:
     stage_fixed: tuple[int, int, int]  # L_dot, L_exp, L_div + L_mac: base A3's three modules
 
     @classmethod
-    def from_config(cls, cfg: Callable[[str], float]) -> "Coefficients":
+    def from_config(cls, cfg: Callable[[str], float]) -> Coefficients:
         """Read the coefficients through ``cfg(name)`` (e.g. ``Device.cfg``)."""
         return cls(
             cycle_ns=1000.0 / cfg("clock_mhz"),
@@ -138,7 +150,7 @@ class CallCosts:
     """
 
     _jobs: np.ndarray
-    _costs: "Coefficients | None"
+    _costs: Coefficients | None
     m: int
 
     @property
@@ -146,8 +158,15 @@ class CallCosts:
         """Busy cycles per compute stage (and of the post-scoring compares inside ``exponent``, and
         of the device sorter), summed over queries and jobs."""
         j = self._jobs
-        cols = {"candidate_selection": "cyc_cand_sel", "score_scan": "cyc_scan", "dot_product": "cyc_dot",
-                "exponent": "cyc_exp", "output": "cyc_out", "post_scoring": "cyc_post", "sort": "cyc_sort"}
+        cols = {
+            "candidate_selection": "cyc_cand_sel",
+            "score_scan": "cyc_scan",
+            "dot_product": "cyc_dot",
+            "exponent": "cyc_exp",
+            "output": "cyc_out",
+            "post_scoring": "cyc_post",
+            "sort": "cyc_sort",
+        }
         return {k: int(j[c].sum()) for k, c in cols.items()}
 
     @property
@@ -197,9 +216,13 @@ class CallCosts:
         cycles = int(j["cyc_sort"].sum())
         mats = host + device
         by = "device" if device and not host else "host" if host and not device else "mixed" if mats else "none"
-        return {"sorted_by": by, "key_matrices": mats, "cycles": cycles,
-                "cycles_per_key_matrix": cycles / mats if mats else 0.0,
-                "cycles_per_query": cycles / self.m if self.m else 0.0}
+        return {
+            "sorted_by": by,
+            "key_matrices": mats,
+            "cycles": cycles,
+            "cycles_per_key_matrix": cycles / mats if mats else 0.0,
+            "cycles_per_query": cycles / self.m if self.m else 0.0,
+        }
 
     def _require_costs(self) -> Coefficients:
         if self._costs is None:

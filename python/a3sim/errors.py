@@ -6,6 +6,7 @@
   (one class per status code of ``docs/descriptors.md``). The simulation and the driver stay usable.
 * :class:`ConfigError`, :class:`PlatformError`, :class:`MmioError`: set-up and bus-level problems.
 """
+
 from __future__ import annotations
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -56,7 +55,7 @@ def quantise(x, fmt: FixedFormat = DEFAULT) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def exp_tables(fmt: FixedFormat = DEFAULT) -> Tuple[np.ndarray, np.ndarray]:
+def exp_tables(fmt: FixedFormat = DEFAULT) -> tuple[np.ndarray, np.ndarray]:
     """F4: the upper-half and lower-half tables (uint64, 2^b entries each, units of 2^-2f), entries
     rounded half up from the C library's exp (``math.exp``) in float64."""
     b, s2f = fmt.exp_table_bits, 2.0 ** (2 * fmt.frac_bits)
@@ -102,11 +101,11 @@ def attention(
     V,
     *,
     mode: str = "approx",
-    M: Optional[int] = None,
+    M: int | None = None,
     T: float = 0.0,
     min_skip: bool = True,
     fmt: FixedFormat = DEFAULT,
-) -> Tuple[np.ndarray, Union[ref.QueryInfo, List[ref.QueryInfo]]]:
+) -> tuple[np.ndarray, ref.QueryInfo | list[ref.QueryInfo]]:
     """A3 attention on the fixed-point datapath: :func:`a3sim.reference.a3_attention`'s modes and
     arguments, with the inputs quantised (F1) and F3-F9 after the exact scores. Outputs are float32."""
     if mode not in ref.MODES:

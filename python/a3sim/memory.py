@@ -10,6 +10,7 @@ sources, and the DRAM policy's statistics as typed values with units.
 
 The model is described in ``docs/memory-model.md``.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,15 @@ DRAM_MAPPINGS: dict[str, int] = {"ch-bg-co-ba-ra-ro": 0, "ch-co-bg-ba-ra-ro": 1,
 BURST_KINDS = ("hit", "miss", "conflict", "none")
 
 
-def dram_config(preset: str = "ddr4-3200", *, page: str = "open", scheduler: str = "fr-fcfs",
-                mapping: int = 0, refresh: bool = True, **extra: float) -> dict[str, float]:
+def dram_config(
+    preset: str = "ddr4-3200",
+    *,
+    page: str = "open",
+    scheduler: str = "fr-fcfs",
+    mapping: int = 0,
+    refresh: bool = True,
+    **extra: float,
+) -> dict[str, float]:
     """Hardware-config overrides that select the banked DRAM policy with a preset.
 
     ``preset`` is a key of :data:`DRAM_PRESETS` or ``"simple"`` (the latency + bandwidth policy);
@@ -45,9 +53,14 @@ def dram_config(preset: str = "ddr4-3200", *, page: str = "open", scheduler: str
         raise ConfigError(f"page must be 'open' or 'closed', got {page!r}")
     if scheduler not in ("fr-fcfs", "in-order"):
         raise ConfigError(f"scheduler must be 'fr-fcfs' or 'in-order', got {scheduler!r}")
-    cfg = {"dram_timing": 1.0, "dram_preset": float(DRAM_PRESETS[preset]), "dram_mapping": float(mapping),
-           "dram_page_policy": 0.0 if page == "open" else 1.0,
-           "dram_scheduler": 0.0 if scheduler == "fr-fcfs" else 1.0, "dram_refresh": 1.0 if refresh else 0.0}
+    cfg = {
+        "dram_timing": 1.0,
+        "dram_preset": float(DRAM_PRESETS[preset]),
+        "dram_mapping": float(mapping),
+        "dram_page_policy": 0.0 if page == "open" else 1.0,
+        "dram_scheduler": 0.0 if scheduler == "fr-fcfs" else 1.0,
+        "dram_refresh": 1.0 if refresh else 0.0,
+    }
     cfg.update({k: float(v) for k, v in extra.items()})
     return cfg
 
@@ -82,7 +95,7 @@ class DramSpec:
         return self.params[name].value
 
 
-def dram_spec(device: "Device") -> DramSpec:
+def dram_spec(device: Device) -> DramSpec:
     """The DRAM parameters in force, each with its unit and source."""
     params: dict[str, DramParam] = {}
     policy = ""
@@ -151,7 +164,7 @@ class DramStats:
         return json.dumps({k: {"value": v, "unit": units.get(k, "")} for k, v in self.as_dict().items()})
 
 
-def dram_stats(device: "Device") -> DramStats:
+def dram_stats(device: Device) -> DramStats:
     """The DRAM policy's statistics as typed values."""
     values: dict[str, Any] = {}
     units: dict[str, str] = {}
@@ -165,7 +178,7 @@ def dram_stats(device: "Device") -> DramStats:
     return DramStats(**values, units=units)
 
 
-def dram_latency_histogram(device: "Device") -> tuple[np.ndarray, float]:
+def dram_latency_histogram(device: Device) -> tuple[np.ndarray, float]:
     """Per-burst latency histogram: (counts, bin width in ns); the last bin holds the overflow."""
     n = int(device.api.dram_latency_hist(0, 0))
     out = np.zeros(n, np.uint64)
@@ -173,10 +186,21 @@ def dram_latency_histogram(device: "Device") -> tuple[np.ndarray, float]:
     return out, 1.0
 
 
-def reset_dram_stats(device: "Device") -> None:
+def reset_dram_stats(device: Device) -> None:
     """Start the DRAM statistics afresh (the DRAM's state -- open rows, queues -- stays)."""
     device.api.dram_reset_stats()
 
 
-__all__ = ["DRAM_PRESETS", "DRAM_MAPPINGS", "BURST_KINDS", "dram_config", "DramParam", "DramSpec", "dram_spec",
-           "DramStats", "dram_stats", "dram_latency_histogram", "reset_dram_stats"]
+__all__ = [
+    "DRAM_PRESETS",
+    "DRAM_MAPPINGS",
+    "BURST_KINDS",
+    "dram_config",
+    "DramParam",
+    "DramSpec",
+    "dram_spec",
+    "DramStats",
+    "dram_stats",
+    "dram_latency_histogram",
+    "reset_dram_stats",
+]

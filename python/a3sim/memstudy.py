@@ -7,6 +7,7 @@ The CLI only registers these commands (:func:`register`); everything is callable
     from a3sim.memstudy import mem_run, write_dram_traces
     rep = mem_run("minilm", dram="ddr4-3200", units=4, mode="exact", out="out/mem")
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ def write_dram_traces(trace: Any, folder: str | Path, *, line_bytes: int = 64, c
     """The DRAM request traces of a run: ``dram.ramulator1.trace``, ``dram.ramulator2.trace`` and
     ``dram.dramsys.stl`` (docs/trace-schema.md section 7) in ``folder``."""
     folder = Path(folder)
-    paths = [trace.to_ramulator(folder / "dram.ramulator1.trace", line_bytes=line_bytes),
-             trace.to_ramulator2(folder / "dram.ramulator2.trace", line_bytes=line_bytes)]
+    paths = [
+        trace.to_ramulator(folder / "dram.ramulator1.trace", line_bytes=line_bytes),
+        trace.to_ramulator2(folder / "dram.ramulator2.trace", line_bytes=line_bytes),
+    ]
     paths += trace.to_dramsys(folder / "dram.dramsys.stl", clock_mhz=clock_mhz, line_bytes=line_bytes, split=True)
     return paths
 
@@ -47,10 +50,21 @@ def _driver(dram: str, units: int, arbitration: str, extra: dict[str, float] | N
     return A3Driver(config=cfg)
 
 
-def mem_run(workload: str, *, dram: str = "ddr4-3200", units: int = 1, mode: str = "exact",
-            preset: str | None = None, arbitration: str = "round-robin", out: str | Path | None = None,
-            window_ns: float = 1000.0, sentences: int | None = None, limit: int | None = None,
-            config: dict[str, float] | None = None, traces: bool = True) -> dict[str, Any]:
+def mem_run(
+    workload: str,
+    *,
+    dram: str = "ddr4-3200",
+    units: int = 1,
+    mode: str = "exact",
+    preset: str | None = None,
+    arbitration: str = "round-robin",
+    out: str | Path | None = None,
+    window_ns: float = 1000.0,
+    sentences: int | None = None,
+    limit: int | None = None,
+    config: dict[str, float] | None = None,
+    traces: bool = True,
+) -> dict[str, Any]:
     """Run ``workload`` (any of ``a3sim run``'s) on a platform with the DRAM preset ``dram`` and
     ``units`` A3 units; return the memory report as a dict (JSON-ready). With ``out``: PNG plots
     (bandwidth over time, latency histogram, row-buffer outcomes), the DRAM traces (unless
@@ -80,30 +94,56 @@ def mem_run(workload: str, *, dram: str = "ddr4-3200", units: int = 1, mode: str
     streams = A.bytes_by_stream(drv.trace)
     busy = drv.trace.transactions()
     report = {
-        "workload": workload, "dram": dram, "units": units, "mode": mode if preset is None else f"{mode}/{preset}",
-        "arbitration": arbitration, "metric": {res.metric_name: res.metric},
+        "workload": workload,
+        "dram": dram,
+        "units": units,
+        "mode": mode if preset is None else f"{mode}/{preset}",
+        "arbitration": arbitration,
+        "metric": {res.metric_name: res.metric},
         "attention_latency_us": res.latency_ns / 1e3,
         "sim_span_us": float(busy.t_end_ns.max() - busy.t_start_ns.min()) / 1e3 if len(busy) else 0.0,
-        "jobs": int(len(att)), "job_mean_us": float(job_ns.mean() / 1e3) if len(job_ns) else 0.0,
+        "jobs": int(len(att)),
+        "job_mean_us": float(job_ns.mean() / 1e3) if len(job_ns) else 0.0,
         "job_p95_us": float(np.percentile(job_ns, 95) / 1e3) if len(job_ns) else 0.0,
-        "dram": dram, "peak_gbps": s.peak_gbps, "achieved_gbps": s.achieved_gbps, "utilisation": s.utilisation,
-        "row_hit_rate": s.row_hit_rate, "dram_latency_ns": {"p50": s.latency_p50_ns, "p95": s.latency_p95_ns,
-                                                             "p99": s.latency_p99_ns, "max": s.latency_max_ns},
-        "refresh_ns": s.refresh_ns, "dram_stats": s.as_dict(),
+        "peak_gbps": s.peak_gbps,
+        "achieved_gbps": s.achieved_gbps,
+        "utilisation": s.utilisation,
+        "row_hit_rate": s.row_hit_rate,
+        "dram_latency_ns": {
+            "p50": s.latency_p50_ns,
+            "p95": s.latency_p95_ns,
+            "p99": s.latency_p99_ns,
+            "max": s.latency_max_ns,
+        },
+        "refresh_ns": s.refresh_ns,
+        "dram_stats": s.as_dict(),
         "arbitration_wait_ns": float(waits.total_wait_ns.sum()) if len(waits) else 0.0,
-        "tables": {"row_buffer_by_stream": rb.to_dict("records"), "latency_by_op": lat.to_dict("records"),
-                   "arbitration": waits.to_dict("records"), "bytes_by_stream": streams.to_dict("records")},
-        "policy": spec.policy, "wall_s": wall,
+        "tables": {
+            "row_buffer_by_stream": rb.to_dict("records"),
+            "latency_by_op": lat.to_dict("records"),
+            "arbitration": waits.to_dict("records"),
+            "bytes_by_stream": streams.to_dict("records"),
+        },
+        "policy": spec.policy,
+        "wall_s": wall,
     }
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         bw = A.bandwidth(drv.trace, window_ns, by="initiator")
-        report["plots"] = [str(p) for p in (
-            A.plot_bandwidth(bw, out / "bandwidth.png", peak_gbps=s.peak_gbps,
-                             title=f"{workload} {report['mode']}: {dram}, {units} unit(s)"),
-            A.plot_latency(drv.trace, out / "latency.png", by="op"),
-            A.plot_row_buffer(rb, out / "row_buffer.png"))]
+        report["plots"] = [
+            str(p)
+            for p in (
+                A.plot_bandwidth(
+                    bw,
+                    out / "bandwidth.png",
+                    peak_gbps=s.peak_gbps,
+                    title=f"{workload} {report['mode']}: {dram}, {units} unit(s)",
+                ),
+                A.plot_latency(drv.trace, out / "latency.png", by="op"),
+                A.plot_row_buffer(rb, out / "row_buffer.png"),
+            )
+        ]
         line = int(spec["burst_bytes"]) if "burst_bytes" in spec.params else 64
         if traces:
             report["traces"] = [str(p) for p in write_dram_traces(drv.trace, out, line_bytes=line)]
@@ -123,8 +163,10 @@ def print_report(rep: dict[str, Any]) -> None:
     rows = [
         ("attention latency", f"{rep['attention_latency_us']:,.1f} us"),
         ("ATTEND jobs / mean / p95", f"{rep['jobs']} / {rep['job_mean_us']:.2f} / {rep['job_p95_us']:.2f} us"),
-        ("DRAM achieved / peak", f"{rep['achieved_gbps']:.2f} / {rep['peak_gbps']:.2f} GB/s "
-                                 f"({100 * rep['utilisation']:.1f} %)"),
+        (
+            "DRAM achieved / peak",
+            f"{rep['achieved_gbps']:.2f} / {rep['peak_gbps']:.2f} GB/s ({100 * rep['utilisation']:.1f} %)",
+        ),
         ("row-buffer hit rate", f"{100 * rep['row_hit_rate']:.1f} %"),
         ("DRAM latency p50 / p95 / p99", "{p50:.0f} / {p95:.0f} / {p99:.0f} ns".format(**rep["dram_latency_ns"])),
         ("refresh", f"{rep['refresh_ns'] / 1e3:.1f} us"),
@@ -133,8 +175,12 @@ def print_report(rep: dict[str, Any]) -> None:
     for r in rows:
         t.add_row(*r)
     con.print(t)
-    for name, key in (("bytes by stream", "bytes_by_stream"), ("row buffer by stream", "row_buffer_by_stream"),
-                      ("arbitration waits", "arbitration"), ("DRAM latency by op", "latency_by_op")):
+    for name, key in (
+        ("bytes by stream", "bytes_by_stream"),
+        ("row buffer by stream", "row_buffer_by_stream"),
+        ("arbitration waits", "arbitration"),
+        ("DRAM latency by op", "latency_by_op"),
+    ):
         recs = rep["tables"][key]
         if not recs:
             continue
@@ -170,9 +216,16 @@ STUDY_UNITS = (1, 2, 4, 8)
 STUDY_MODES = (("exact", None), ("approx", "conservative"))
 
 
-def study(out: str | Path, *, workload: str = "minilm", drams: Sequence[str] = STUDY_DRAMS,
-          units: Sequence[int] = STUDY_UNITS, modes: Sequence[tuple[str, str | None]] = STUDY_MODES,
-          sentences: int | None = 8, progress: bool = True) -> list[dict[str, Any]]:
+def study(
+    out: str | Path,
+    *,
+    workload: str = "minilm",
+    drams: Sequence[str] = STUDY_DRAMS,
+    units: Sequence[int] = STUDY_UNITS,
+    modes: Sequence[tuple[str, str | None]] = STUDY_MODES,
+    sentences: int | None = 8,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
     """Run every (DRAM preset, units, mode) in its own process (``a3sim mem ... --json``); write
     ``study.json``, ``study.csv`` and the plots into ``out``; return the reports."""
     out = Path(out)
@@ -181,9 +234,24 @@ def study(out: str | Path, *, workload: str = "minilm", drams: Sequence[str] = S
     for dram in drams:
         for n in units:
             for mode, preset in modes:
-                cmd = [sys.executable, "-m", "a3sim.cli", "mem", workload, "--dram", dram, "--units", str(n),
-                       "--mode", mode, "--json"] + (["--preset", preset] if preset else []) + (
-                    ["--sentences", str(sentences)] if sentences else [])
+                cmd = (
+                    [
+                        sys.executable,
+                        "-m",
+                        "a3sim.cli",
+                        "mem",
+                        workload,
+                        "--dram",
+                        dram,
+                        "--units",
+                        str(n),
+                        "--mode",
+                        mode,
+                        "--json",
+                    ]
+                    + (["--preset", preset] if preset else [])
+                    + (["--sentences", str(sentences)] if sentences else [])
+                )
                 if progress:
                     print(" ".join(cmd[2:]), file=sys.stderr, flush=True)
                 env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
@@ -197,12 +265,24 @@ def study(out: str | Path, *, workload: str = "minilm", drams: Sequence[str] = S
     (out / "study.json").write_text(json.dumps(reports, indent=2))
     import pandas as pd
 
-    df = pd.DataFrame([{"dram": r["dram"], "units": r["units"], "mode": r["mode"],
-                        "attention_latency_us": r["attention_latency_us"], "job_mean_us": r["job_mean_us"],
-                        "achieved_gbps": r["achieved_gbps"], "peak_gbps": r["peak_gbps"],
-                        "utilisation": r["utilisation"], "row_hit_rate": r["row_hit_rate"],
-                        "dram_p95_ns": r["dram_latency_ns"]["p95"], "arbitration_wait_us": r["arbitration_wait_ns"] / 1e3}
-                       for r in reports])
+    df = pd.DataFrame(
+        [
+            {
+                "dram": r["dram"],
+                "units": r["units"],
+                "mode": r["mode"],
+                "attention_latency_us": r["attention_latency_us"],
+                "job_mean_us": r["job_mean_us"],
+                "achieved_gbps": r["achieved_gbps"],
+                "peak_gbps": r["peak_gbps"],
+                "utilisation": r["utilisation"],
+                "row_hit_rate": r["row_hit_rate"],
+                "dram_p95_ns": r["dram_latency_ns"]["p95"],
+                "arbitration_wait_us": r["arbitration_wait_ns"] / 1e3,
+            }
+            for r in reports
+        ]
+    )
     df.to_csv(out / "study.csv", index=False)
     _study_plots(df, out)
     return reports
@@ -231,13 +311,17 @@ def _study_plots(df: Any, out: Path) -> None:
 
 def study_markdown(reports: Sequence[dict[str, Any]]) -> str:
     """The study's table in Markdown."""
-    lines = ["| DRAM | units | mode | attention latency (us) | mean ATTEND job (us) | achieved GB/s | % of peak | row hits | DRAM p95 (ns) | arbitration wait (us) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| DRAM | units | mode | attention latency (us) | mean ATTEND job (us) | achieved GB/s | % of peak | row hits | DRAM p95 (ns) | arbitration wait (us) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in reports:
-        lines.append(f"| {r['dram']} | {r['units']} | {r['mode']} | {r['attention_latency_us']:,.1f} | "
-                     f"{r['job_mean_us']:.2f} | {r['achieved_gbps']:.2f} | {100 * r['utilisation']:.1f} | "
-                     f"{100 * r['row_hit_rate']:.1f} % | {r['dram_latency_ns']['p95']:.0f} | "
-                     f"{r['arbitration_wait_ns'] / 1e3:.2f} |")
+        lines.append(
+            f"| {r['dram']} | {r['units']} | {r['mode']} | {r['attention_latency_us']:,.1f} | "
+            f"{r['job_mean_us']:.2f} | {r['achieved_gbps']:.2f} | {100 * r['utilisation']:.1f} | "
+            f"{100 * r['row_hit_rate']:.1f} % | {r['dram_latency_ns']['p95']:.0f} | "
+            f"{r['arbitration_wait_ns'] / 1e3:.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -248,9 +332,19 @@ def _cmd_mem(args: argparse.Namespace) -> int:
         return 0
     if args.workload is None:
         raise SystemExit("a3sim mem: a workload is required (or --spec)")
-    rep = mem_run(args.workload, dram=args.dram, units=args.units, mode=args.mode, preset=args.preset,
-                  arbitration=args.arbitration, out=args.out, window_ns=args.window_ns, sentences=args.sentences,
-                  limit=args.limit, traces=not args.no_traces)
+    rep = mem_run(
+        args.workload,
+        dram=args.dram,
+        units=args.units,
+        mode=args.mode,
+        preset=args.preset,
+        arbitration=args.arbitration,
+        out=args.out,
+        window_ns=args.window_ns,
+        sentences=args.sentences,
+        limit=args.limit,
+        traces=not args.no_traces,
+    )
     if args.json:
         print(json.dumps(rep, default=str))
     else:
@@ -259,8 +353,13 @@ def _cmd_mem(args: argparse.Namespace) -> int:
 
 
 def _cmd_study(args: argparse.Namespace) -> int:
-    reps = study(args.out, sentences=args.sentences, units=[int(u) for u in args.units.split(",")],
-                 drams=args.drams.split(","), progress=not args.no_progress)
+    reps = study(
+        args.out,
+        sentences=args.sentences,
+        units=[int(u) for u in args.units.split(",")],
+        drams=args.drams.split(","),
+        progress=not args.no_progress,
+    )
     print(study_markdown(reps))
     return 0
 

@@ -21,11 +21,12 @@ coordinator holds the device lock for the whole call and admits its worker threa
 (``attention_batch``, ``device``, ``trace``, ``q_rows``, ``n_max``), so the networks of
 :mod:`a3sim.nn` run on several units unchanged.
 """
+
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
 
@@ -114,7 +115,7 @@ class _Gate:
     def __init__(self, device: Device) -> None:
         self.device = device
         self.cv = threading.Condition()
-        self.turn: Any = "host"          # who may run: "host" or a unit index
+        self.turn: Any = "host"  # who may run: "host" or a unit index
         self.waiting: dict[int, bool] = {}  # unit -> parked at its doorbell
         self.irq: dict[int, int] = {}
         self.doorbells: list[float] = []
@@ -131,6 +132,7 @@ class _Gate:
                 self.cv.notify_all()
                 self.cv.wait_for(lambda: self.turn == unit)
                 return self.irq.pop(unit, 0)
+
         return write_and_wait
 
     def run_thread(self, unit: int, fn: Callable[[], Any], results: dict, errors: dict) -> threading.Thread:
@@ -148,6 +150,7 @@ class _Gate:
                     self.waiting.pop(unit, None)
                     self.turn = "host"
                     self.cv.notify_all()
+
         t = threading.Thread(target=body, name=f"a3-unit-{unit}", daemon=True)
         t.start()
         return t
@@ -170,8 +173,9 @@ class MultiUnitDriver:
     platform per process) and one :class:`A3Driver` per unit. ``spread`` is ``"block"`` (unit k
     takes a contiguous block of heads, as even as possible) or ``"round_robin"``."""
 
-    def __init__(self, units: int | None = None, config: ConfigLike = None, *, spread: str = "block",
-                 timeout_ns: float = 1e13) -> None:
+    def __init__(
+        self, units: int | None = None, config: ConfigLike = None, *, spread: str = "block", timeout_ns: float = 1e13
+    ) -> None:
         if isinstance(config, dict) or config is None:
             cfg = dict(config or {})
             if units is not None:
@@ -223,8 +227,9 @@ class MultiUnitDriver:
                 drv = self.drivers[k]
                 saved[k] = drv._rings._write_and_wait
                 drv._rings._write_and_wait = gate.hook(k)
-            threads = {k: gate.run_thread(k, lambda f=fn, d=self.drivers[k]: f(d), results, errors)
-                       for k, fn in calls.items()}
+            threads = {
+                k: gate.run_thread(k, lambda f=fn, d=self.drivers[k]: f(d), results, errors) for k, fn in calls.items()
+            }
             # Let every unit's driver prepare its work and ring its doorbell, in unit order.
             for k in calls:
                 gate.give(k)
@@ -249,8 +254,9 @@ class MultiUnitDriver:
                 self.drivers[k]._rings._write_and_wait = old
         if errors:
             raise next(iter(errors.values()))
-        per_unit = {k: r[1] for k, r in results.items() if isinstance(r, tuple) and len(r) == 2
-                    and isinstance(r[1], CallRecord)}
+        per_unit = {
+            k: r[1] for k, r in results.items() if isinstance(r, tuple) and len(r) == 2 and isinstance(r[1], CallRecord)
+        }
         t_last = max(done_ns.values()) if done_ns else dev.last_irq_ns()
         return results, MultiCallRecord(per_unit, t_first, t_last, done_ns)
 
@@ -261,8 +267,11 @@ class MultiUnitDriver:
         if Q.ndim != 3:
             raise E.ShapeError(f"Q must be 3-D (B, m, d), got shape {Q.shape}")
         parts = self.assign(Q.shape[0])
-        calls = {k: (lambda drv, idx=idx: drv.attention_batch(Q[idx], K[idx], V[idx], **kw))
-                 for k, idx in enumerate(parts) if len(idx)}
+        calls = {
+            k: (lambda drv, idx=idx: drv.attention_batch(Q[idx], K[idx], V[idx], **kw))
+            for k, idx in enumerate(parts)
+            if len(idx)
+        }
         results, rec = self.run_parallel(calls)
         out = None
         for k, idx in enumerate(parts):

@@ -19,6 +19,7 @@ plots.
 Energy (Fig. 15a) and Table I come from the device's energy model (docs/energy-model.md); the
 report (tables, plots, the explanations) is written by :mod:`a3sim.paper_report`.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,15 +33,51 @@ import numpy as np
 # ---------------------------------------------------------------------------------- paper values
 #: Accuracy of the paper's workloads (Fig. 11a, 12a, 13a), as fractions.
 PAPER_ACC: dict[str, dict[str, float]] = {
-    "memn2n": {"exact": .826, "M=n": .827, "M=3/4n": .825, "M=1/2n": .815, "M=1/4n": .780, "M=1/8n": .730,
-               "T=1%": .826, "T=2.5%": .826, "T=5%": .826, "T=10%": .825, "T=20%": .826,
-               "conservative": .816, "aggressive": .730},
-    "kvmemn2n": {"exact": .620, "M=n": .621, "M=3/4n": .620, "M=1/2n": .601, "M=1/4n": .567, "M=1/8n": .545,
-                 "T=1%": .621, "T=2.5%": .622, "T=5%": .624, "T=10%": .626, "T=20%": .629,
-                 "conservative": .604, "aggressive": .545},
-    "bert": {"exact": .888, "M=n": .890, "M=3/4n": .884, "M=1/2n": .889, "M=1/4n": .879, "M=1/8n": .824,
-             "T=1%": .889, "T=2.5%": .887, "T=5%": .885, "T=10%": .867, "T=20%": .841,
-             "conservative": .875, "aggressive": .805},
+    "memn2n": {
+        "exact": 0.826,
+        "M=n": 0.827,
+        "M=3/4n": 0.825,
+        "M=1/2n": 0.815,
+        "M=1/4n": 0.780,
+        "M=1/8n": 0.730,
+        "T=1%": 0.826,
+        "T=2.5%": 0.826,
+        "T=5%": 0.826,
+        "T=10%": 0.825,
+        "T=20%": 0.826,
+        "conservative": 0.816,
+        "aggressive": 0.730,
+    },
+    "kvmemn2n": {
+        "exact": 0.620,
+        "M=n": 0.621,
+        "M=3/4n": 0.620,
+        "M=1/2n": 0.601,
+        "M=1/4n": 0.567,
+        "M=1/8n": 0.545,
+        "T=1%": 0.621,
+        "T=2.5%": 0.622,
+        "T=5%": 0.624,
+        "T=10%": 0.626,
+        "T=20%": 0.629,
+        "conservative": 0.604,
+        "aggressive": 0.545,
+    },
+    "bert": {
+        "exact": 0.888,
+        "M=n": 0.890,
+        "M=3/4n": 0.884,
+        "M=1/2n": 0.889,
+        "M=1/4n": 0.879,
+        "M=1/8n": 0.824,
+        "T=1%": 0.889,
+        "T=2.5%": 0.887,
+        "T=5%": 0.885,
+        "T=10%": 0.867,
+        "T=20%": 0.841,
+        "conservative": 0.875,
+        "aggressive": 0.805,
+    },
 }
 #: Throughput gain over base A3 (Fig. 14a), conservative / aggressive.
 PAPER_THROUGHPUT = {"memn2n": (1.39, 2.62), "kvmemn2n": (2.01, 7.03), "bert": (1.85, 5.69)}
@@ -179,8 +216,9 @@ class MemN2NWorkload(Workload):
         return len(self.tasks)
 
     def n_values(self) -> np.ndarray:
-        return np.concatenate([[min(len(e.memories), self.models[t].memory_size) for e in ex]
-                               for t, ex in self.examples.items()]).astype(np.int64)
+        return np.concatenate(
+            [[min(len(e.memories), self.models[t].memory_size) for e in ex] for t, ex in self.examples.items()]
+        ).astype(np.int64)
 
     def run(self, backend: Any, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         per = {}
@@ -188,8 +226,11 @@ class MemN2NWorkload(Workload):
             per[t] = self.models[t].accuracy(self.examples[t], backend)
             if progress:
                 progress(1)
-        return {"accuracy": float(np.mean(list(per.values()))), "per_task": per,
-                "questions": int(sum(len(e) for e in self.examples.values()))}
+        return {
+            "accuracy": float(np.mean(list(per.values()))),
+            "per_task": per,
+            "questions": int(sum(len(e) for e in self.examples.values())),
+        }
 
 
 class KVWorkload(Workload):
@@ -297,12 +338,25 @@ class Study:
 
 
 def _n_stats(n: np.ndarray) -> dict[str, float]:
-    return {"count": int(len(n)), "mean": float(n.mean()), "min": int(n.min()), "p5": float(np.percentile(n, 5)),
-            "median": float(np.median(n)), "p95": float(np.percentile(n, 95)), "max": int(n.max())}
+    return {
+        "count": int(len(n)),
+        "mean": float(n.mean()),
+        "min": int(n.min()),
+        "p5": float(np.percentile(n, 5)),
+        "median": float(np.median(n)),
+        "p95": float(np.percentile(n, 95)),
+        "max": int(n.max()),
+    }
 
 
-def run_study(profile: Profile | str = "full", *, driver: Any = None, progress: bool = True,
-              workloads: Sequence[str] = ("memn2n", "kvmemn2n", "bert"), presets_only: bool = False) -> Study:
+def run_study(
+    profile: Profile | str = "full",
+    *,
+    driver: Any = None,
+    progress: bool = True,
+    workloads: Sequence[str] = ("memn2n", "kvmemn2n", "bert"),
+    presets_only: bool = False,
+) -> Study:
     """Run every workload in every configuration (BERT's sweeps on ``bert_sweep_limit``
     paragraphs, its exact and preset runs on ``bert_limit``); ``presets_only``: exact,
     conservative and aggressive only."""
@@ -326,8 +380,12 @@ def run_study(profile: Profile | str = "full", *, driver: Any = None, progress: 
         plan.append(("bert", "main", lambda: BertWorkload(prof.bert_limit), all_configs if same else presets))
         if not same:
             plan.append(("bert", "sweep", lambda: BertWorkload(prof.bert_sweep_limit), sweeps))
-    cols = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn())
+    cols = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*cols, disable=not progress) as bar:
         overall = bar.add_task("paper study", total=sum(len(c) for *_, c in plan))
         for wkey, subset, make, configs in plan:
@@ -345,8 +403,21 @@ def run_study(profile: Profile | str = "full", *, driver: Any = None, progress: 
                 be = DeviceAttention(drv, cfg, sort_keys=w.sort_keys)
                 t1 = time.time()
                 metrics = w.run(be, lambda k, s=sub: bar.advance(s, k))
-                study.rows.append(Row(wkey, cfg.key, subset, metrics, be.cycles, be.sort_cycles,
-                                      be.query_latency_ns, be.queries, be.layers, time.time() - t1, be.energy))
+                study.rows.append(
+                    Row(
+                        wkey,
+                        cfg.key,
+                        subset,
+                        metrics,
+                        be.cycles,
+                        be.sort_cycles,
+                        be.query_latency_ns,
+                        be.queries,
+                        be.layers,
+                        time.time() - t1,
+                        be.energy,
+                    )
+                )
                 bar.remove_task(sub)
                 bar.advance(overall)
             study.seconds[f"{wkey}/{subset}"] = time.time() - t0
@@ -357,23 +428,49 @@ def run_study(profile: Profile | str = "full", *, driver: Any = None, progress: 
 
 
 def study_as_dict(study: Study) -> dict[str, Any]:
-    return {"profile": study.profile.__dict__, "n_stats": study.n_stats, "seconds": study.seconds,
-            "rows": [{"workload": r.workload, "config": r.config, "subset": r.subset, "metrics": r.metrics,
-                      "cycles": r.cycles, "sort_cycles": r.sort_cycles, "query_latency_ns": r.query_latency_ns,
-                      "queries": r.queries, "seconds": round(r.seconds, 1)} for r in study.rows]}
+    return {
+        "profile": study.profile.__dict__,
+        "n_stats": study.n_stats,
+        "seconds": study.seconds,
+        "rows": [
+            {
+                "workload": r.workload,
+                "config": r.config,
+                "subset": r.subset,
+                "metrics": r.metrics,
+                "cycles": r.cycles,
+                "sort_cycles": r.sort_cycles,
+                "query_latency_ns": r.query_latency_ns,
+                "queries": r.queries,
+                "seconds": round(r.seconds, 1),
+            }
+            for r in study.rows
+        ],
+    }
 
 
-def paper(out: Path = Path("docs/paper-comparison.md"), *, quick: bool = False, progress: bool = True,
-          bert_limit: int | None = None, bert_sweep_limit: int | None = None, driver: Any = None,
-          command: str | None = None) -> Study:
+def paper(
+    out: Path = Path("docs/paper-comparison.md"),
+    *,
+    quick: bool = False,
+    progress: bool = True,
+    bert_limit: int | None = None,
+    bert_sweep_limit: int | None = None,
+    driver: Any = None,
+    command: str | None = None,
+) -> Study:
     """The ``a3sim paper`` command: run the study and write the report."""
     from a3sim.tasks import wikimovies as wm
 
     prof = PROFILES["quick" if quick else "full"]
     if bert_limit is not None or bert_sweep_limit is not None:
-        prof = Profile(prof.name, prof.memn2n_limit, prof.kv_limit,
-                       bert_limit if bert_limit is not None else prof.bert_limit,
-                       bert_sweep_limit if bert_sweep_limit is not None else prof.bert_sweep_limit)
+        prof = Profile(
+            prof.name,
+            prof.memn2n_limit,
+            prof.kv_limit,
+            bert_limit if bert_limit is not None else prof.bert_limit,
+            bert_sweep_limit if bert_sweep_limit is not None else prof.bert_sweep_limit,
+        )
     import os
 
     t0 = time.time()

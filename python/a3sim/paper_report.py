@@ -102,9 +102,9 @@ def plots(study: Study, folder: Path) -> list[Path]:
     ws = _workloads(study)
     files = []
     for fig_name, keys, xs, xlabel in (
-            ("fig11a_accuracy_vs_M.png", [k for k, _ in M_SWEEP], [f for _, f in M_SWEEP], "M / n (T = 0)"),
-            ("fig12a_accuracy_vs_T.png", [k for k, _ in T_SWEEP], [t * 100 for _, t in T_SWEEP],
-             "T (%), C = all rows")):
+        ("fig11a_accuracy_vs_M.png", [k for k, _ in M_SWEEP], [f for _, f in M_SWEEP], "M / n (T = 0)"),
+        ("fig12a_accuracy_vs_T.png", [k for k, _ in T_SWEEP], [t * 100 for _, t in T_SWEEP], "T (%), C = all rows"),
+    ):
         fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for i, w in enumerate(ws):
             sub = _sweep_subset(study, w)
@@ -125,8 +125,9 @@ def plots(study: Study, folder: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.6))
     width = 0.38
     x = np.arange(len(ws))
-    for ax, (title, idx) in zip(axes, (("accuracy / exact (Fig. 13a)", None), ("throughput gain (Fig. 14a)", 0),
-                                        ("latency gain (Fig. 14b)", 1))):
+    for ax, (title, idx) in zip(
+        axes, (("accuracy / exact (Fig. 13a)", None), ("throughput gain (Fig. 14a)", 0), ("latency gain (Fig. 14b)", 1))
+    ):
         for j, preset in enumerate(("conservative", "aggressive")):
             if idx is None:
                 ours = [(_metric(study, w, preset) or 0) / _metric(study, w, "exact") for w in ws]
@@ -136,8 +137,15 @@ def plots(study: Study, folder: Path) -> list[Path]:
                 paper = [PAPER_THROUGHPUT[w][j] if idx == 0 else float("nan") for w in ws]
             ax.bar(x + (j - 0.5) * width, ours, width * 0.9, color=f"C{j}", label=f"{preset} ours")
             if not all(math.isnan(v) for v in paper):
-                ax.scatter(x + (j - 0.5) * width, paper, color="k", marker="_", s=300, zorder=3,
-                           label="paper" if j == 0 else None)
+                ax.scatter(
+                    x + (j - 0.5) * width,
+                    paper,
+                    color="k",
+                    marker="_",
+                    s=300,
+                    zorder=3,
+                    label="paper" if j == 0 else None,
+                )
         ax.set_xticks(x, [NAMES[w] for w in ws], fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
@@ -167,25 +175,40 @@ def plots(study: Study, folder: Path) -> list[Path]:
 def energy_sections(study: Study) -> str:
     """Fig. 15a (energy efficiency of the A3 unit over base A3, Table I scope: modules and SRAMs;
     docs/energy-model.md) and Table I (area and power per module, from the configuration in force)."""
-    from .energy import TABLE_I
     from .device import Device
+    from .energy import TABLE_I
 
     ws = _workloads(study)
     rows = []
     for w in ws:
         base = study.get(w, "exact").energy
-        rows.append([NAMES[w]] + [f"{PAPER_ENERGY[w][j]:.2f} / {base / study.get(w, p).energy:.2f}"
-                                   for j, p in enumerate(("conservative", "aggressive"))])
+        rows.append(
+            [NAMES[w]]
+            + [
+                f"{PAPER_ENERGY[w][j]:.2f} / {base / study.get(w, p).energy:.2f}"
+                for j, p in enumerate(("conservative", "aggressive"))
+            ]
+        )
     cfg = Device.open().cfg
-    table = [[name, f"{cfg(pre + '_area_mm2'):.3f}", f"{cfg(pre + '_dyn_mw'):.3f}", f"{cfg(pre + '_static_mw'):.3f}"]
-             for name, pre in TABLE_I.items()]
-    return "\n".join([
-        "## Energy (Fig. 15a) and area/power (Table I)", "",
-        "Energy of the A3 unit (its modules and SRAMs, Table I scope) of base A3 (the exact runs) over the "
-        "approximate runs; key sorting and DRAM traffic are not counted (docs/energy-model.md).", "",
-        _table(["workload", "conservative paper / ours", "aggressive paper / ours"], rows), "",
-        "Table I as configured (the paper's 40 nm figures are the defaults, docs/configuration.md):", "",
-        _table(["module", "area mm2", "dynamic mW", "static mW"], table), ""])
+    table = [
+        [name, f"{cfg(pre + '_area_mm2'):.3f}", f"{cfg(pre + '_dyn_mw'):.3f}", f"{cfg(pre + '_static_mw'):.3f}"]
+        for name, pre in TABLE_I.items()
+    ]
+    return "\n".join(
+        [
+            "## Energy (Fig. 15a) and area/power (Table I)",
+            "",
+            "Energy of the A3 unit (its modules and SRAMs, Table I scope) of base A3 (the exact runs) over the "
+            "approximate runs; key sorting and DRAM traffic are not counted (docs/energy-model.md).",
+            "",
+            _table(["workload", "conservative paper / ours", "aggressive paper / ours"], rows),
+            "",
+            "Table I as configured (the paper's 40 nm figures are the defaults, docs/configuration.md):",
+            "",
+            _table(["module", "area mm2", "dynamic mW", "static mW"], table),
+            "",
+        ]
+    )
 
 
 def _explain(study: Study) -> list[str]:
@@ -218,9 +241,14 @@ def _explain(study: Study) -> list[str]:
                     f"|SEL| = {sel * 100:.1f} % of the keys on average (n mean {ns.get('mean', float('nan')):.1f}); "
                     f"fewest kept in layer/hop {worst[0]} "
                     f"({worst[1].selected / max(1, worst[1].keys) * 100:.1f} % of keys)."
-                    + (f" At M = n with T = 0 the loss is already {(ex - mn_acc) * 100:.1f} points with "
-                       f"C = {mn_c * 100:.1f} % of the keys: candidate selection itself drops keys that carry "
-                       "weight in this model." if mn_acc is not None and ex - mn_acc > noise / 2 else ""))
+                    + (
+                        f" At M = n with T = 0 the loss is already {(ex - mn_acc) * 100:.1f} points with "
+                        f"C = {mn_c * 100:.1f} % of the keys: candidate selection itself drops keys that carry "
+                        "weight in this model."
+                        if mn_acc is not None and ex - mn_acc > noise / 2
+                        else ""
+                    )
+                )
             tp = gains(study, w, preset)[0]
             ptp = PAPER_THROUGHPUT[w][j]
             if abs(tp - ptp) / ptp > 0.1:
@@ -233,11 +261,15 @@ def _explain(study: Study) -> list[str]:
                     + (f" (of which {r.sort_cycles / max(1, r.queries):.1f} key sorting)" if r.sort_cycles else "")
                     + f"; n mean {ns.get('mean', float('nan')):.1f} against the paper's {PAPER_SIZE[w]}; "
                     f"{r.queries / max(1, sum(c.heads for c in r.layers.values())):.1f} queries per K/V load"
-                    + (" (one query per memory: every job runs the pipeline's full latency, so the fixed "
-                       "per-stage cycles weigh as much as the n-dependent ones)"
-                       if r.queries <= sum(c.heads for c in r.layers.values()) else "")
+                    + (
+                        " (one query per memory: every job runs the pipeline's full latency, so the fixed "
+                        "per-stage cycles weigh as much as the n-dependent ones)"
+                        if r.queries <= sum(c.heads for c in r.layers.values())
+                        else ""
+                    )
                     + ". The gain follows from the cycle formulas of docs/timing-model.md at the measured n, "
-                    "|C| and |SEL|.")
+                    "|C| and |SEL|."
+                )
     return out
 
 
@@ -250,17 +282,29 @@ def write_report(study: Study, path: Path, *, command: str = "a3sim paper") -> l
     ws = _workloads(study)
     prof = study.profile
     L: list[str] = []
-    L += ["# The paper's evaluation, reproduced", "",
-          f"Generated by `{command}` (profile `{prof.name}`); do not edit by hand. Paper: Ham et al., "
-          "\"A^3: Accelerating Attention Mechanisms in Neural Networks with Approximation\", HPCA 2020 "
-          "(figure numbers are the paper's). Accuracy is a fraction; gains are over base A3 (the exact "
-          "pipeline) on the same inputs, from the simulated device's compute cycles "
-          "(`CallRecord.compute_cycles`) and first-query latency (`CallRecord.query_latency_ns`).", ""]
+    L += [
+        "# The paper's evaluation, reproduced",
+        "",
+        f"Generated by `{command}` (profile `{prof.name}`); do not edit by hand. Paper: Ham et al., "
+        '"A^3: Accelerating Attention Mechanisms in Neural Networks with Approximation", HPCA 2020 '
+        "(figure numbers are the paper's). Accuracy is a fraction; gains are over base A3 (the exact "
+        "pipeline) on the same inputs, from the simulated device's compute cycles "
+        "(`CallRecord.compute_cycles`) and first-query latency (`CallRecord.query_latency_ns`).",
+        "",
+    ]
     if "total" in study.seconds:
         load = study.extra.get("loadavg")
-        L += [f"Run time: {study.seconds['total'] / 60:.1f} minutes"
-              + (f" (load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
-                 f"{study.extra.get('cpus')} CPUs)" if load else "") + ".", ""]
+        L += [
+            f"Run time: {study.seconds['total'] / 60:.1f} minutes"
+            + (
+                f" (load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on "
+                f"{study.extra.get('cpus')} CPUs)"
+                if load
+                else ""
+            )
+            + ".",
+            "",
+        ]
     # Workloads
     L += ["## Workloads", ""]
     rows = []
@@ -275,34 +319,49 @@ def write_report(study: Study, path: Path, *, command: str = "a3sim paper") -> l
                 extra = f", MAP {ex.metrics['map']:.3f}"
             elif w == "bert":
                 extra = f", MRR@10 {ex.metrics['mrr@10']:.3f} ({ex.metrics['paragraphs']} paragraphs)"
-            rows.append([NAMES[w] + (" (sweeps)" if subset == "sweep" else ""), PAPER_SIZE[w],
-                         f"mean {st['mean']:.1f}, median {st['median']:.0f}, max {st['max']}",
-                         str(_questions(study, w, subset)),
-                         f"{_metric(study, w, 'exact', subset):.3f}{extra}",
-                         f"{PAPER_ACC[w]['exact']:.3f} ({PAPER_METRIC[w]})",
-                         f"{study.seconds.get(f'{w}/{subset}', 0) / 60:.1f}"])
-    L += [_table(["workload", "paper n", "our n (per attention)", "questions", "ours exact", "paper exact",
-                  "minutes"], rows), ""]
-    L += ["- MemN2N: one model per task (3 hops, d = 20, position and temporal encoding, linear start, "
-          "random noise), trained in numpy by `scripts/train_babi20.py`; weights in `workloads/memn2n/babi20/`.",
-          "- KV-MemN2N: the WikiMovies KB is not in the data we have, so it is rebuilt from the per-relation "
-          "question files (`a3sim.tasks.wikimovies`); trained on the dev questions by "
-          "`scripts/train_kvmemn2n.py` (numpy, " + study.extra.get("kv_desc", "") + "), evaluated on the test "
-          "questions. Its memories: entity match, then word match, then random pairs of the rebuilt KB "
-          "(`a3sim.tasks.wikimovies`; the answer plays no part in choosing them). The rebuilt KB holds the "
-          "facts the questions were made from, and nothing else about the movies, so the exact figure is not "
-          "the paper's to match (its KB and training set are larger and noisier); the losses and gains are.",
-          "- BERT: the paper runs BERT-base on SQuAD question answering (F1, n = 320); we run all-MiniLM-L6-v2 "
-          "(6 layers x 12 heads, d = 32) over the SQuAD v1.1 dev paragraphs (up to 256 tokens) for paragraph "
-          "retrieval, so the exact figures are not comparable; the losses and gains are. Questions are encoded "
-          "on the host (exact); every head of every paragraph goes through the device, and in the approximate "
-          "mode the sorting of each head's keys is counted (`n ceil(log2 n)` cycles per head, amortised over "
-          "its n queries).", ""]
+            rows.append(
+                [
+                    NAMES[w] + (" (sweeps)" if subset == "sweep" else ""),
+                    PAPER_SIZE[w],
+                    f"mean {st['mean']:.1f}, median {st['median']:.0f}, max {st['max']}",
+                    str(_questions(study, w, subset)),
+                    f"{_metric(study, w, 'exact', subset):.3f}{extra}",
+                    f"{PAPER_ACC[w]['exact']:.3f} ({PAPER_METRIC[w]})",
+                    f"{study.seconds.get(f'{w}/{subset}', 0) / 60:.1f}",
+                ]
+            )
+    L += [
+        _table(
+            ["workload", "paper n", "our n (per attention)", "questions", "ours exact", "paper exact", "minutes"], rows
+        ),
+        "",
+    ]
+    L += [
+        "- MemN2N: one model per task (3 hops, d = 20, position and temporal encoding, linear start, "
+        "random noise), trained in numpy by `scripts/train_babi20.py`; weights in `workloads/memn2n/babi20/`.",
+        "- KV-MemN2N: the WikiMovies KB is not in the data we have, so it is rebuilt from the per-relation "
+        "question files (`a3sim.tasks.wikimovies`); trained on the dev questions by "
+        "`scripts/train_kvmemn2n.py` (numpy, " + study.extra.get("kv_desc", "") + "), evaluated on the test "
+        "questions. Its memories: entity match, then word match, then random pairs of the rebuilt KB "
+        "(`a3sim.tasks.wikimovies`; the answer plays no part in choosing them). The rebuilt KB holds the "
+        "facts the questions were made from, and nothing else about the movies, so the exact figure is not "
+        "the paper's to match (its KB and training set are larger and noisier); the losses and gains are.",
+        "- BERT: the paper runs BERT-base on SQuAD question answering (F1, n = 320); we run all-MiniLM-L6-v2 "
+        "(6 layers x 12 heads, d = 32) over the SQuAD v1.1 dev paragraphs (up to 256 tokens) for paragraph "
+        "retrieval, so the exact figures are not comparable; the losses and gains are. Questions are encoded "
+        "on the host (exact); every head of every paragraph goes through the device, and in the approximate "
+        "mode the sorting of each head's keys is counted (`n ceil(log2 n)` cycles per head, amortised over "
+        "its n queries).",
+        "",
+    ]
     if prof.bert_sweep_limit != prof.bert_limit and "bert" in ws:
-        L += [f"BERT's M and T sweeps (Fig. 11a, 12a) run on the first {prof.bert_sweep_limit} paragraphs "
-              "(its exact figure on that subset is the sweep's reference); the exact, conservative and "
-              f"aggressive runs on {'all' if prof.bert_limit is None else f'the first {prof.bert_limit}'} "
-              "paragraphs.", ""]
+        L += [
+            f"BERT's M and T sweeps (Fig. 11a, 12a) run on the first {prof.bert_sweep_limit} paragraphs "
+            "(its exact figure on that subset is the sweep's reference); the exact, conservative and "
+            f"aggressive runs on {'all' if prof.bert_limit is None else f'the first {prof.bert_limit}'} "
+            "paragraphs.",
+            "",
+        ]
     # bAbI per task
     r = study.get("memn2n", "exact")
     if r is not None:
@@ -310,66 +369,166 @@ def write_report(study: Study, path: Path, *, command: str = "a3sim paper") -> l
         per = r.metrics["per_task"]
         cons = study.get("memn2n", "conservative").metrics["per_task"]
         aggr = study.get("memn2n", "aggressive").metrics["per_task"]
-        L += [_table(["task", "exact", "conservative", "aggressive"],
-                     [[f"qa{t}", f"{per[t]:.3f}", f"{cons[t]:.3f}", f"{aggr[t]:.3f}"] for t in per]
-                     + [["mean", f"{np.mean(list(per.values())):.3f}", f"{np.mean(list(cons.values())):.3f}",
-                         f"{np.mean(list(aggr.values())):.3f}"]]), ""]
+        L += [
+            _table(
+                ["task", "exact", "conservative", "aggressive"],
+                [[f"qa{t}", f"{per[t]:.3f}", f"{cons[t]:.3f}", f"{aggr[t]:.3f}"] for t in per]
+                + [
+                    [
+                        "mean",
+                        f"{np.mean(list(per.values())):.3f}",
+                        f"{np.mean(list(cons.values())):.3f}",
+                        f"{np.mean(list(aggr.values())):.3f}",
+                    ]
+                ],
+            ),
+            "",
+        ]
     if "kv_n" in study.extra:
         st = study.n_stats["kvmemn2n/main"]
-        L += ["### KV-MemN2N memory sizes", "",
-              f"n per question: mean {st['mean']:.1f}, 5th percentile {st['p5']:.0f}, median {st['median']:.0f}, "
-              f"95th percentile {st['p95']:.0f}, range {st['min']}-{st['max']} ({st['count']} questions); "
-              f"sources of the pairs: {study.extra.get('kv_sources', '-')}.", "",
-              f"![KV n distribution]({rel(figdir / 'kv_n_distribution.png')})", ""]
-    L += ["## Fig. 11a: accuracy against M (T = 0)", "", _sweep_table(study, [k for k, _ in M_SWEEP]), "",
-          f"![Fig. 11a]({rel(figdir / 'fig11a_accuracy_vs_M.png')})", ""]
-    L += ["## Fig. 12a: accuracy against T (C = all rows, `post_only`)", "",
-          _sweep_table(study, [k for k, _ in T_SWEEP]), "",
-          f"![Fig. 12a]({rel(figdir / 'fig12a_accuracy_vs_T.png')})", ""]
+        L += [
+            "### KV-MemN2N memory sizes",
+            "",
+            f"n per question: mean {st['mean']:.1f}, 5th percentile {st['p5']:.0f}, median {st['median']:.0f}, "
+            f"95th percentile {st['p95']:.0f}, range {st['min']}-{st['max']} ({st['count']} questions); "
+            f"sources of the pairs: {study.extra.get('kv_sources', '-')}.",
+            "",
+            f"![KV n distribution]({rel(figdir / 'kv_n_distribution.png')})",
+            "",
+        ]
+    L += [
+        "## Fig. 11a: accuracy against M (T = 0)",
+        "",
+        _sweep_table(study, [k for k, _ in M_SWEEP]),
+        "",
+        f"![Fig. 11a]({rel(figdir / 'fig11a_accuracy_vs_M.png')})",
+        "",
+    ]
+    L += [
+        "## Fig. 12a: accuracy against T (C = all rows, `post_only`)",
+        "",
+        _sweep_table(study, [k for k, _ in T_SWEEP]),
+        "",
+        f"![Fig. 12a]({rel(figdir / 'fig12a_accuracy_vs_T.png')})",
+        "",
+    ]
     rows = []
     for w in ws:
         ex = _metric(study, w, "exact")
         row = [NAMES[w]]
         for p in PRESET_KEYS:
             row += [_f(PAPER_ACC[w][p]), _f(_metric(study, w, p))]
-        row += [f"{(PAPER_ACC[w]['exact'] - PAPER_ACC[w]['conservative']) * 100:.1f} / "
-                f"{(PAPER_ACC[w]['exact'] - PAPER_ACC[w]['aggressive']) * 100:.1f}",
-                f"{(ex - _metric(study, w, 'conservative')) * 100:.1f} / {(ex - _metric(study, w, 'aggressive')) * 100:.1f}"]
+        row += [
+            f"{(PAPER_ACC[w]['exact'] - PAPER_ACC[w]['conservative']) * 100:.1f} / "
+            f"{(PAPER_ACC[w]['exact'] - PAPER_ACC[w]['aggressive']) * 100:.1f}",
+            f"{(ex - _metric(study, w, 'conservative')) * 100:.1f} / {(ex - _metric(study, w, 'aggressive')) * 100:.1f}",
+        ]
         rows.append(row)
-    L += ["## Fig. 13a: base, conservative and aggressive", "",
-          "Conservative: M = ceil(n/2), T = 5 %; aggressive: M = ceil(n/8), T = 10 % (the paper's settings).", "",
-          _table(["workload", "base paper", "base ours", "cons. paper", "cons. ours", "aggr. paper", "aggr. ours",
-                  "loss paper (points)", "loss ours (points)"], rows), ""]
+    L += [
+        "## Fig. 13a: base, conservative and aggressive",
+        "",
+        "Conservative: M = ceil(n/2), T = 5 %; aggressive: M = ceil(n/8), T = 10 % (the paper's settings).",
+        "",
+        _table(
+            [
+                "workload",
+                "base paper",
+                "base ours",
+                "cons. paper",
+                "cons. ours",
+                "aggr. paper",
+                "aggr. ours",
+                "loss paper (points)",
+                "loss ours (points)",
+            ],
+            rows,
+        ),
+        "",
+    ]
     rows = []
     for w in ws:
         c, a = gains(study, w, "conservative"), gains(study, w, "aggressive")
-        rows.append([NAMES[w], f"{PAPER_THROUGHPUT[w][0]:.2f}", f"{c[0]:.2f}", f"{PAPER_THROUGHPUT[w][1]:.2f}",
-                     f"{a[0]:.2f}", f"{c[1]:.2f}", f"{a[1]:.2f}"])
-    L += ["## Fig. 14a/b: throughput and latency gain over base A3", "",
-          _table(["workload", "throughput cons. paper", "ours", "throughput aggr. paper", "ours",
-                  "latency cons. ours", "latency aggr. ours"], rows), "",
-          "The paper's Fig. 14b latency gains are read off a bar chart and not listed in its text; only ours "
-          "are given. The gains follow the timing model of the build that ran this study "
-          "(docs/timing-model.md) and change with it.", "",
-          f"![Fig. 13a and 14]({rel(figdir / 'fig13a_14_presets.png')})", ""]
+        rows.append(
+            [
+                NAMES[w],
+                f"{PAPER_THROUGHPUT[w][0]:.2f}",
+                f"{c[0]:.2f}",
+                f"{PAPER_THROUGHPUT[w][1]:.2f}",
+                f"{a[0]:.2f}",
+                f"{c[1]:.2f}",
+                f"{a[1]:.2f}",
+            ]
+        )
+    L += [
+        "## Fig. 14a/b: throughput and latency gain over base A3",
+        "",
+        _table(
+            [
+                "workload",
+                "throughput cons. paper",
+                "ours",
+                "throughput aggr. paper",
+                "ours",
+                "latency cons. ours",
+                "latency aggr. ours",
+            ],
+            rows,
+        ),
+        "",
+        "The paper's Fig. 14b latency gains are read off a bar chart and not listed in its text; only ours "
+        "are given. The gains follow the timing model of the build that ran this study "
+        "(docs/timing-model.md) and change with it.",
+        "",
+        f"![Fig. 13a and 14]({rel(figdir / 'fig13a_14_presets.png')})",
+        "",
+    ]
     rows = []
     for w in ws:
         for preset in ("conservative", "aggressive"):
             r = study.get(w, preset)
             for layer, c in sorted(r.layers.items()):
                 keys = max(1, c.keys)
-                rows.append([NAMES[w], preset, str(layer), f"{c.keys / max(1, c.queries):.1f}",
-                             f"{c.candidates / keys * 100:.1f}", f"{c.selected / keys * 100:.1f}"])
-    L += ["### What the approximation kept, per layer (BERT) or hop (memory networks)", "",
-          _table(["workload", "setting", "layer/hop", "n (query-weighted mean)", "candidates C (% of keys)",
-                  "selected SEL (% of keys)"], rows), ""]
+                rows.append(
+                    [
+                        NAMES[w],
+                        preset,
+                        str(layer),
+                        f"{c.keys / max(1, c.queries):.1f}",
+                        f"{c.candidates / keys * 100:.1f}",
+                        f"{c.selected / keys * 100:.1f}",
+                    ]
+                )
+    L += [
+        "### What the approximation kept, per layer (BERT) or hop (memory networks)",
+        "",
+        _table(
+            [
+                "workload",
+                "setting",
+                "layer/hop",
+                "n (query-weighted mean)",
+                "candidates C (% of keys)",
+                "selected SEL (% of keys)",
+            ],
+            rows,
+        ),
+        "",
+    ]
     L += ["## Where ours differs from the paper", ""]
     exp = _explain(study)
     L += exp if exp else ["Nowhere beyond the noise (two binomial standard errors) and 10 % on gains."]
-    L += ["", energy_sections(study), "",
-          "## Reproduce", "",
-          "```sh", "a3sim paper                 # full study, writes docs/paper-comparison.md and docs/paper-comparison/",
-          "a3sim paper --quick         # a small run (a test runs it)", "```", ""]
+    L += [
+        "",
+        energy_sections(study),
+        "",
+        "## Reproduce",
+        "",
+        "```sh",
+        "a3sim paper                 # full study, writes docs/paper-comparison.md and docs/paper-comparison/",
+        "a3sim paper --quick         # a small run (a test runs it)",
+        "```",
+        "",
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(L))
     (figdir / "results.json").write_text(json.dumps(study_as_dict(study), indent=1, default=str) + "\n")
@@ -383,17 +542,35 @@ def print_summary(study: Study, title: str = "the paper's workloads through the 
     from rich.table import Table
 
     t = Table(title=title)
-    for c in ("workload", "n mean", "questions", "metric", "exact", "cons.", "aggr.", "paper (e/c/a)",
-              "gain cons.", "gain aggr.", "paper gain"):
+    for c in (
+        "workload",
+        "n mean",
+        "questions",
+        "metric",
+        "exact",
+        "cons.",
+        "aggr.",
+        "paper (e/c/a)",
+        "gain cons.",
+        "gain aggr.",
+        "paper gain",
+    ):
         t.add_column(c)
     for w in _workloads(study):
         st = study.n_stats.get(f"{w}/main", {})
         c, a = gains(study, w, "conservative"), gains(study, w, "aggressive")
         pa = PAPER_ACC[w]
-        t.add_row(NAMES[w], f"{st.get('mean', float('nan')):.0f}", str(_questions(study, w, "main")),
-                  {"memn2n": "accuracy", "kvmemn2n": "hits@1", "bert": "top-1"}[w],
-                  _f(_metric(study, w, "exact")), _f(_metric(study, w, "conservative")),
-                  _f(_metric(study, w, "aggressive")),
-                  f"{pa['exact']:.3f}/{pa['conservative']:.3f}/{pa['aggressive']:.3f}",
-                  f"{c[0]:.2f}x", f"{a[0]:.2f}x", f"{PAPER_THROUGHPUT[w][0]:.2f}x/{PAPER_THROUGHPUT[w][1]:.2f}x")
+        t.add_row(
+            NAMES[w],
+            f"{st.get('mean', float('nan')):.0f}",
+            str(_questions(study, w, "main")),
+            {"memn2n": "accuracy", "kvmemn2n": "hits@1", "bert": "top-1"}[w],
+            _f(_metric(study, w, "exact")),
+            _f(_metric(study, w, "conservative")),
+            _f(_metric(study, w, "aggressive")),
+            f"{pa['exact']:.3f}/{pa['conservative']:.3f}/{pa['aggressive']:.3f}",
+            f"{c[0]:.2f}x",
+            f"{a[0]:.2f}x",
+            f"{PAPER_THROUGHPUT[w][0]:.2f}x/{PAPER_THROUGHPUT[w][1]:.2f}x",
+        )
     Console(width=max(150, Console().width)).print(t)

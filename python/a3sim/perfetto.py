@@ -19,8 +19,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .trace import Trace
 
 
-def write_perfetto(trace: Trace, path: str | Path, *, transactions: bool = True, max_transactions: int = 200_000
-                   ) -> Path:
+def write_perfetto(
+    trace: Trace, path: str | Path, *, transactions: bool = True, max_transactions: int = 200_000
+) -> Path:
     """Write ``trace`` as trace-event JSON at ``path`` (see :meth:`a3sim.trace.Trace.to_perfetto`)."""
 
     path = Path(path)
@@ -28,12 +29,31 @@ def write_perfetto(trace: Trace, path: str | Path, *, transactions: bool = True,
     p = trace.rows("phase")
     jobs = trace.rows("job")
     job_info = {int(j["job"]): j for j in jobs}
-    tracks = {"queue": 1, "fetch": 2, "dma_in": 2, "dma_out": 2, "completion": 2, "sort": 3,
-              "candidate_selection": 4, "score_scan": 5, "dot_product": 6, "exponent": 7, "output": 8,
-              "irq": 9}
-    track_names = {1: "queue", 2: "dma", 3: "sorter", 4: "stage: candidate selection",
-                   5: "stage: greedy-score scan", 6: "stage: dot product",
-                   7: "stage: (post-scoring +) exponent", 8: "stage: output", 9: "interrupt"}
+    tracks = {
+        "queue": 1,
+        "fetch": 2,
+        "dma_in": 2,
+        "dma_out": 2,
+        "completion": 2,
+        "sort": 3,
+        "candidate_selection": 4,
+        "score_scan": 5,
+        "dot_product": 6,
+        "exponent": 7,
+        "output": 8,
+        "irq": 9,
+    }
+    track_names = {
+        1: "queue",
+        2: "dma",
+        3: "sorter",
+        4: "stage: candidate selection",
+        5: "stage: greedy-score scan",
+        6: "stage: dot product",
+        7: "stage: (post-scoring +) exponent",
+        8: "stage: output",
+        9: "interrupt",
+    }
     # Phase events with integer-ns boundaries, lanes per (unit, track).
     t0 = _ns(p["t_start_ps"])
     t1 = _ns(p["t_end_ps"])
@@ -54,19 +74,40 @@ def write_perfetto(trace: Trace, path: str | Path, *, transactions: bool = True,
         if (pid, tid) not in named:
             named.add((pid, tid))
             base = track_names[int(kind[i])]
-            events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_name",
-                           "args": {"name": base if lane[i] == 0 else f"{base} #{lane[i] + 1}"}})
-            events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index",
-                           "args": {"sort_index": tid}})
+            events.append(
+                {
+                    "ph": "M",
+                    "pid": pid,
+                    "tid": tid,
+                    "name": "thread_name",
+                    "args": {"name": base if lane[i] == 0 else f"{base} #{lane[i] + 1}"},
+                }
+            )
+            events.append({"ph": "M", "pid": pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}})
         j = job_info.get(int(row["job"]))
         args = {"job": int(row["job"])}
         if j is not None:
             op, md = int(j["opcode"]), int(j["mode"])
-            args.update(tag=int(j["tag"]), opcode=OPCODES[op] if op < len(OPCODES) else "invalid",
-                        mode=MODES[md] if md < len(MODES) else "invalid", n=int(j["n"]), d=int(j["d"]),
-                        m=int(j["m"]), status=int(j["status"]))
-        events.append({"ph": "X", "pid": pid, "tid": tid, "name": phase, "ts": _us(t0[i]),
-                       "dur": _us(t1[i] - t0[i]), "args": args})
+            args.update(
+                tag=int(j["tag"]),
+                opcode=OPCODES[op] if op < len(OPCODES) else "invalid",
+                mode=MODES[md] if md < len(MODES) else "invalid",
+                n=int(j["n"]),
+                d=int(j["d"]),
+                m=int(j["m"]),
+                status=int(j["status"]),
+            )
+        events.append(
+            {
+                "ph": "X",
+                "pid": pid,
+                "tid": tid,
+                "name": phase,
+                "ts": _us(t0[i]),
+                "dur": _us(t1[i] - t0[i]),
+                "args": args,
+            }
+        )
     if transactions:
         t = trace.rows("txn", 0, max_transactions)
         bus_pid = 100
@@ -80,19 +121,35 @@ def write_perfetto(trace: Trace, path: str | Path, *, transactions: bool = True,
         names = trace.device.initiators
         for i, ln in sorted({(int(a), int(b)) for a, b in zip(ini, lane)}):
             tid = i * 1000 + ln
-            events.append({"ph": "M", "pid": bus_pid, "tid": tid, "name": "thread_name",
-                           "args": {"name": names[i] if ln == 0 else f"{names[i]} #{ln + 1}"}})
-            events.append({"ph": "M", "pid": bus_pid, "tid": tid, "name": "thread_sort_index",
-                           "args": {"sort_index": tid}})
+            events.append(
+                {
+                    "ph": "M",
+                    "pid": bus_pid,
+                    "tid": tid,
+                    "name": "thread_name",
+                    "args": {"name": names[i] if ln == 0 else f"{names[i]} #{ln + 1}"},
+                }
+            )
+            events.append(
+                {"ph": "M", "pid": bus_pid, "tid": tid, "name": "thread_sort_index", "args": {"sort_index": tid}}
+            )
         for k, row in enumerate(t):
-            events.append({
-                "ph": "X", "pid": bus_pid, "tid": int(ini[k]) * 1000 + int(lane[k]),
-                "name": f"{'write' if row['op'] else 'read'} {STREAMS[int(row['stream'])]}",
-                "ts": _us(s0[k]), "dur": _us(s1[k] - s0[k]),
-                "args": {"address": hex(int(row["address"])), "bytes": int(row["bytes"]),
-                         "job": int(row["job"]) if row["job"] != 0xFFFFFFFF else -1,
-                         "wait_ns": (int(row["t_grant_ps"]) - int(row["t_start_ps"])) / 1000.0},
-            })
+            events.append(
+                {
+                    "ph": "X",
+                    "pid": bus_pid,
+                    "tid": int(ini[k]) * 1000 + int(lane[k]),
+                    "name": f"{'write' if row['op'] else 'read'} {STREAMS[int(row['stream'])]}",
+                    "ts": _us(s0[k]),
+                    "dur": _us(s1[k] - s0[k]),
+                    "args": {
+                        "address": hex(int(row["address"])),
+                        "bytes": int(row["bytes"]),
+                        "job": int(row["job"]) if row["job"] != 0xFFFFFFFF else -1,
+                        "wait_ns": (int(row["t_grant_ps"]) - int(row["t_start_ps"])) / 1000.0,
+                    },
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"traceEvents": events, "displayTimeUnit": "ns"}))
     return path

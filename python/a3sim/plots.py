@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from .report import RunResult
 
 
-def write_traces(driver: A3Driver, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000) -> list[Path]:
+def write_traces(
+    driver: A3Driver, results: Sequence[RunResult], folder: Path, max_transactions: int = 50_000
+) -> list[Path]:
     """Parquet tables of all runs, and one Perfetto JSON per run (its jobs only)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = list(driver.trace.to_parquet(folder).values())
@@ -51,8 +53,10 @@ def plot(results: Sequence[RunResult], driver: A3Driver, folder: Path) -> list[P
             bottom += vals
     ax.set_ylabel("share of the unit's busy time (%)")
     ax.set_ylim(0, 100)
-    ax.set_title("Where the simulated A3 spends its time, per workload and mode\n"
-                 "(phase durations summed over jobs; pipelined compute stages overlap)")
+    ax.set_title(
+        "Where the simulated A3 spends its time, per workload and mode\n"
+        "(phase durations summed over jobs; pipelined compute stages overlap)"
+    )
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.tight_layout()
     p1 = folder / "latency_breakdown.png"

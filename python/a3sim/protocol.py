@@ -5,6 +5,7 @@ This is the driver's own statement of ``docs/register-map.md`` and ``docs/descri
 written independently of ``systemc/a3/a3_protocol.h``; the host-integration tests check that the two
 agree.
 """
+
 from __future__ import annotations
 
 import enum
@@ -86,8 +87,22 @@ STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
 IRQ_DONE, IRQ_ERROR = Irq.DONE, Irq.ERROR
 
 PERF_COUNTERS = (
-    "JOBS", "ERRORS", "QUERIES", "BUSY_CYCLES", "CYC_CAND_SEL", "CYC_SCAN", "CYC_DOT", "CYC_EXP",
-    "CYC_OUT", "CYC_SORT", "BYTES_RD", "BYTES_WR", "CANDIDATES", "SELECTED", "SRAM_RD", "SRAM_WR",
+    "JOBS",
+    "ERRORS",
+    "QUERIES",
+    "BUSY_CYCLES",
+    "CYC_CAND_SEL",
+    "CYC_SCAN",
+    "CYC_DOT",
+    "CYC_EXP",
+    "CYC_OUT",
+    "CYC_SORT",
+    "BYTES_RD",
+    "BYTES_WR",
+    "CANDIDATES",
+    "SELECTED",
+    "SRAM_RD",
+    "SRAM_WR",
 )
 
 
@@ -126,15 +141,32 @@ FLAG_IRQ, FLAG_ROW_STATS, FLAG_NO_MIN_SKIP, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS
 
 DESCRIPTOR_DTYPE = np.dtype(
     [
-        ("opcode", "<u1"), ("mode", "<u1"), ("flags", "<u2"), ("tag", "<u4"),
-        ("n", "<u4"), ("d", "<u4"), ("m", "<u4"), ("T", "<f4"), ("M", "<u8"),
-        ("addr_a", "<u8"), ("addr_b", "<u8"), ("addr_c", "<u8"), ("addr_d", "<u8"),
+        ("opcode", "<u1"),
+        ("mode", "<u1"),
+        ("flags", "<u2"),
+        ("tag", "<u4"),
+        ("n", "<u4"),
+        ("d", "<u4"),
+        ("m", "<u4"),
+        ("T", "<f4"),
+        ("M", "<u8"),
+        ("addr_a", "<u8"),
+        ("addr_b", "<u8"),
+        ("addr_c", "<u8"),
+        ("addr_d", "<u8"),
     ]
 )
 COMPLETION_DTYPE = np.dtype(
     [
-        ("tag", "<u4"), ("status", "<u2"), ("opcode", "<u1"), ("phase", "<u1"), ("cycles", "<u8"),
-        ("sq_index", "<u4"), ("queries", "<u4"), ("detail", "<u4"), ("check", "<u4"),
+        ("tag", "<u4"),
+        ("status", "<u2"),
+        ("opcode", "<u1"),
+        ("phase", "<u1"),
+        ("cycles", "<u8"),
+        ("sq_index", "<u4"),
+        ("queries", "<u4"),
+        ("detail", "<u4"),
+        ("check", "<u4"),
     ]
 )
 ROW_STATS_DTYPE = np.dtype([("s_max", "<f8"), ("sum_exp", "<f8"), ("n_cand", "<u4"), ("n_sel", "<u4")])
@@ -165,8 +197,20 @@ class Status(enum.IntEnum):
     BAD_ITERATIONS = 18
 
 
-PHASES = ("queue", "fetch", "dma_in", "sort", "candidate_selection", "score_scan", "dot_product", "exponent",
-          "output", "dma_out", "completion", "irq")
+PHASES = (
+    "queue",
+    "fetch",
+    "dma_in",
+    "sort",
+    "candidate_selection",
+    "score_scan",
+    "dot_product",
+    "exponent",
+    "output",
+    "dma_out",
+    "completion",
+    "irq",
+)
 #: The compute stages of each mode, in pipeline order (docs/spec.md 2, 3.6).
 STAGES = {
     "exact": ("dot_product", "exponent", "output"),

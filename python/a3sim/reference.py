@@ -43,12 +43,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
 from ._reference_parts import (
-    ReferenceArgumentError, _as_f32, _check_M, _check_T, _check_table, _log_threshold, _min_side_steps, _side_picks,
+    ReferenceArgumentError,
+    _as_f32,
+    _check_M,
+    _check_T,
+    _check_table,
+    _log_threshold,
+    _min_side_steps,
+    _side_picks,
 )
 
 __all__ = [
@@ -72,7 +78,7 @@ MODES = ("exact", "approx", "post_only")
 # --------------------------------------------------------------------------- #
 
 
-def sort_keys(K) -> Tuple[np.ndarray, np.ndarray]:
+def sort_keys(K) -> tuple[np.ndarray, np.ndarray]:
     """Sorted-key table of docs/spec.md 3.1.
 
     Every column j of K (n x d) is sorted on its own, descending by value, keeping
@@ -201,7 +207,7 @@ def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) 
 
 def candidate_selection(
     q, sorted_values, sorted_rows, M: int, *, literal: bool = False, min_skip: bool = True
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Candidate selection of docs/spec.md 3.2 for one query.
 
     ``q`` is (d,), the sorted-key table is ``(values, rows)`` of shape (d, n) as
@@ -252,7 +258,7 @@ class QueryInfo:
     mode: str
     C: np.ndarray
     SEL: np.ndarray
-    G: Optional[np.ndarray]
+    G: np.ndarray | None
     s: np.ndarray
     s_max: float
     sum_exp: float
@@ -288,11 +294,11 @@ def a3_attention(
     V,
     *,
     mode: str = "approx",
-    M: Optional[int] = None,
+    M: int | None = None,
     T: float = 0.0,
-    sorted_keys: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    sorted_keys: tuple[np.ndarray, np.ndarray] | None = None,
     min_skip: bool = True,
-) -> Tuple[np.ndarray, Union[QueryInfo, List[QueryInfo]]]:
+) -> tuple[np.ndarray, QueryInfo | list[QueryInfo]]:
     """One A3 attention operation (docs/spec.md 1 and 3.4), for one query or a batch.
 
     Parameters
@@ -349,7 +355,7 @@ def a3_attention(
         all_rows = np.arange(n, dtype=np.int64)
 
     outs = np.empty((Q.shape[0], V.shape[1]), dtype=np.float64)
-    infos: List[QueryInfo] = []
+    infos: list[QueryInfo] = []
     for k, qk in enumerate(Q):
         if mode == "approx":
             G, C = candidate_selection(qk, values, rows, M, min_skip=min_skip)

@@ -9,6 +9,7 @@ Everything here is plain functions over the driver and the numpy networks; the C
 only parses arguments and calls them. The workloads themselves are in :mod:`a3sim.runners`, the
 trace files and plots in :mod:`a3sim.plots`.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
-
 
 from . import errors as E
 from .energy import CPU_POWER_W, Coefficients, cpu_energy_pj
@@ -28,12 +28,24 @@ from .runners import RUNNERS, SAMPLE_TEXT, CpuTimed
 if TYPE_CHECKING:
     from .driver import A3Driver
 
-__all__ = ["MODES", "RUNNERS", "SAMPLE_TEXT", "WORKLOADS", "RunResult", "demo", "plot", "print_table",
-           "results_table", "run", "write_traces"]
+__all__ = [
+    "MODES",
+    "RUNNERS",
+    "SAMPLE_TEXT",
+    "WORKLOADS",
+    "RunResult",
+    "demo",
+    "plot",
+    "print_table",
+    "results_table",
+    "run",
+    "write_traces",
+]
 
 WORKLOADS = tuple(RUNNERS)
 #: The main job's (mode, preset) rows.
 MODES = REPORT_MODES
+
 
 @dataclass
 class RunResult:
@@ -96,9 +108,18 @@ def _summarise(res: RunResult, backend: A3Attention, timed: CpuTimed) -> RunResu
     return res
 
 
-def run(workload: str, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | dict | None = None,
-        M: int | None = None, T: float | None = None, layers: dict | None = None,
-        on_call: Callable[[int], None] | None = None, **kwargs: Any) -> RunResult:
+def run(
+    workload: str,
+    driver: A3Driver | None = None,
+    *,
+    mode: str = "exact",
+    preset: str | dict | None = None,
+    M: int | None = None,
+    T: float | None = None,
+    layers: dict | None = None,
+    on_call: Callable[[int], None] | None = None,
+    **kwargs: Any,
+) -> RunResult:
     """Run one workload through the simulated A3 in one mode and summarise it. ``on_call(calls)``
     is called after each offload (for a progress display)."""
     if workload not in RUNNERS:
@@ -113,9 +134,16 @@ def run(workload: str, driver: A3Driver | None = None, *, mode: str = "exact", p
     job0 = drv.trace.job_base + drv.trace.count("job")
     t0 = time.perf_counter()
     name, metric, exact, extra = RUNNERS[workload](backend, on_call=on_call, **kwargs)
-    res = RunResult(workload=workload, mode=mode, preset=preset, metric_name=name, metric=metric,
-                    metric_exact=exact, loss=(exact - metric) if exact is not None else None,
-                    params={"M": M, "T": T, **{k: v for k, v in kwargs.items()}})
+    res = RunResult(
+        workload=workload,
+        mode=mode,
+        preset=preset,
+        metric_name=name,
+        metric=metric,
+        metric_exact=exact,
+        loss=(exact - metric) if exact is not None else None,
+        params={"M": M, "T": T, **{k: v for k, v in kwargs.items()}},
+    )
     _summarise(res, backend, extra.pop("timed"))
     res.wall_s = time.perf_counter() - t0
     res.jobs = (job0, drv.trace.job_base + drv.trace.count("job"))
@@ -130,18 +158,32 @@ def results_table(results: Sequence[RunResult]):
 
     rows = []
     for r in results:
-        rows.append({
-            "workload": r.workload, "mode": r.mode if r.preset is None else f"{r.mode}/{mode_label('approx', r.preset)}",
-            "metric": r.metric_name, "value": r.metric, "exact_on_host": r.metric_exact, "loss": r.loss,
-            "queries": r.queries, "keys_per_query": r.mean_keys, "candidates_per_query": r.mean_candidates,
-            "selected_per_query": r.mean_selected, "sim_latency_us": r.latency_ns / 1e3,
-            "sim_compute_us": r.compute_ns / 1e3, "gain_vs_base_A3": r.gain,
-            "dma_read_MB": r.bytes_read / 1e6, "dma_written_MB": r.bytes_written / 1e6,
-            "cpu_numpy_attention_ms": r.cpu_attention_s * 1e3, "speedup_vs_cpu": r.speedup_vs_cpu,
-            "energy_per_query_nJ": r.energy_per_query_nj, "energy_eff_vs_base_A3": r.energy_eff_vs_base,
-            "unit_energy_eff_vs_base_A3": r.unit_energy_eff_vs_base, "energy_eff_vs_cpu": r.energy_eff_vs_cpu,
-            "wall_s": r.wall_s,
-        })
+        rows.append(
+            {
+                "workload": r.workload,
+                "mode": r.mode if r.preset is None else f"{r.mode}/{mode_label('approx', r.preset)}",
+                "metric": r.metric_name,
+                "value": r.metric,
+                "exact_on_host": r.metric_exact,
+                "loss": r.loss,
+                "queries": r.queries,
+                "keys_per_query": r.mean_keys,
+                "candidates_per_query": r.mean_candidates,
+                "selected_per_query": r.mean_selected,
+                "sim_latency_us": r.latency_ns / 1e3,
+                "sim_compute_us": r.compute_ns / 1e3,
+                "gain_vs_base_A3": r.gain,
+                "dma_read_MB": r.bytes_read / 1e6,
+                "dma_written_MB": r.bytes_written / 1e6,
+                "cpu_numpy_attention_ms": r.cpu_attention_s * 1e3,
+                "speedup_vs_cpu": r.speedup_vs_cpu,
+                "energy_per_query_nJ": r.energy_per_query_nj,
+                "energy_eff_vs_base_A3": r.energy_eff_vs_base,
+                "unit_energy_eff_vs_base_A3": r.unit_energy_eff_vs_base,
+                "energy_eff_vs_cpu": r.energy_eff_vs_cpu,
+                "wall_s": r.wall_s,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -150,31 +192,65 @@ def print_table(results: Sequence[RunResult], title: str = "a3sim") -> None:
     from rich.table import Table
 
     t = Table(title=title)
-    for col in ("workload", "mode", "metric", "loss", "keys/q", "C/q", "SEL/q", "sim time", "gain vs base A3",
-                "DMA read", "DMA written", "CPU numpy attn", "A3 vs CPU", "energy/q", "E eff vs base (unit)",
-                "E eff vs CPU*"):
+    for col in (
+        "workload",
+        "mode",
+        "metric",
+        "loss",
+        "keys/q",
+        "C/q",
+        "SEL/q",
+        "sim time",
+        "gain vs base A3",
+        "DMA read",
+        "DMA written",
+        "CPU numpy attn",
+        "A3 vs CPU",
+        "energy/q",
+        "E eff vs base (unit)",
+        "E eff vs CPU*",
+    ):
         t.add_column(col, justify="right" if col not in ("workload", "mode") else "left")
     for r in results:
         t.add_row(
-            r.workload, mode_label(r.mode, r.preset),
-            f"{r.metric_name} {r.metric:.4f}", "" if r.loss is None else f"{r.loss:+.4f}",
-            f"{r.mean_keys:.1f}", f"{r.mean_candidates:.1f}", f"{r.mean_selected:.1f}",
-            f"{r.latency_ns / 1e3:,.1f} us", f"{r.gain:.2f}x", f"{r.bytes_read / 1e6:.2f} MB",
-            f"{r.bytes_written / 1e6:.2f} MB", f"{r.cpu_attention_s * 1e3:.1f} ms", f"{r.speedup_vs_cpu:.1f}x",
-            f"{r.energy_per_query_nj:,.1f} nJ", f"{r.energy_eff_vs_base:.2f}x ({r.unit_energy_eff_vs_base:.2f}x)",
+            r.workload,
+            mode_label(r.mode, r.preset),
+            f"{r.metric_name} {r.metric:.4f}",
+            "" if r.loss is None else f"{r.loss:+.4f}",
+            f"{r.mean_keys:.1f}",
+            f"{r.mean_candidates:.1f}",
+            f"{r.mean_selected:.1f}",
+            f"{r.latency_ns / 1e3:,.1f} us",
+            f"{r.gain:.2f}x",
+            f"{r.bytes_read / 1e6:.2f} MB",
+            f"{r.bytes_written / 1e6:.2f} MB",
+            f"{r.cpu_attention_s * 1e3:.1f} ms",
+            f"{r.speedup_vs_cpu:.1f}x",
+            f"{r.energy_per_query_nj:,.1f} nJ",
+            f"{r.energy_eff_vs_base:.2f}x ({r.unit_energy_eff_vs_base:.2f}x)",
             f"{r.energy_eff_vs_cpu:,.0f}x",
         )
     con = Console(width=max(240, Console().width))
     con.print(t)
-    con.print("energy/q: device energy per query (A3 unit, DRAM and bus; docs/energy-model.md). E eff vs base: "
-              "base A3's estimated energy for the same calls over this run's, with DRAM and bus (A3 unit "
-              f"alone in brackets). *CPU: measured numpy time x an ASSUMED {CPU_POWER_W:.0f} W (the paper's "
-              "Xeon Gold 6128 TDP), not a measurement of this machine.", highlight=False, markup=False)
+    con.print(
+        "energy/q: device energy per query (A3 unit, DRAM and bus; docs/energy-model.md). E eff vs base: "
+        "base A3's estimated energy for the same calls over this run's, with DRAM and bus (A3 unit "
+        f"alone in brackets). *CPU: measured numpy time x an ASSUMED {CPU_POWER_W:.0f} W (the paper's "
+        "Xeon Gold 6128 TDP), not a measurement of this machine.",
+        highlight=False,
+        markup=False,
+    )
 
 
-def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, progress: bool = True,
-         workloads: Sequence[str] = ("minilm", "memn2n", "wordnet", "synthetic"),
-         paper_limit: int | None = 20) -> list[RunResult]:
+def demo(
+    out: Path,
+    *,
+    quick: bool = False,
+    driver: A3Driver | None = None,
+    progress: bool = True,
+    workloads: Sequence[str] = ("minilm", "memn2n", "wordnet", "synthetic"),
+    paper_limit: int | None = 20,
+) -> list[RunResult]:
     """The main job: MiniLM on sample text, MemN2N on bAbI qa2, WordNet sense matching and a
     planted-key synthetic workload through the simulated A3 in exact, conservative and aggressive
     modes; table, traces, plots and JSON under ``out``. ``quick`` runs MiniLM and MemN2N only,
@@ -188,10 +264,12 @@ def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, prog
     drv = driver or A3Driver()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    kwargs = {"minilm": {"sentences": SAMPLE_TEXT[:4]} if quick else {},
-              "memn2n": {"task": 2, "limit": 100 if quick else None},
-              "wordnet": {"limit": 20 if quick else 120},
-              "synthetic": {"m": 128 if quick else 1024}}
+    kwargs = {
+        "minilm": {"sentences": SAMPLE_TEXT[:4]} if quick else {},
+        "memn2n": {"task": 2, "limit": 100 if quick else None},
+        "wordnet": {"limit": 20 if quick else 120},
+        "synthetic": {"m": 128 if quick else 1024},
+    }
     results: list[RunResult] = []
     if quick:
         workloads = [w for w in workloads if w in ("minilm", "memn2n")]
@@ -203,17 +281,28 @@ def demo(out: Path, *, quick: bool = False, driver: A3Driver | None = None, prog
             results.append(run(w, drv, mode=mode, preset=preset, **kwargs[w]))
             bar.advance(task)
     print_table(results, title="a3sim: real workloads through the simulated A3")
-    print(f"A3 unit area: {Coefficients.from_config(drv.device.cfg).area_mm2:.3f} mm2 (paper Table I, 40 nm; "
-          "docs/spec.md 3.7)")
+    print(
+        f"A3 unit area: {Coefficients.from_config(drv.device.cfg).area_mm2:.3f} mm2 (paper Table I, 40 nm; "
+        "docs/spec.md 3.7)"
+    )
     files: list[Path] = []
     if paper_limit and not quick:
         # The paper's three workloads, a few inputs each (the full study is `a3sim paper`).
         from .paper import Profile, run_study, study_as_dict
         from .paper_report import print_summary
 
-        st = run_study(Profile("demo", memn2n_limit=paper_limit, kv_limit=10 * paper_limit,
-                               bert_limit=max(2, paper_limit // 4), bert_sweep_limit=max(2, paper_limit // 4)),
-                       driver=drv, progress=progress, presets_only=True)
+        st = run_study(
+            Profile(
+                "demo",
+                memn2n_limit=paper_limit,
+                kv_limit=10 * paper_limit,
+                bert_limit=max(2, paper_limit // 4),
+                bert_sweep_limit=max(2, paper_limit // 4),
+            ),
+            driver=drv,
+            progress=progress,
+            presets_only=True,
+        )
         print_summary(st, title="the paper's workloads, small inputs (full study: a3sim paper)")
         (out / "paper_workloads.json").write_text(json.dumps(study_as_dict(st), indent=1, default=str))
         files.append(out / "paper_workloads.json")

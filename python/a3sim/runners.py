@@ -68,8 +68,12 @@ def _minilm():
     return _cache["minilm"]
 
 
-def run_minilm(backend: AttentionBackend, sentences: Sequence[str] | None = None, limit: int | None = None,
-               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
+def run_minilm(
+    backend: AttentionBackend,
+    sentences: Sequence[str] | None = None,
+    limit: int | None = None,
+    on_call: Callable[[int], None] | None = None,
+) -> tuple[str, float, float, dict]:
     """Embeds the sample text (its first ``limit`` sentences); metric: mean cosine to the host's
     exact embeddings."""
     model = _minilm()
@@ -84,8 +88,9 @@ def run_minilm(backend: AttentionBackend, sentences: Sequence[str] | None = None
     return "cosine", float(cos.mean()), 1.0, {"timed": timed, "min_cosine": float(cos.min()), "sentences": len(sents)}
 
 
-def run_memn2n(backend: AttentionBackend, task: int = 2, limit: int | None = None,
-               on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
+def run_memn2n(
+    backend: AttentionBackend, task: int = 2, limit: int | None = None, on_call: Callable[[int], None] | None = None
+) -> tuple[str, float, float, dict]:
     """MemN2N on a bAbI task; metric: test accuracy (exact-on-host accuracy for reference)."""
     from .nn import memn2n
 
@@ -97,8 +102,9 @@ def run_memn2n(backend: AttentionBackend, task: int = 2, limit: int | None = Non
     return "accuracy", acc, _cache[key], {"timed": timed, "task": task}
 
 
-def run_wordnet(backend: AttentionBackend, limit: int | None = 120,
-                on_call: Callable[[int], None] | None = None) -> tuple[str, float, float, dict]:
+def run_wordnet(
+    backend: AttentionBackend, limit: int | None = 120, on_call: Callable[[int], None] | None = None
+) -> tuple[str, float, float, dict]:
     """WordNet sense matching on MiniLM embeddings projected to d=64; metric: accuracy."""
     from .tasks import wordnet
 
@@ -110,9 +116,15 @@ def run_wordnet(backend: AttentionBackend, limit: int | None = 120,
     return "accuracy", r.metrics["accuracy"], _cache[key], {"timed": timed}
 
 
-def run_synthetic(backend: AttentionBackend, n: int = 320, d: int = 64, m: int = 1024, alpha: float = 8.0,
-                  limit: int | None = None, on_call: Callable[[int], None] | None = None
-                  ) -> tuple[str, float, float, dict]:
+def run_synthetic(
+    backend: AttentionBackend,
+    n: int = 320,
+    d: int = 64,
+    m: int = 1024,
+    alpha: float = 8.0,
+    limit: int | None = None,
+    on_call: Callable[[int], None] | None = None,
+) -> tuple[str, float, float, dict]:
     """Planted keys; metric: fraction of queries whose output is nearest the planted value.
     ``limit`` caps the number of queries m."""
     from .tasks import synthetic
@@ -126,5 +138,8 @@ def run_synthetic(backend: AttentionBackend, n: int = 320, d: int = 64, m: int =
 
 
 RUNNERS: dict[str, Callable[..., tuple[str, float, float, dict]]] = {
-    "minilm": run_minilm, "memn2n": run_memn2n, "wordnet": run_wordnet, "synthetic": run_synthetic,
+    "minilm": run_minilm,
+    "memn2n": run_memn2n,
+    "wordnet": run_wordnet,
+    "synthetic": run_synthetic,
 }

@@ -5,6 +5,7 @@ request traces for Ramulator 1 and 2 and DRAMSys).
 The native recorder keeps rows in C++; this module copies them out in bulk (one memcpy per table)
 and builds the tables on demand. Columns are documented in ``docs/trace-schema.md``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -44,7 +45,7 @@ _SMALL_ROWS = 256  # requests up to this many rows go through a reused buffer (T
 class Trace:
     """The recorded transactions and job phases of the process's device."""
 
-    def __init__(self, device: "Device") -> None:
+    def __init__(self, device: Device) -> None:
         self.device = device
         api = device.api
         self._api = api
@@ -54,8 +55,7 @@ class Trace:
         self.dram_dtype = dtype_from_layout(str(api.dram_layout()))
         self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs, "dram": api.copy_dram}
         self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count, "dram": api.dram_count}
-        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype,
-                       "dram": self.dram_dtype}
+        self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype, "dram": self.dram_dtype}
         self._scratch = {}
         for kind, dt in self._dtype.items():
             buf = np.empty(_SMALL_ROWS * dt.itemsize, np.uint8)
@@ -106,7 +106,7 @@ class Trace:
         return int(self._api.job_base())
 
     # ---- tables ----
-    def transactions(self) -> "pd.DataFrame":
+    def transactions(self) -> pd.DataFrame:
         """One row per bus transaction: t_start_ns, t_end_ns, initiator, target, op, address,
         bytes, job, stream, status, wait_ns (time waiting for the DRAM port's grant)."""
         import pandas as pd
@@ -132,7 +132,7 @@ class Trace:
             }
         )
 
-    def dram_bursts(self) -> "pd.DataFrame":
+    def dram_bursts(self) -> pd.DataFrame:
         """One row per DRAM burst (recorded with the transactions): t_arrive_ns, t_data_ns, t_done_ns,
         latency_ns, initiator, op, address, bytes, channel, rank, bank, row, kind (row ``hit``,
         ``miss``, ``conflict``, or ``none`` under the simple policy), job, stream."""
@@ -164,7 +164,7 @@ class Trace:
             }
         )
 
-    def job_summary(self) -> "pd.DataFrame":
+    def job_summary(self) -> pd.DataFrame:
         """One row per job: identity, shape, status, times, DMA bytes, stage cycles, counts."""
         import pandas as pd
 
@@ -182,7 +182,7 @@ class Trace:
         first = ["job", "unit", "tag", "opcode", "mode", "status", "status_name", "n", "d", "m", "M", "T"]
         return df[first + [c for c in df.columns if c not in first]]
 
-    def jobs(self) -> "pd.DataFrame":
+    def jobs(self) -> pd.DataFrame:
         """One row per job and phase: job, unit, tag, opcode, mode, status, phase, t_start_ns,
         t_end_ns, duration_ns."""
         import pandas as pd
@@ -200,8 +200,22 @@ class Trace:
         ph["duration_ns"] = ph["t_end_ns"] - ph["t_start_ns"]
         js = self.job_summary()[["job", "tag", "opcode", "mode", "status", "status_name", "n", "d", "m"]]
         out = ph.merge(js, on="job", how="left")
-        cols = ["job", "unit", "tag", "opcode", "mode", "status", "status_name", "n", "d", "m", "phase",
-                "t_start_ns", "t_end_ns", "duration_ns"]
+        cols = [
+            "job",
+            "unit",
+            "tag",
+            "opcode",
+            "mode",
+            "status",
+            "status_name",
+            "n",
+            "d",
+            "m",
+            "phase",
+            "t_start_ns",
+            "t_end_ns",
+            "duration_ns",
+        ]
         return out[cols]
 
     # ---- exports ----
@@ -224,8 +238,11 @@ class Trace:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         paths = {}
-        for name, df in (("transactions", self.transactions()), ("jobs", self.jobs()),
-                         ("job_summary", self.job_summary())):
+        for name, df in (
+            ("transactions", self.transactions()),
+            ("jobs", self.jobs()),
+            ("job_summary", self.job_summary()),
+        ):
             paths[name] = folder / f"{name}.csv"
             df.to_csv(paths[name], index=False)
         return paths
@@ -276,8 +293,9 @@ class Trace:
         ops = np.where(write, "ST", "LD")
         return _write_lines(path, (f"{o} 0x{a:x}" for a, o in zip(lines.tolist(), ops.tolist())))
 
-    def to_dramsys(self, path: str | Path, *, clock_mhz: float = 1600.0, line_bytes: int = 64,
-                   split: bool = False) -> list[Path]:
+    def to_dramsys(
+        self, path: str | Path, *, clock_mhz: float = 1600.0, line_bytes: int = 64, split: bool = False
+    ) -> list[Path]:
         """Write DRAM traffic as a DRAMSys STL trace: ``<cycle>:<TAB>read|write<TAB>0x<address>``, one
         request per ``line_bytes`` line of every DRAM transaction, at the transaction's issue time
         in cycles of ``clock_mhz`` (default 1600 MHz, the DDR4-3200 command clock), rounded down.
@@ -297,9 +315,12 @@ class Trace:
         parts = (cycles // limit).astype(np.int64) if len(cycles) else np.zeros(0, np.int64)
         if len(parts) and parts.max() > 0:
             if not split:
-                warnings.warn(f"DRAMSys trace {path}: cycle counts up to {int(cycles.max())} exceed 32 bits "
-                              "(readers with 32-bit cycle fields wrap); pass split=True to cut the trace",
-                              E.TraceOverflowWarning, stacklevel=2)
+                warnings.warn(
+                    f"DRAMSys trace {path}: cycle counts up to {int(cycles.max())} exceed 32 bits "
+                    "(readers with 32-bit cycle fields wrap); pass split=True to cut the trace",
+                    E.TraceOverflowWarning,
+                    stacklevel=2,
+                )
                 parts = np.zeros_like(parts)
             else:
                 cycles = cycles % limit
@@ -307,8 +328,15 @@ class Trace:
         for k in np.unique(parts) if len(parts) else [0]:
             sel = parts == k
             p = path if k == 0 else path.with_name(f"{path.stem}.{int(k)}{path.suffix}")
-            out.append(_write_lines(p, (f"{c}:\t{o}\t0x{a:08x}" for c, o, a in
-                                        zip(cycles[sel].tolist(), ops[sel].tolist(), lines[sel].tolist()))))
+            out.append(
+                _write_lines(
+                    p,
+                    (
+                        f"{c}:\t{o}\t0x{a:08x}"
+                        for c, o, a in zip(cycles[sel].tolist(), ops[sel].tolist(), lines[sel].tolist())
+                    ),
+                )
+            )
         return out
 
 

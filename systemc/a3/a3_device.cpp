@@ -10,8 +10,7 @@ namespace a3 {
 
 using namespace sc_core;
 
-A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder,
-                   FaultInjector* faults)
+A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRecorder* recorder, FaultInjector* faults)
     : sc_module(name),
       regs("regs", cfg),
       dma("dma", cfg),
@@ -54,8 +53,8 @@ void A3Device::prefetch() {
     pf_.t_fetch1 = pf_.t_q0 = pf_.t_q1 = sc_time_stamp().value();
     const Descriptor& d = pf_.desc;
     const uint64_t q_bytes = static_cast<uint64_t>(d.m) * d.d * static_cast<uint64_t>(cfg_.elem_bytes);
-    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows &&
-        d.d > 0 && d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
+    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows && d.d > 0 &&
+        d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
       pf_.queries = dma.read(d.addr_a, pf_.buffer.data(), q_bytes, pf_.job, Stream::Q);
       pf_.has_queries = true;
       pf_.t_q1 = sc_time_stamp().value();
@@ -423,8 +422,7 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   banks.output.count_read(r.bytes);
   if (r.ok && (desc.flags & dflag::ROW_STATS))
     r = dma.write(desc.addr_c, core.stats().data(), static_cast<uint64_t>(m) * sizeof(RowStats), job, Stream::STATS);
-  if (r.ok && want_sets)
-    r = dma.write(desc.addr_d, core.sets().data(), core.sets().size() * 4ull, job, Stream::SETS);
+  if (r.ok && want_sets) r = dma.write(desc.addr_d, core.sets().data(), core.sets().size() * 4ull, job, Stream::SETS);
   phase(job, Phase::DMA_OUT, t1, sc_time_stamp().value());
   if (!r.ok) return dma_fault(r, detail);
   return Error::OK;

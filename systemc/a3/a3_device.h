@@ -9,13 +9,13 @@
 #include <array>
 #include <vector>
 
-#include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
 #include "a3/compute_core.h"
 #include "a3/dma_engine.h"
 #include "a3/energy_model.h"
 #include "a3/register_file.h"
 #include "a3/sram_bank.h"
+#include "soc/a3_config.h"
 #include "soc/fault_injector.h"
 #include "soc/trace_recorder.h"
 
@@ -47,22 +47,25 @@ class A3Device : public sc_core::sc_module {
   void control();
   // One descriptor from the queue to its interrupt: the steps below, in order.
   void process_descriptor();
-  bool take_prefetched();          // overlap: the prefetch thread fetched this descriptor already
-  uint32_t begin_job(bool prefetched);                                         // job row, queue phase
-  Error fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc, uint32_t& detail);  // queue check, fetch
+  bool take_prefetched();               // overlap: the prefetch thread fetched this descriptor already
+  uint32_t begin_job(bool prefetched);  // job row, queue phase
+  Error fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc,
+              uint32_t& detail);                                                          // queue check, fetch
   Error execute(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);  // dispatch
   Error load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail);
   Error load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);
   Error attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);
   bool complete(uint32_t job, const Descriptor& desc, uint32_t sq_index, uint64_t t_start, Error& err,
-                uint32_t& detail);                                             // completion record
+                uint32_t& detail);  // completion record
   TrafficMark traffic_mark();
   void account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead);  // traffic and energy
-  void count(const JobRecord& rec, const Descriptor& desc, Error err);         // performance counters
+  void count(const JobRecord& rec, const Descriptor& desc, Error err);                // performance counters
   void interrupt(uint32_t job, const Descriptor& desc, Error err, bool completion_written, uint64_t t_end);
 
   Error validate(const Descriptor& desc, uint32_t& detail) const;
-  void phase(uint32_t job, Phase p, uint64_t t0, uint64_t t1) { recorder_->phase(job, unit_, static_cast<uint8_t>(p), t0, t1); }
+  void phase(uint32_t job, Phase p, uint64_t t0, uint64_t t1) {
+    recorder_->phase(job, unit_, static_cast<uint8_t>(p), t0, t1);
+  }
   bool queue_config_ok() const;
   // Overlap (config overlap = 1, docs/memory-model.md section 9): during an ATTEND's compute, the
   // prefetch thread fetches the next descriptor and, for an ATTEND, its queries into a second

@@ -134,12 +134,17 @@ void ComputeCore::compute_approx(const AttendJob& job) {
   const KeyTable kv{ops_.K, ops_.V, n, d, ops_.sv, ops_.sr};
   const ApproxParams params{job.M, job.T, post_only, job.min_skip, fixed_.get()};
   pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
-    all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d, scores_all_.data() + static_cast<size_t>(i0) * n);
+    all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d,
+               scores_all_.data() + static_cast<size_t>(i0) * n);
     uint32_t* cb = cand_[w].data();
     uint32_t* sb = sel_[w].data();
     auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
-      const QueryIO io{Q + static_cast<size_t>(i) * d, O + static_cast<size_t>(i) * d, want_sets ? cb : nullptr,
-                       want_sets ? sb : nullptr, scores_all_.data() + static_cast<size_t>(i) * n, pre_selected};
+      const QueryIO io{Q + static_cast<size_t>(i) * d,
+                       O + static_cast<size_t>(i) * d,
+                       want_sets ? cb : nullptr,
+                       want_sets ? sb : nullptr,
+                       scores_all_.data() + static_cast<size_t>(i) * n,
+                       pre_selected};
       QueryResult r = approx_query(kv, params, io, sc);
       stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
       if (want_sets) {

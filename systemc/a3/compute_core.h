@@ -17,15 +17,15 @@
 #include <memory>
 #include <vector>
 
-#include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
+#include "a3/sram_bank.h"
+#include "a3/timing_model.h"
 #include "kernels/approx_kernel.h"
 #include "kernels/exact_kernel.h"
 #include "kernels/fixed_point.h"
-#include "a3/sram_bank.h"
-#include "a3/timing_model.h"
-#include "soc/trace_recorder.h"
 #include "kernels/worker_pool.h"
+#include "soc/a3_config.h"
+#include "soc/trace_recorder.h"
 
 namespace a3 {
 
@@ -96,9 +96,9 @@ class ComputeCore : public sc_core::sc_module {
   SramBanks& banks_;
   TimingModel timing_;
   sc_core::sc_time cycle_;
-  ExactScratch exact_;            // functional scratch for the batched exact scores
+  ExactScratch exact_;  // functional scratch for the batched exact scores
   WorkerPool pool_;
-  std::vector<ApproxScratch> approx_, approx2_;  // two per worker (queries go in pairs)
+  std::vector<ApproxScratch> approx_, approx2_;    // two per worker (queries go in pairs)
   std::vector<std::vector<uint32_t>> cand_, sel_;  // one per worker
   std::vector<RowStats> stats_;
   std::vector<uint32_t> sets_;

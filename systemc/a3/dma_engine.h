@@ -4,14 +4,14 @@
 // accumulated and the calling thread waits once at its end (loosely timed).
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include <vector>
 
-#include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
+#include "soc/a3_config.h"
 #include "soc/txn_tag.h"
 
 namespace a3 {

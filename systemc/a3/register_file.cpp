@@ -121,8 +121,14 @@ bool RegisterFile::write_reg(uint32_t off, uint32_t v, const sc_time& when) {
       }
       return true;
     }
-    case reg::IRQ_ENABLE: irq_enable_ = v & (irq::DONE | irq::ERROR); update_irq(); return true;
-    case reg::IRQ_ACK: irq_status_ &= ~v; update_irq(); return true;
+    case reg::IRQ_ENABLE:
+      irq_enable_ = v & (irq::DONE | irq::ERROR);
+      update_irq();
+      return true;
+    case reg::IRQ_ACK:
+      irq_status_ &= ~v;
+      update_irq();
+      return true;
     case reg::SCRATCH: scratch_ = v; return true;
     case reg::SQ_BASE_LO: sq_base_lo_ = v; return true;
     case reg::SQ_BASE_HI: sq_base_hi_ = v; return true;

@@ -4,15 +4,15 @@
 // with TLM_ADDRESS_ERROR_RESPONSE.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
 
 #include <array>
 #include <functional>
 
-#include "soc/a3_config.h"
 #include "a3/a3_protocol.h"
+#include "soc/a3_config.h"
 
 namespace a3 {
 

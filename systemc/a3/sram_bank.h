@@ -19,7 +19,9 @@ class SramBank {
   uint8_t* data() { return store_.data(); }
   const uint8_t* data() const { return store_.data(); }
   template <class T>
-  T* as() { return reinterpret_cast<T*>(store_.data()); }
+  T* as() {
+    return reinterpret_cast<T*>(store_.data());
+  }
 
   bool fits(uint64_t bytes) const { return bytes <= capacity_; }
   // Account for a read or write of `bytes` (the SRAM_RD / SRAM_WR counters and trace columns).

@@ -44,8 +44,8 @@ class TimingModel {
   // Pipeline of S stages over m queries, cycles[i * S + k] for query i, stage k:
   //   start(i, k) = max(end(i-1, k), end(i, k-1));  end(i, k) = start(i, k) + cycles(i, k)
   struct Schedule {
-    uint64_t makespan = 0;        // end of the last stage of the last query
-    uint64_t first_latency = 0;   // end(0, S-1): latency of one query through the pipeline
+    uint64_t makespan = 0;                                     // end of the last stage of the last query
+    uint64_t first_latency = 0;                                // end(0, S-1): latency of one query through the pipeline
     std::vector<uint64_t> stage_start, stage_end, stage_busy;  // per stage over the job
   };
   static Schedule pipeline(const std::vector<uint64_t>& cycles, uint32_t m, uint32_t S);

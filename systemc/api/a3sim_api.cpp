@@ -3,9 +3,9 @@
 #include <systemc>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdlib>
-#include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -105,8 +105,8 @@ const char* config_table() {
 }
 
 const char* blas_info() {
-  return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() +
-              "\nthreads|" + std::to_string(a3::blas::threads()) + "\n");
+  return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() + "\nthreads|" +
+              std::to_string(a3::blas::threads()) + "\n");
 }
 
 const char* error_table() {
@@ -285,7 +285,8 @@ int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
   a3::Platform& p = *g_platform;
   const uint64_t line = static_cast<uint64_t>(p.cfg.dram_line_bytes);
   const uint64_t a0 = address / line * line, a1 = (address + bytes + line - 1) / line * line;
-  if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size()) return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size())
+    return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
   const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
   return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
 }
@@ -328,9 +329,7 @@ void snapshot(uintptr_t dst) {
   o[7] = g_platform->host.irqs_delivered();
 }
 double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
-double host_now_ns() {
-  return need_platform() ? static_cast<double>(g_platform->host.host_time_ps()) / 1000.0 : 0.0;
-}
+double host_now_ns() { return need_platform() ? static_cast<double>(g_platform->host.host_time_ps()) / 1000.0 : 0.0; }
 
 void trace_enable(bool on) {
   if (need_platform()) g_platform->recorder.enabled = on;

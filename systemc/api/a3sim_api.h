@@ -72,8 +72,8 @@ bool trace_enabled();
 void trace_clear();
 uint64_t txn_count();
 uint64_t phase_count();
-uint64_t job_count();   // rows held
-uint64_t job_base();    // id of the first held job row
+uint64_t job_count();  // rows held
+uint64_t job_base();   // id of the first held job row
 const char* txn_layout();
 const char* phase_layout();
 const char* job_layout();

@@ -47,86 +47,86 @@ namespace detail {
 // The pointer of one column on one side of candidate selection: one per leaf
 // ("slot") of a selection tree (see approx_kernel.cpp).
 struct Slot {
-    uint32_t at;    // index of the pointer's entry in the sorted-key table
-    int32_t step;   // +1 or -1
-    uint32_t left;  // entries left under the pointer (0 = dead)
-    uint32_t pad;
-    double qs;      // q[j] (max side) or -q[j] (min side)
-    uint64_t next;  // key of the entry after the pointer's (0 if none)
+  uint32_t at;    // index of the pointer's entry in the sorted-key table
+  int32_t step;   // +1 or -1
+  uint32_t left;  // entries left under the pointer (0 = dead)
+  uint32_t pad;
+  double qs;      // q[j] (max side) or -q[j] (min side)
+  uint64_t next;  // key of the entry after the pointer's (0 if none)
 };
 }  // namespace detail
 
 // Counts of one query. For post_only, n_cand == n.
 struct QueryResult {
-    uint32_t n_cand;   // |C|
-    uint32_t n_sel;    // |SEL|
-    double s_max;      // max exact score over C
-    double sum_exp;    // sum over SEL of exp(s_i - s_max), for log-sum-exp merging of tiles
+  uint32_t n_cand;  // |C|
+  uint32_t n_sel;   // |SEL|
+  double s_max;     // max exact score over C
+  double sum_exp;   // sum over SEL of exp(s_i - s_max), for log-sum-exp merging of tiles
 };
 
 // What the banks hold for a query: K and V (row-major n x d) and, for approx mode, the sorted-key
 // table of sort_keys(K) (unused, may be null, in post_only).
 struct KeyTable {
-    const float* K = nullptr;
-    const float* V = nullptr;
-    uint32_t n = 0, d = 0;
-    const float* sorted_value = nullptr;
-    const uint32_t* sorted_row = nullptr;
+  const float* K = nullptr;
+  const float* V = nullptr;
+  uint32_t n = 0, d = 0;
+  const float* sorted_value = nullptr;
+  const uint32_t* sorted_row = nullptr;
 };
 
 // The knobs of one query (docs/spec.md 3.2-3.4).
 struct ApproxParams {
-    uint64_t M = 0;          // candidate-selection iterations (any value, see approx_query)
-    double T = 0.0;          // post-scoring threshold, 0 <= T <= 1
-    bool post_only = false;  // C = all rows: post-scoring alone (exact attention = post_only, T = 0)
-    bool min_skip = true;    // the min-side skip of 3.2 rule 3; false gives the plain algorithm
-    // If not null, the fixed-point datapath of docs/spec.md 2.1 (fixed_point.h) does post-scoring,
-    // softmax and output; q, K, V (and the sorted-key table) must then be quantised already.
-    const FixedPoint* fixed = nullptr;
+  uint64_t M = 0;          // candidate-selection iterations (any value, see approx_query)
+  double T = 0.0;          // post-scoring threshold, 0 <= T <= 1
+  bool post_only = false;  // C = all rows: post-scoring alone (exact attention = post_only, T = 0)
+  bool min_skip = true;    // the min-side skip of 3.2 rule 3; false gives the plain algorithm
+  // If not null, the fixed-point datapath of docs/spec.md 2.1 (fixed_point.h) does post-scoring,
+  // softmax and output; q, K, V (and the sorted-key table) must then be quantised already.
+  const FixedPoint* fixed = nullptr;
 };
 
 // One query's input and where its results go.
 struct QueryIO {
-    const float* q = nullptr;       // d values
-    float* out = nullptr;           // d floats: softmax over SEL (renormalised) weighted sum of V rows
-    uint32_t* cand_out = nullptr;   // if not null, n entries: C as ascending row indices
-    uint32_t* sel_out = nullptr;    // if not null, n entries: SEL as ascending row indices
-    const double* scores = nullptr; // if not null, the n exact scores of q from all_scores()
-    bool pre_selected = false;      // select_two() already left this query's G in the scratch
+  const float* q = nullptr;        // d values
+  float* out = nullptr;            // d floats: softmax over SEL (renormalised) weighted sum of V rows
+  uint32_t* cand_out = nullptr;    // if not null, n entries: C as ascending row indices
+  uint32_t* sel_out = nullptr;     // if not null, n entries: SEL as ascending row indices
+  const double* scores = nullptr;  // if not null, the n exact scores of q from all_scores()
+  bool pre_selected = false;       // select_two() already left this query's G in the scratch
 };
 
 // Reusable per-query buffers. Size once with reserve(n_max, d_max); approx_query
 // then never allocates. (approx_query grows the buffers itself if a query is
 // larger than reserved -- that allocates once, so reserve up front.)
 class ApproxScratch {
-public:
-    ApproxScratch() = default;
-    ApproxScratch(uint32_t n_max, uint32_t d_max) { reserve(n_max, d_max); }
+ public:
+  ApproxScratch() = default;
+  ApproxScratch(uint32_t n_max, uint32_t d_max) { reserve(n_max, d_max); }
 
-    void reserve(uint32_t n_max, uint32_t d_max);
-    uint32_t n_max() const { return n_max_; }
-    uint32_t d_max() const { return d_max_; }
+  void reserve(uint32_t n_max, uint32_t d_max);
+  uint32_t n_max() const { return n_max_; }
+  uint32_t d_max() const { return d_max_; }
 
-    // Greedy scores G (n values, bit-identical to the reference's) of the last
-    // approx_query call in approx mode, for inspection and tests. Unspecified
-    // after a post_only call.
-    const double* greedy_scores() const { return g_.data(); }
+  // Greedy scores G (n values, bit-identical to the reference's) of the last
+  // approx_query call in approx mode, for inspection and tests. Unspecified
+  // after a post_only call.
+  const double* greedy_scores() const { return g_.data(); }
 
-private:
-    friend QueryResult approx_query(const KeyTable&, const ApproxParams&, const QueryIO&, ApproxScratch&);
-    friend void select_two(const float*, const float*, const KeyTable&, const ApproxParams&, ApproxScratch&,
-                           ApproxScratch&);
+ private:
+  friend QueryResult approx_query(const KeyTable&, const ApproxParams&, const QueryIO&, ApproxScratch&);
+  friend void select_two(const float*, const float*, const KeyTable&, const ApproxParams&, ApproxScratch&,
+                         ApproxScratch&);
 
-    uint32_t n_max_ = 0, d_max_ = 0;
-    std::vector<double> g_;      // greedy scores, n
-    std::vector<double> score_;  // exact scores aligned with cand_, then SEL weights
-    std::vector<double> acc_;    // weighted sum of V rows, d
-    std::vector<double> qd_;     // q as double, d
-    std::vector<double> qq_;     // q as double, each twice, 2 * d
-    std::vector<uint32_t> cand_; // C ascending, then SEL ascending
-    std::vector<detail::Slot> slot_;  // max side [0, leaves), min side [leaves, 2 * leaves)
-    std::vector<uint64_t> key_;       // winner tree keys: max side [0, 2 * leaves), min side after
-    std::vector<uint32_t> win_;       // winner tree columns, as key_ (used when d > 64)
+  uint32_t n_max_ = 0, d_max_ = 0;
+  std::vector<double> g_;           // greedy scores, n
+  std::vector<double> score_;       // exact scores aligned with cand_, then SEL weights
+  std::vector<double> acc_;         // weighted sum of V rows, d
+  std::vector<double> qd_;          // q as double, d
+  std::vector<double> qq_;          // q as double, each twice, 2 * d
+  std::vector<uint32_t> cand_;      // C ascending, then SEL ascending
+  std::vector<detail::Slot> slot_;  // max side [0, leaves), min side [leaves, 2 * leaves)
+  std::vector<uint64_t> key_;       // winner tree keys: max side [0, 2 * leaves), min side after
+  std::vector<uint32_t> win_;       // winner tree columns, as key_ (used when d > 64)
 };
 
 // One query of A3 approximate attention (docs/spec.md 3.2 + 3.3), or post-scoring alone

@@ -13,7 +13,6 @@ extern "C" float expf(float) noexcept __attribute__((simd("notinbranch")));
 
 namespace a3 {
 
-
 namespace {
 // exp(x) for x <= 0. Inputs below -87 give 0 (exp(-87) ~ 1.6e-38, the float32 normal limit);
 // clamping first keeps the vector routine off its slow path for underflowing lanes.
@@ -71,7 +70,7 @@ bool all_finite(const float* x, uint64_t count) {
 namespace {
 // Rows [0, m) of a block: Q, out and stats point at the block's first row; kd is K in double.
 void exact_rows_f64(const float* Q, uint32_t m, const double* kd, const float* V, uint32_t n, uint32_t d, float* out,
-                RowStats* stats, ExactScratch::Rows& sc) {
+                    RowStats* stats, ExactScratch::Rows& sc) {
   const size_t mn = static_cast<size_t>(m) * n;
   if (sc.qd.size() < static_cast<size_t>(m) * d) sc.qd.resize(static_cast<size_t>(m) * d);
   if (sc.s.size() < mn) sc.s.resize(mn);
@@ -128,8 +127,8 @@ void keys_to_double(const float* K, uint32_t n, uint32_t d, ExactScratch& sc) {
 }
 }  // namespace
 
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc, ExactPrecision prec) {
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                     RowStats* stats, ExactScratch& sc, ExactPrecision prec) {
   if (sc.rows.empty()) sc.rows.resize(1);
   if (prec == ExactPrecision::F32) {
     exact_rows_f32(Q, m, K, V, n, d, out, stats, sc.rows[0]);
@@ -139,15 +138,18 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   exact_rows_f64(Q, m, sc.kd.data(), V, n, d, out, stats, sc.rows[0]);
 }
 
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                     RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
   // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
   // into the same blocks here, so that the blocks never depend on the pool.
   auto blocks = [&](const WorkerPool::Fn& fn) {
-    pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned worker) {
-      for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
-    }, kExactBlock);
+    pool.run(
+        m,
+        [&](uint32_t i0, uint32_t i1, unsigned worker) {
+          for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
+        },
+        kExactBlock);
   };
   if (prec == ExactPrecision::F32) {
     blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
@@ -161,8 +163,8 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   // slowed by other load takes fewer of them.
   const double* kd = sc.kd.data();
   blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {
-    exact_rows_f64(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d,
-                   stats + i0, sc.rows[worker]);
+    exact_rows_f64(Q + static_cast<size_t>(i0) * d, i1 - i0, kd, V, n, d, out + static_cast<size_t>(i0) * d, stats + i0,
+                   sc.rows[worker]);
   });
 }
 

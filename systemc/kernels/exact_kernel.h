@@ -35,14 +35,13 @@ inline constexpr ExactPrecision kExactPrecision = ExactPrecision::F32;
 // The queries are split into blocks of kExactBlock rows that the pool's workers take in turn (each
 // block its own two GEMMs on the worker's thread). The blocks are fixed by m alone, so results do
 // not depend on the number of workers nor on which worker took a block.
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& scratch, WorkerPool& pool,
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                     RowStats* stats, ExactScratch& scratch, WorkerPool& pool,
                      ExactPrecision precision = kExactPrecision);
 inline constexpr uint32_t kExactBlock = 64;
 // The same on the calling thread alone, as one block.
-void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d,
-                     float* out, RowStats* stats, ExactScratch& scratch,
-                     ExactPrecision precision = kExactPrecision);
+void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
+                     RowStats* stats, ExactScratch& scratch, ExactPrecision precision = kExactPrecision);
 
 // p[i] = exp(float(s[i] - shift)) for s[i] <= shift; returns the sum (float32).
 float exp_shifted_sum(const double* s, float* p, uint32_t count, double shift);

@@ -33,67 +33,67 @@
 namespace a3 {
 
 struct FixedFormat {
-    uint32_t int_bits = 4;        // i [paper: i = 4]
-    uint32_t frac_bits = 4;       // f [paper: f = 4]
-    uint32_t exp_table_bits = 8;  // b: two tables of 2^b entries, exponent input of 2b bits
+  uint32_t int_bits = 4;        // i [paper: i = 4]
+  uint32_t frac_bits = 4;       // f [paper: f = 4]
+  uint32_t exp_table_bits = 8;  // b: two tables of 2^b entries, exponent input of 2b bits
 };
 
 // Outcome of one query's fixed-point post-scoring, softmax and output.
 struct FixedResult {
-    uint32_t n_sel;
-    double s_max;
-    double sum_exp;  // E / 2^(2f)
+  uint32_t n_sel;
+  double s_max;
+  double sum_exp;  // E / 2^(2f)
 };
 
 class FixedPoint {
-public:
-    // Throws std::invalid_argument unless 1 <= f, i + f <= 16, f < b <= 16.
-    explicit FixedPoint(const FixedFormat& fmt);
+ public:
+  // Throws std::invalid_argument unless 1 <= f, i + f <= 16, f < b <= 16.
+  explicit FixedPoint(const FixedFormat& fmt);
 
-    const FixedFormat& format() const { return fmt_; }
+  const FixedFormat& format() const { return fmt_; }
 
-    // F1: the grid value of x (float32, exact).
-    float quantise(float x) const;
-    void quantise(const float* in, std::size_t count, float* out) const;
+  // F1: the grid value of x (float32, exact).
+  float quantise(float x) const;
+  void quantise(const float* in, std::size_t count, float* out) const;
 
-    // F4: exp(-X / 2^(2f)) in units of 2^-2f, for X >= 0.
-    uint64_t exp_neg(uint64_t X) const;
+  // F4: exp(-X / 2^(2f)) in units of 2^-2f, for X >= 0.
+  uint64_t exp_neg(uint64_t X) const;
 
-    // F3-F9 for one query: score[c] is the exact score of candidate rows[c] (double, from quantised
-    // inputs), c < count, rows ascending; Vq the quantised V (row-major, d columns). Writes the
-    // SEL rows (ascending) to sel if not null, and d outputs to out.
-    FixedResult softmax_output(const double* score, const uint32_t* rows, uint32_t count, const float* Vq,
-                               uint32_t d, double T, uint32_t* sel, float* out) const;
+  // F3-F9 for one query: score[c] is the exact score of candidate rows[c] (double, from quantised
+  // inputs), c < count, rows ascending; Vq the quantised V (row-major, d columns). Writes the
+  // SEL rows (ascending) to sel if not null, and d outputs to out.
+  FixedResult softmax_output(const double* score, const uint32_t* rows, uint32_t count, const float* Vq, uint32_t d,
+                             double T, uint32_t* sel, float* out) const;
 
-    // The tables, for tests and the docs.
-    const std::vector<uint64_t>& table_hi() const { return hi_; }
-    const std::vector<uint64_t>& table_lo() const { return lo_; }
+  // The tables, for tests and the docs.
+  const std::vector<uint64_t>& table_hi() const { return hi_; }
+  const std::vector<uint64_t>& table_lo() const { return lo_; }
 
-private:
-    FixedFormat fmt_;
-    double scale_f_, scale_2f_, inv_scale_3f_;
-    std::vector<uint64_t> hi_, lo_;
+ private:
+  FixedFormat fmt_;
+  double scale_f_, scale_2f_, inv_scale_3f_;
+  std::vector<uint64_t> hi_, lo_;
 };
 
 // The operands of the fixed-point datapath: quantised copies of what the banks hold (F1), and the
 // sorted-key table of the quantised K (quantising creates ties, which the table breaks by row as
 // docs/spec.md 3.1 says, so it is rebuilt from the quantised keys rather than taken from the host).
 class FixedOperands {
-public:
-    // Quantises K and V (n x d) and sorts the quantised K; does nothing while generation is unchanged.
-    void load_kv(const FixedPoint& fx, const float* K, const float* V, uint32_t n, uint32_t d, uint64_t generation);
-    // Quantises m queries of d values; returns the quantised copy.
-    const float* load_queries(const FixedPoint& fx, const float* Q, uint32_t m, uint32_t d);
+ public:
+  // Quantises K and V (n x d) and sorts the quantised K; does nothing while generation is unchanged.
+  void load_kv(const FixedPoint& fx, const float* K, const float* V, uint32_t n, uint32_t d, uint64_t generation);
+  // Quantises m queries of d values; returns the quantised copy.
+  const float* load_queries(const FixedPoint& fx, const float* Q, uint32_t m, uint32_t d);
 
-    const float* K() const { return k_.data(); }
-    const float* V() const { return v_.data(); }
-    const float* sorted_value() const { return sv_.data(); }
-    const uint32_t* sorted_row() const { return sr_.data(); }
+  const float* K() const { return k_.data(); }
+  const float* V() const { return v_.data(); }
+  const float* sorted_value() const { return sv_.data(); }
+  const uint32_t* sorted_row() const { return sr_.data(); }
 
-private:
-    std::vector<float> k_, v_, q_, sv_;
-    std::vector<uint32_t> sr_;
-    uint64_t generation_ = ~uint64_t(0);
+ private:
+  std::vector<float> k_, v_, q_, sv_;
+  std::vector<uint32_t> sr_;
+  uint64_t generation_ = ~uint64_t(0);
 };
 
 }  // namespace a3

@@ -59,8 +59,7 @@ void WorkerPool::loop(Shared* sh, unsigned worker) {
   uint32_t seen = 0;
   for (;;) {
     const auto t0 = std::chrono::steady_clock::now();
-    while (gen_of(sh->claim.load(std::memory_order_acquire)) == seen &&
-           std::chrono::steady_clock::now() - t0 < kSpin)
+    while (gen_of(sh->claim.load(std::memory_order_acquire)) == seen && std::chrono::steady_clock::now() - t0 < kSpin)
       relax();
     if (gen_of(sh->claim.load(std::memory_order_acquire)) == seen) {
       std::unique_lock<std::mutex> lk(sh->mu);
@@ -93,8 +92,7 @@ void WorkerPool::run(uint32_t count, const Fn& fn, uint32_t chunk) {
   work(sh, gen, 0);
   // Only chunks that a worker has taken can still be running.
   const auto t0 = std::chrono::steady_clock::now();
-  while (sh->done.load(std::memory_order_acquire) != count && std::chrono::steady_clock::now() - t0 < kSpin)
-    relax();
+  while (sh->done.load(std::memory_order_acquire) != count && std::chrono::steady_clock::now() - t0 < kSpin) relax();
   if (sh->done.load(std::memory_order_acquire) != count) {
     std::unique_lock<std::mutex> lk(sh->mu);
     sh->caller_sleeps.store(true);

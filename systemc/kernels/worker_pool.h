@@ -37,7 +37,7 @@ class WorkerPool {
     std::atomic<uint32_t> count{0};
     std::atomic<uint32_t> chunk{1};
     std::atomic<uint64_t> claim{0};
-    std::atomic<uint32_t> done{0};       // items finished in the call in progress
+    std::atomic<uint32_t> done{0};  // items finished in the call in progress
     std::atomic<bool> caller_sleeps{false};
   };
   void start();

@@ -56,8 +56,7 @@ std::string Config::parse(const std::string& text) {
     std::string val = trim(item.substr(eq + 1));
     char* end = nullptr;
     double v = std::strtod(val.c_str(), &end);
-    if (val.empty() || end == val.c_str() || *end != '\0')
-      return "config " + key + ": '" + val + "' is not a number";
+    if (val.empty() || end == val.c_str() || *end != '\0') return "config " + key + ": '" + val + "' is not a number";
     std::string err = set(key, v);
     if (!err.empty()) return err;
   }
@@ -164,7 +163,10 @@ std::string Config::validate() const {
   if (fx_int_bits + fx_frac_bits > 16) return "config fx_int_bits + fx_frac_bits must be at most 16";
   if (fx_exp_table_bits <= fx_frac_bits)
     return "config fx_exp_table_bits must exceed fx_frac_bits (the exponent input needs integer bits)";
-  auto pow2 = [](double v) { const uint64_t u = static_cast<uint64_t>(v); return v == 0 || (u & (u - 1)) == 0; };
+  auto pow2 = [](double v) {
+    const uint64_t u = static_cast<uint64_t>(v);
+    return v == 0 || (u & (u - 1)) == 0;
+  };
   if (!pow2(dram_channels) || !pow2(dram_ranks)) return "config dram_channels and dram_ranks must be 0 or a power of 2";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";

@@ -3,16 +3,16 @@
 // untimed, untraced access for preload and inspection.
 #pragma once
 
+#include <tlm_utils/simple_target_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_target_socket.h>
 
 #include <memory>
 
 #include "soc/a3_config.h"
 #include "soc/dram_timing.h"
-#include "soc/trace_recorder.h"
 #include "soc/fault_injector.h"
+#include "soc/trace_recorder.h"
 
 namespace a3 {
 

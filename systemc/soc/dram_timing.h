@@ -28,19 +28,19 @@ struct DramBurst {
 
 // Statistics of a policy since construction or the last reset (times in ps, sizes in bytes).
 struct DramStats {
-  uint64_t accesses = 0;       // TLM transactions
-  uint64_t bursts = 0;         // DRAM bursts (requests after splitting)
-  uint64_t bytes_read = 0;     // bytes moved on the data bus (whole bursts)
+  uint64_t accesses = 0;    // TLM transactions
+  uint64_t bursts = 0;      // DRAM bursts (requests after splitting)
+  uint64_t bytes_read = 0;  // bytes moved on the data bus (whole bursts)
   uint64_t bytes_written = 0;
   uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
   uint64_t activates = 0, precharges = 0;
-  uint64_t refreshes = 0;      // all-bank refresh commands (per rank)
-  uint64_t refresh_ps = 0;     // rank time spent refreshing (tRFC per refresh)
-  uint64_t data_busy_ps = 0;   // data-bus busy time summed over channels
+  uint64_t refreshes = 0;     // all-bank refresh commands (per rank)
+  uint64_t refresh_ps = 0;    // rank time spent refreshing (tRFC per refresh)
+  uint64_t data_busy_ps = 0;  // data-bus busy time summed over channels
   uint64_t first_arrival_ps = UINT64_MAX, last_done_ps = 0;
   uint64_t latency_sum_ps = 0, latency_max_ps = 0;  // per burst: arrival -> end of data
-  uint64_t queue_full_ps = 0;  // time requests waited for a free controller queue entry
-  std::vector<uint64_t> latency_hist;  // per-burst latency, bins of latency_bin_ps; last bin = overflow
+  uint64_t queue_full_ps = 0;                       // time requests waited for a free controller queue entry
+  std::vector<uint64_t> latency_hist;               // per-burst latency, bins of latency_bin_ps; last bin = overflow
   uint64_t latency_bin_ps = 1000;
 };
 

@@ -325,7 +325,8 @@ uint64_t DramTimingBanked::schedule(uint64_t address, bool write, uint64_t arriv
     t = free_at;
   }
 
-  const size_t bank_index = static_cast<size_t>(loc.rank) * spec_.banks() + loc.bankgroup * spec_.banks_per_group + loc.bank;
+  const size_t bank_index =
+      static_cast<size_t>(loc.rank) * spec_.banks() + loc.bankgroup * spec_.banks_per_group + loc.bank;
   Bank& bank = c.banks[bank_index];
   Rank& rank = c.ranks[loc.rank];
   Timeline& bgc = c.bg_col[static_cast<size_t>(loc.rank) * spec_.bankgroups + loc.bankgroup];

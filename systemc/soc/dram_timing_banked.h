@@ -34,8 +34,8 @@ struct DramSpec {
   uint32_t bursts_per_row = 1;  // columns of a row in bursts
   uint32_t burst_bytes = 64;
   uint64_t rows = 1;
-  uint64_t tRCD = 0, tCL = 0, tCWL = 0, tRP = 0, tRAS = 0, tCCD_S = 0, tCCD_L = 0, tBURST = 0, tWR = 0,
-           tWTR_S = 0, tWTR_L = 0, tRTP = 0, tRRD_S = 0, tRRD_L = 0, tFAW = 0, tREFI = 0, tRFC = 0;
+  uint64_t tRCD = 0, tCL = 0, tCWL = 0, tRP = 0, tRAS = 0, tCCD_S = 0, tCCD_L = 0, tBURST = 0, tWR = 0, tWTR_S = 0,
+           tWTR_L = 0, tRTP = 0, tRRD_S = 0, tRRD_L = 0, tFAW = 0, tREFI = 0, tRFC = 0;
   std::vector<Param> params;  // every value with its source, for docs and the API
 
   uint32_t banks() const { return bankgroups * banks_per_group; }
@@ -83,9 +83,9 @@ class DramTimingBanked final : public DramTiming {
   struct Bank {
     bool open = false;
     uint64_t row = 0;
-    uint64_t act_ok = 0;   // earliest ACT
-    uint64_t col_ok = 0;   // earliest RD/WR
-    uint64_t pre_ok = 0;   // earliest PRE (tRAS, tRTP, tWR)
+    uint64_t act_ok = 0;         // earliest ACT
+    uint64_t col_ok = 0;         // earliest RD/WR
+    uint64_t pre_ok = 0;         // earliest PRE (tRAS, tRTP, tWR)
     uint64_t refresh_epoch = 0;  // refresh windows of its rank seen so far
   };
   struct Rank {
@@ -99,8 +99,8 @@ class DramTimingBanked final : public DramTiming {
   struct Channel {
     std::vector<Bank> banks;  // rank-major
     std::vector<Rank> ranks;
-    Timeline data;                 // data bus
-    std::vector<Timeline> bg_col;  // per rank x bank group: column path (tCCD_L)
+    Timeline data;                   // data bus
+    std::vector<Timeline> bg_col;    // per rank x bank group: column path (tCCD_L)
     std::vector<uint64_t> inflight;  // min-heap of done times of queued bursts
     uint64_t max_seen = 0;
   };

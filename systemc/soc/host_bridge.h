@@ -3,9 +3,9 @@
 // the A3 interrupt lines. run() advances the simulation until an interrupt reaches host software.
 #pragma once
 
+#include <tlm_utils/simple_initiator_socket.h>
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/simple_initiator_socket.h>
 
 #include <vector>
 
@@ -37,8 +37,8 @@ class HostBridge : public sc_core::sc_module {
   // byte i % 32; all ones = no byte-enable array) and, if `preset_ok`, a response status wrongly
   // preset to OK (a deliberate initiator bug for the protocol checker). Data: `data` (read:
   // filled). Returns the TLM response status.
-  int raw(bool write, uint64_t address, uint8_t* data, uint32_t bytes, uint32_t streaming_width,
-          uint32_t be_mask, bool preset_ok);
+  int raw(bool write, uint64_t address, uint8_t* data, uint32_t bytes, uint32_t streaming_width, uint32_t be_mask,
+          bool preset_ok);
 
   // Simulate until an interrupt is delivered to the host, the simulation runs out of events, or
   // max_ns pass. Returns true if an interrupt was delivered.

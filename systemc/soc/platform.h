@@ -10,8 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "soc/a3_config.h"
 #include "a3/a3_device.h"
+#include "soc/a3_config.h"
 #include "soc/dram.h"
 #include "soc/fault_injector.h"
 #include "soc/host_bridge.h"

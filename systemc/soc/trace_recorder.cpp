@@ -20,15 +20,16 @@ std::string join(std::initializer_list<Field> fields, size_t size) {
 }
 }  // namespace
 
-#define A3_FIELD(T, name, kind) Field{#name, kind, offsetof(T, name)}
+#define A3_FIELD(T, name, kind) \
+  Field { #name, kind, offsetof(T, name) }
 
 std::string TraceRecorder::txn_layout() {
   using T = TxnRecord;
-  return join({A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, address, "u8"),
-               A3_FIELD(T, bytes, "u4"), A3_FIELD(T, job, "u4"), A3_FIELD(T, initiator, "u1"),
-               A3_FIELD(T, target, "u1"), A3_FIELD(T, op, "u1"), A3_FIELD(T, stream, "u1"),
-               A3_FIELD(T, status, "u1"), A3_FIELD(T, t_grant_ps, "u8")},
-              sizeof(T));
+  return join(
+      {A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"), A3_FIELD(T, address, "u8"), A3_FIELD(T, bytes, "u4"),
+       A3_FIELD(T, job, "u4"), A3_FIELD(T, initiator, "u1"), A3_FIELD(T, target, "u1"), A3_FIELD(T, op, "u1"),
+       A3_FIELD(T, stream, "u1"), A3_FIELD(T, status, "u1"), A3_FIELD(T, t_grant_ps, "u8")},
+      sizeof(T));
 }
 
 std::string TraceRecorder::phase_layout() {
@@ -40,22 +41,54 @@ std::string TraceRecorder::phase_layout() {
 
 std::string TraceRecorder::job_layout() {
   using T = JobRecord;
-  return join({A3_FIELD(T, t_doorbell_ps, "u8"), A3_FIELD(T, t_start_ps, "u8"), A3_FIELD(T, t_end_ps, "u8"),
-               A3_FIELD(T, M, "u8"), A3_FIELD(T, bytes_rd, "u8"), A3_FIELD(T, bytes_wr, "u8"),
-               A3_FIELD(T, cyc_cand_sel, "u8"), A3_FIELD(T, cyc_scan, "u8"), A3_FIELD(T, cyc_dot, "u8"),
-               A3_FIELD(T, cyc_exp, "u8"), A3_FIELD(T, cyc_out, "u8"), A3_FIELD(T, cyc_post, "u8"),
-               A3_FIELD(T, cyc_sort, "u8"), A3_FIELD(T, compute_cycles, "u8"),
-               A3_FIELD(T, first_latency_cycles, "u8"), A3_FIELD(T, job_cycles, "u8"),
-               A3_FIELD(T, candidates, "u8"), A3_FIELD(T, selected, "u8"), A3_FIELD(T, sram_rd, "u8"),
-               A3_FIELD(T, sram_wr, "u8"), A3_FIELD(T, sram_key, "u8"), A3_FIELD(T, sram_value, "u8"),
-               A3_FIELD(T, sram_sorted, "u8"), A3_FIELD(T, sram_query, "u8"), A3_FIELD(T, sram_output, "u8"),
-               A3_FIELD(T, sram_score, "u8"), A3_FIELD(T, dram_activates, "u8"), A3_FIELD(T, e_dot, "f8"),
-               A3_FIELD(T, e_exp, "f8"), A3_FIELD(T, e_out, "f8"), A3_FIELD(T, e_cand_sel, "f8"),
-               A3_FIELD(T, e_post, "f8"), A3_FIELD(T, e_key_sram, "f8"), A3_FIELD(T, e_value_sram, "f8"),
-               A3_FIELD(T, e_sorted_sram, "f8"), A3_FIELD(T, e_dram, "f8"), A3_FIELD(T, e_bus, "f8"),
-               A3_FIELD(T, job, "u4"), A3_FIELD(T, tag, "u4"), A3_FIELD(T, n, "u4"), A3_FIELD(T, d, "u4"),
-               A3_FIELD(T, m, "u4"), A3_FIELD(T, T, "f4"), A3_FIELD(T, status, "u2"), A3_FIELD(T, unit, "u1"),
-               A3_FIELD(T, opcode, "u1"), A3_FIELD(T, mode, "u1"), A3_FIELD(T, sorted_by, "u1")},
+  return join({A3_FIELD(T, t_doorbell_ps, "u8"),
+               A3_FIELD(T, t_start_ps, "u8"),
+               A3_FIELD(T, t_end_ps, "u8"),
+               A3_FIELD(T, M, "u8"),
+               A3_FIELD(T, bytes_rd, "u8"),
+               A3_FIELD(T, bytes_wr, "u8"),
+               A3_FIELD(T, cyc_cand_sel, "u8"),
+               A3_FIELD(T, cyc_scan, "u8"),
+               A3_FIELD(T, cyc_dot, "u8"),
+               A3_FIELD(T, cyc_exp, "u8"),
+               A3_FIELD(T, cyc_out, "u8"),
+               A3_FIELD(T, cyc_post, "u8"),
+               A3_FIELD(T, cyc_sort, "u8"),
+               A3_FIELD(T, compute_cycles, "u8"),
+               A3_FIELD(T, first_latency_cycles, "u8"),
+               A3_FIELD(T, job_cycles, "u8"),
+               A3_FIELD(T, candidates, "u8"),
+               A3_FIELD(T, selected, "u8"),
+               A3_FIELD(T, sram_rd, "u8"),
+               A3_FIELD(T, sram_wr, "u8"),
+               A3_FIELD(T, sram_key, "u8"),
+               A3_FIELD(T, sram_value, "u8"),
+               A3_FIELD(T, sram_sorted, "u8"),
+               A3_FIELD(T, sram_query, "u8"),
+               A3_FIELD(T, sram_output, "u8"),
+               A3_FIELD(T, sram_score, "u8"),
+               A3_FIELD(T, dram_activates, "u8"),
+               A3_FIELD(T, e_dot, "f8"),
+               A3_FIELD(T, e_exp, "f8"),
+               A3_FIELD(T, e_out, "f8"),
+               A3_FIELD(T, e_cand_sel, "f8"),
+               A3_FIELD(T, e_post, "f8"),
+               A3_FIELD(T, e_key_sram, "f8"),
+               A3_FIELD(T, e_value_sram, "f8"),
+               A3_FIELD(T, e_sorted_sram, "f8"),
+               A3_FIELD(T, e_dram, "f8"),
+               A3_FIELD(T, e_bus, "f8"),
+               A3_FIELD(T, job, "u4"),
+               A3_FIELD(T, tag, "u4"),
+               A3_FIELD(T, n, "u4"),
+               A3_FIELD(T, d, "u4"),
+               A3_FIELD(T, m, "u4"),
+               A3_FIELD(T, T, "f4"),
+               A3_FIELD(T, status, "u2"),
+               A3_FIELD(T, unit, "u1"),
+               A3_FIELD(T, opcode, "u1"),
+               A3_FIELD(T, mode, "u1"),
+               A3_FIELD(T, sorted_by, "u1")},
               sizeof(T));
 }
 

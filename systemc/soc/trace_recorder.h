@@ -16,12 +16,12 @@ struct TxnRecord {
   uint64_t t_end_ps;
   uint64_t address;
   uint32_t bytes;
-  uint32_t job;      // device job id, or NO_JOB for host MMIO
-  uint8_t initiator; // bus initiator index (0 = host bridge, 1 + u = DMA of unit u)
-  uint8_t target;    // bus target index (0 = DRAM, 1 + u = registers of unit u, 255 = decode error)
-  uint8_t op;        // 0 read, 1 write
-  uint8_t stream;    // a3::Stream
-  uint8_t status;    // 0 ok, 1 address error
+  uint32_t job;       // device job id, or NO_JOB for host MMIO
+  uint8_t initiator;  // bus initiator index (0 = host bridge, 1 + u = DMA of unit u)
+  uint8_t target;     // bus target index (0 = DRAM, 1 + u = registers of unit u, 255 = decode error)
+  uint8_t op;         // 0 read, 1 write
+  uint8_t stream;     // a3::Stream
+  uint8_t status;     // 0 ok, 1 address error
   uint8_t pad[3];
   uint64_t t_grant_ps;  // the bus granted the DRAM port (= t_start_ps for other targets)
 };
@@ -42,16 +42,16 @@ struct JobRecord {
   uint64_t M;
   uint64_t bytes_rd;
   uint64_t bytes_wr;
-  uint64_t cyc_cand_sel;   // busy cycles per stage, summed over queries (spec 3.6)
+  uint64_t cyc_cand_sel;  // busy cycles per stage, summed over queries (spec 3.6)
   uint64_t cyc_scan;
   uint64_t cyc_dot;
-  uint64_t cyc_exp;        // (post-scoring +) exponent stage
+  uint64_t cyc_exp;  // (post-scoring +) exponent stage
   uint64_t cyc_out;
-  uint64_t cyc_post;       // of cyc_exp: the post-scoring compares, ceil(|C| / post_lanes) per query
-  uint64_t cyc_sort;       // device sorter (not in compute_cycles)
-  uint64_t compute_cycles; // makespan of the pipeline for the job's queries
+  uint64_t cyc_post;              // of cyc_exp: the post-scoring compares, ceil(|C| / post_lanes) per query
+  uint64_t cyc_sort;              // device sorter (not in compute_cycles)
+  uint64_t compute_cycles;        // makespan of the pipeline for the job's queries
   uint64_t first_latency_cycles;  // latency of the first query through all stages
-  uint64_t job_cycles;     // cycles from descriptor fetch to completion (the completion record's)
+  uint64_t job_cycles;            // cycles from descriptor fetch to completion (the completion record's)
   uint64_t candidates;
   uint64_t selected;
   uint64_t sram_rd;
@@ -82,15 +82,15 @@ struct DramRecord {
   uint64_t t_done_ps;    // data transfer ended
   uint64_t address;      // burst-aligned DRAM offset
   uint32_t row;
-  uint32_t job;          // job of the transaction, or NO_JOB
-  uint32_t bytes;        // burst length
+  uint32_t job;    // job of the transaction, or NO_JOB
+  uint32_t bytes;  // burst length
   uint8_t channel;
   uint8_t rank;
-  uint8_t bank;          // bank group * banks per group + bank
-  uint8_t kind;          // 0 row hit, 1 row miss, 2 row conflict, 3 not modelled (simple policy)
-  uint8_t op;            // 0 read, 1 write
-  uint8_t initiator;     // bus initiator index, 255 unknown
-  uint8_t stream;        // a3::Stream
+  uint8_t bank;       // bank group * banks per group + bank
+  uint8_t kind;       // 0 row hit, 1 row miss, 2 row conflict, 3 not modelled (simple policy)
+  uint8_t op;         // 0 read, 1 write
+  uint8_t initiator;  // bus initiator index, 255 unknown
+  uint8_t stream;     // a3::Stream
   uint8_t pad[5];
 };
 #pragma pack(pop)

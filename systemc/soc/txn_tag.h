@@ -14,9 +14,7 @@ struct TxnTag : tlm::tlm_extension<TxnTag> {
   Stream stream = Stream::NONE;
   uint8_t initiator = 255;  // set by the system bus on the way through (for the DRAM recorder)
   tlm::tlm_extension_base* clone() const override { return new TxnTag(*this); }
-  void copy_from(const tlm::tlm_extension_base& other) override {
-    *this = static_cast<const TxnTag&>(other);
-  }
+  void copy_from(const tlm::tlm_extension_base& other) override { *this = static_cast<const TxnTag&>(other); }
 };
 
 }  // namespace a3

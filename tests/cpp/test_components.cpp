@@ -11,22 +11,22 @@
 #include <vector>
 
 #include "a3/a3_protocol.h"
-#include "soc/dram_timing_simple.h"
-#include "soc/platform.h"
-#include "kernels/approx_kernel.h"
 #include "a3/timing_model.h"
+#include "kernels/approx_kernel.h"
 #include "kernels/exact_kernel.h"
 #include "kernels/worker_pool.h"
+#include "soc/dram_timing_simple.h"
+#include "soc/platform.h"
 
 #include <algorithm>
 
 static int failures = 0;
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
-      ++failures;                                                          \
-    }                                                                      \
+#define CHECK(cond)                                               \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                 \
+    }                                                             \
   } while (0)
 
 static void test_timing_model() {
@@ -99,17 +99,20 @@ static void test_batch_scores_and_pool() {
       std::vector<double> KT(size_t(a3::padded_rows(n)) * d), S(size_t(m) * n);
       a3::transpose_keys(K.data(), n, d, KT.data());
       a3::WorkerPool pool(2);
-      pool.run(m, [&](uint32_t i0, uint32_t i1, unsigned) {
-        a3::all_scores(Q.data() + size_t(i0) * d, i1 - i0, KT.data(), n, d, S.data() + size_t(i0) * n);
-      }, 5);
+      pool.run(
+          m,
+          [&](uint32_t i0, uint32_t i1, unsigned) {
+            a3::all_scores(Q.data() + size_t(i0) * d, i1 - i0, KT.data(), n, d, S.data() + size_t(i0) * n);
+          },
+          5);
       a3::ApproxScratch sc(n, d);
       const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
       for (uint32_t i = 0; i < m; ++i) {
         for (bool post : {false, true}) {
           const a3::ApproxParams p{3ull * n, 0.05, post, true};
           auto r1 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data()}, sc);
-          auto r2 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]},
-                                     sc);
+          auto r2 =
+              a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o2.data(), c2.data(), s2.data(), &S[size_t(i) * n]}, sc);
           CHECK(r1.n_cand == r2.n_cand && r1.n_sel == r2.n_sel && r1.s_max == r2.s_max);
           CHECK(std::equal(c1.begin(), c1.begin() + r1.n_cand, c2.begin()));
           CHECK(std::equal(s1.begin(), s1.begin() + r1.n_sel, s2.begin()));
@@ -128,8 +131,7 @@ static void test_batch_scores_and_pool() {
             auto ra = a3::approx_query(
                 kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true}, sa);
             auto rb = a3::approx_query(
-                kv, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true},
-                sb);
+                kv, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true}, sb);
             auto r3 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o3.data(), c3.data(), s3.data()}, sc);
             auto r4 = a3::approx_query(kv, p, a3::QueryIO{&Q[(i + 1) * d], o4.data(), c4.data(), s4.data()}, sc);
             CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
@@ -161,10 +163,13 @@ static void test_worker_pool_calls() {
     const uint32_t count = 1 + (call * 7919u) % 5000u, chunk = 1 + call % 64u;
     for (uint32_t i = 0; i < count; ++i) hits[i].store(0);
     bool bad_worker = false;
-    pool.run(count, [&](uint32_t b, uint32_t e, unsigned w) {
-      if (w >= 3) bad_worker = true;
-      for (uint32_t i = b; i < e; ++i) hits[i].fetch_add(1);
-    }, chunk);
+    pool.run(
+        count,
+        [&](uint32_t b, uint32_t e, unsigned w) {
+          if (w >= 3) bad_worker = true;
+          for (uint32_t i = b; i < e; ++i) hits[i].fetch_add(1);
+        },
+        chunk);
     bool once = !bad_worker;
     for (uint32_t i = 0; i < count; ++i) once = once && hits[i].load() == 1;
     CHECK(once);

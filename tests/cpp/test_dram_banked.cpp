@@ -13,12 +13,12 @@
 #include "soc/dram_timing_simple.h"
 
 static int failures = 0;
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) {                                                              \
+#define CHECK(cond)                                                                  \
+  do {                                                                               \
+    if (!(cond)) {                                                                   \
       if (failures < 20) std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                               \
-    }                                                                           \
+      ++failures;                                                                    \
+    }                                                                                \
   } while (0)
 
 using a3::DramBurst;
@@ -213,8 +213,8 @@ static void test_fr_fcfs() {
   for (bool in_order : {false, true}) {
     DramTimingBanked t(s, 0, false, in_order, 32, false);
     const uint64_t row_a = 0, row_b = 64ull * 4 * 128 * 4;  // bank 0 of group 0, next row
-    t.access(row_a, 64, false, 0);             // opens row 0 in (bg0, b0)
-    t.access(64, 64, false, 0);                // opens a row in bg1
+    t.access(row_a, 64, false, 0);                          // opens row 0 in (bg0, b0)
+    t.access(64, 64, false, 0);                             // opens a row in bg1
     const uint64_t t0 = 1'000'000;
     const uint64_t conflict = t.access(row_b, 64, false, t0);
     const uint64_t hit = t.access(64 + 256, 64, false, t0 + 1);  // bg1, same row, next column
@@ -268,7 +268,9 @@ extern "C" int sc_main(int, char**) {  // libsystemc provides main()
   test_fr_fcfs();
   test_data_bus_exclusive();
   test_simple_whole_bursts();
-  if (failures) std::printf("%d failure(s)\n", failures);
-  else std::printf("all DRAM checks passed\n");
+  if (failures)
+    std::printf("%d failure(s)\n", failures);
+  else
+    std::printf("all DRAM checks passed\n");
   return failures ? 1 : 0;
 }

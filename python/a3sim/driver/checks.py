@@ -86,8 +86,7 @@ def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
             raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
     if x.dtype not in (np.float32, np.float64):
         raise E.DTypeError(
-            f"{name} has dtype {x.dtype}; the device takes float32 or float64 "
-            f"(convert with {name}.astype(np.float32))"
+            f"{name} has dtype {x.dtype}; the device takes float32 or float64 (convert with {name}.astype(np.float32))"
         )
     if x.ndim not in ndim:
         want = " or ".join(f"{k}-D" for k in ndim)

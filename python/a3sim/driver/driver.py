@@ -28,6 +28,7 @@ import numpy as np
 from .. import errors as E
 from ..config import ConfigLike
 from ..device import Block, Device
+from ..energy import Coefficients
 from ..protocol import (
     DEVICE_ID,
     DEVICE_VERSION,
@@ -41,7 +42,6 @@ from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
 from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call
 from .queue import Rings, device_error
-from ..energy import Coefficients
 from .record import CallRecord, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
@@ -115,7 +115,9 @@ class A3Driver:
         self.q_rows = self.read_reg(Reg.CAP_Q_ROWS)
         self.queue_max = self.read_reg(Reg.CAP_QUEUE_MAX)
         if not QUEUE_ENTRIES_MIN <= queue_entries <= self.queue_max:
-            raise E.ConfigError(f"queue_entries must be in [{QUEUE_ENTRIES_MIN}, {self.queue_max}], got {queue_entries}")
+            raise E.ConfigError(
+                f"queue_entries must be in [{QUEUE_ENTRIES_MIN}, {self.queue_max}], got {queue_entries}"
+            )
         self.timeout_ns = timeout_ns
         self.trace = Trace(dev)
         self._state = dev.unit_state[unit]

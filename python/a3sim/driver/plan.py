@@ -212,9 +212,7 @@ def make_plan(
     """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
     item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
     tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
-    plan = CallPlan(
-        mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T, min_skip=min_skip
-    )
+    plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T, min_skip=min_skip)
     approx = mode == Mode.APPROX
     plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
     ntiles, words = len(tl), plan.words

@@ -43,8 +43,7 @@ def device_error(failures: list[np.void], errors: dict[int, tuple[str, str]]) ->
     cls = E.ERROR_CLASSES.get(name, E.DeviceError)
     more = f" ({len(failures) - 1} more descriptor(s) of this call failed)" if len(failures) > 1 else ""
     return cls(
-        f"device error {name} ({code}): {msg}; descriptor tag {int(c['tag'])}, "
-        f"detail {int(c['detail']):#x}{more}",
+        f"device error {name} ({code}): {msg}; descriptor tag {int(c['tag'])}, detail {int(c['detail']):#x}{more}",
         code=code,
         name=name,
         tag=int(c["tag"]),
@@ -128,8 +127,9 @@ class Rings:
         """Descriptors one doorbell may carry (a ring of N entries holds N - 1)."""
         return self.sq_size - 1
 
-    def submit(self, descs: Sequence[Descriptor], host_ns: Callable[[], float], t_host: float | None = None
-               ) -> tuple[float, list[np.void]]:
+    def submit(
+        self, descs: Sequence[Descriptor], host_ns: Callable[[], float], t_host: float | None = None
+    ) -> tuple[float, list[np.void]]:
         """Write descriptors to the ring, ring the doorbell once, run until they all complete.
         Returns the latency (doorbell to interrupt, ns) and the failed completion records.
         ``t_host`` is the host time (ns) if no MMIO happened since it was read."""
@@ -140,7 +140,9 @@ class Rings:
         for i, dsc in enumerate(descs):
             tag = (tag + 1) & TAG_MASK
             sq[tail] = (dsc.opcode, dsc.mode, dsc.flags | (_FLAG_IRQ if i == last else 0), tag, *dsc[4:])
-            dev.timed_store(self.sq_block.address + DESCRIPTOR_DTYPE.itemsize * tail, DESCRIPTOR_DTYPE.itemsize, "descriptor")
+            dev.timed_store(
+                self.sq_block.address + DESCRIPTOR_DTYPE.itemsize * tail, DESCRIPTOR_DTYPE.itemsize, "descriptor"
+            )
             tail = tail + 1 if tail + 1 < size else 0
         self.tag, self.sq_tail = tag, tail
         t_bell = t_host if t_host is not None else host_ns()

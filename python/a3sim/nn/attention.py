@@ -12,6 +12,7 @@ A backend is any callable with the signature of :class:`AttentionBackend`::
 * ``layer`` names the network layer (or memory hop) the call comes from, so that a backend can apply
   per-layer policies and keep per-layer statistics.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -30,8 +31,7 @@ if TYPE_CHECKING:
 class AttentionBackend(Protocol):
     """What a numpy network calls to compute attention."""
 
-    def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
-        ...
+    def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray: ...
 
 
 def softmax_attention(Q: np.ndarray, K: np.ndarray, V: np.ndarray) -> np.ndarray:
@@ -112,8 +112,16 @@ class A3Attention:
 
     name = "a3"
 
-    def __init__(self, driver: A3Driver | None = None, *, mode: str = "exact", preset: str | None = None, M: int | None = None,
-                 T: float | None = None, layers: Mapping[int, Any] | None = None) -> None:
+    def __init__(
+        self,
+        driver: A3Driver | None = None,
+        *,
+        mode: str = "exact",
+        preset: str | None = None,
+        M: int | None = None,
+        T: float | None = None,
+        layers: Mapping[int, Any] | None = None,
+    ) -> None:
         if driver is None:
             from ..driver import A3Driver
 

@@ -18,6 +18,7 @@ Weights: ``workloads/kvmemn2n/wikimovies.npz`` (trained on the dev questions by
 float32). Rare words (mostly entity names) keep their random initial embeddings during training
 (see :func:`train`), so the file stores only the trained rows and the seed of the others.
 """
+
 from __future__ import annotations
 
 import json
@@ -58,7 +59,9 @@ class KVMemN2N:
         initialisation) only the rows that training changed are stored; the others are drawn again
         from the seed when the file is read (a checksum guards that they come out the same)."""
         Ah, Bh, Rh = self.A.astype(np.float16), self.B.astype(np.float16), self.R.astype(np.float16)
-        common = dict(R=Rh, vocab=np.array(self.vocab, dtype=np.str_), meta=np.array(json.dumps(self.meta, sort_keys=True)))
+        common = dict(
+            R=Rh, vocab=np.array(self.vocab, dtype=np.str_), meta=np.array(json.dumps(self.meta, sort_keys=True))
+        )
         init = self.meta.get("init")
         if init is None:
             np.savez_compressed(path, A=Ah, B=Bh, **common)
@@ -69,7 +72,7 @@ class KVMemN2N:
         np.savez_compressed(path, rows=rows, A_rows=Ah[rows], B_rows=Bh[rows], checksum=checksum, **common)
 
     @classmethod
-    def from_npz(cls, path: str | Path) -> "KVMemN2N":
+    def from_npz(cls, path: str | Path) -> KVMemN2N:
         with np.load(path, allow_pickle=False) as z:
             vocab = [str(w) for w in z["vocab"]]
             meta = json.loads(str(z["meta"]))
@@ -82,29 +85,36 @@ class KVMemN2N:
             B[z["rows"]] = z["B_rows"]
             got = np.array([A.astype(np.float64).sum(), B.astype(np.float64).sum()])
             if not np.array_equal(got, z["checksum"]):
-                raise ValueError(f"{path}: the regenerated initial weights differ from those trained "
-                                 "(numpy's random stream changed?)")
+                raise ValueError(
+                    f"{path}: the regenerated initial weights differ from those trained "
+                    "(numpy's random stream changed?)"
+                )
             return cls(vocab, A, B, z["R"], meta)
 
-    def rounded(self) -> "KVMemN2N":
+    def rounded(self) -> KVMemN2N:
         """The model with its weights rounded to float16 (what :meth:`save` stores)."""
-        return KVMemN2N(self.vocab, self.A.astype(np.float16), self.B.astype(np.float16),
-                        self.R.astype(np.float16), self.meta)
+        return KVMemN2N(
+            self.vocab, self.A.astype(np.float16), self.B.astype(np.float16), self.R.astype(np.float16), self.meta
+        )
 
-    def pair_encodings(self, enc: "Encoded") -> tuple[np.ndarray, np.ndarray]:
+    def pair_encodings(self, enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
         """Key and value encodings of every KB pair (cached for the last ``enc`` and weight arrays;
         set ``_pair_cache = None`` after changing the weights in place)."""
         key = (id(enc), id(self.A), id(self.B))
         cache = getattr(self, "_pair_cache", None)
         if cache is None or cache[0] != key:
             all_pairs = np.arange(len(enc.value))
-            cache = (key, _flat_bag(self.A, enc.key_words, enc.key_off, all_pairs)[0],
-                     _flat_bag(self.B, enc.val_words, enc.val_off, all_pairs)[0])
+            cache = (
+                key,
+                _flat_bag(self.A, enc.key_words, enc.key_off, all_pairs)[0],
+                _flat_bag(self.B, enc.val_words, enc.val_off, all_pairs)[0],
+            )
             self._pair_cache = cache
         return cache[1], cache[2]
 
-    def scores(self, enc: "Encoded", attention: AttentionBackend | None = None, rows: np.ndarray | None = None
-               ) -> list[np.ndarray]:
+    def scores(
+        self, enc: Encoded, attention: AttentionBackend | None = None, rows: np.ndarray | None = None
+    ) -> list[np.ndarray]:
         """Per question, the score of each memory slot (``q_H . v_i``), in memory order.
 
         Questions are grouped by memory count ``n`` so that each backend call has no padding.
@@ -153,7 +163,7 @@ def _flat(texts: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     flat = np.zeros(off[-1], dtype=np.int64)
     for i, t in enumerate(texts):
         if len(t):
-            flat[off[i]:off[i] + len(t)] = t
+            flat[off[i] : off[i] + len(t)] = t
     return flat, off
 
 
@@ -190,7 +200,7 @@ def _ids(texts: Sequence[Sequence[str]], index: dict[str, int]) -> np.ndarray:
     L = max([len(t) for t in texts] + [1])
     out = np.zeros((len(texts), L), dtype=np.int64)
     for i, t in enumerate(texts):
-        out[i, :len(t)] = [index.get(w, 0) for w in t]
+        out[i, : len(t)] = [index.get(w, 0) for w in t]
     return out
 
 
@@ -217,7 +227,10 @@ def encode(split: str, vocab: Sequence[str], limit: int | None = None) -> Encode
     vw, vo = _flat([[index.get(w, 0) for w in wm.words(e)] for e in kb.value])
     return Encoded(
         q_ids=_ids([wm.words(q.text) for q in qs], index),
-        key_words=kw, key_off=ko, val_words=vw, val_off=vo,
+        key_words=kw,
+        key_off=ko,
+        val_words=vw,
+        val_off=vo,
         value=np.array([eidx[v] for v in kb.value], dtype=np.int64),
         mem=wm.build_memories(split, limit),
         answers=[frozenset(eidx[a] for a in q.answers) for q in qs],
@@ -269,9 +282,9 @@ def _fwd_bwd(model: KVMemN2N, enc: Encoded, rows: np.ndarray):
     mask = np.zeros((b, n), bool)
     amask = np.zeros((b, n), bool)
     for i, (r, m) in enumerate(zip(rows, mems)):
-        M[i, :len(m)] = m
-        mask[i, :len(m)] = True
-        amask[i, :len(m)] = np.isin(enc.value[m], list(enc.answers[r]))
+        M[i, : len(m)] = m
+        mask[i, : len(m)] = True
+        amask[i, : len(m)] = np.isin(enc.value[m], list(enc.answers[r]))
     qid = enc.q_ids[rows]
     used, inv = np.unique(M, return_inverse=True)
     inv = inv.reshape(M.shape)
@@ -328,10 +341,21 @@ def _fwd_bwd(model: KVMemN2N, enc: Encoded, rows: np.ndarray):
     return loss, int(ok.sum()), (dA, dB, dR)
 
 
-def train(*, d: int = 64, hops: int = 2, epochs: int = 3, lr: float = 0.005, batch: int = 32, seed: int = 0,
-          val_frac: float = 0.1, init_std: float = 0.3, clip: float = 40.0, limit: int | None = None,
-          freeze_rare: int = 3,
-          log: Callable[[str], None] | None = None) -> tuple[KVMemN2N, dict]:
+def train(
+    *,
+    d: int = 64,
+    hops: int = 2,
+    epochs: int = 3,
+    lr: float = 0.005,
+    batch: int = 32,
+    seed: int = 0,
+    val_frac: float = 0.1,
+    init_std: float = 0.3,
+    clip: float = 40.0,
+    limit: int | None = None,
+    freeze_rare: int = 3,
+    log: Callable[[str], None] | None = None,
+) -> tuple[KVMemN2N, dict]:
     """Train on the dev questions (``val_frac`` held out); keep the epoch of best validation hits@1.
 
     Words seen in fewer than ``freeze_rare`` training questions (mostly the words of entity names)
@@ -369,7 +393,7 @@ def train(*, d: int = 64, hops: int = 2, epochs: int = 3, lr: float = 0.005, bat
         # Batches of similar memory counts: less padding.
         total, cnt = 0.0, 0
         for s in range(0, len(order), batch):
-            rows = order[s:s + batch]
+            rows = order[s : s + batch]
             loss, k, (dA, dB, dR) = _fwd_bwd(model, enc, rows)
             opt.step([dA * trainable[:, None], dB * trainable[:, None], dR], clip)
             model.A[0] = model.B[0] = 0.0
@@ -379,11 +403,17 @@ def train(*, d: int = 64, hops: int = 2, epochs: int = 3, lr: float = 0.005, bat
         res = evaluate_scores(enc, model.scores(enc, rows=va), va)
         mark = ""
         if best is None or res["hits@1"] > best["val_hits@1"]:
-            best = {"epoch": epoch, "val_hits@1": res["hits@1"], "val_map": res["map"],
-                    "w": (model.A.copy(), model.B.copy(), model.R.copy())}
+            best = {
+                "epoch": epoch,
+                "val_hits@1": res["hits@1"],
+                "val_map": res["map"],
+                "w": (model.A.copy(), model.B.copy(), model.R.copy()),
+            }
             mark = " *"
-        log(f"epoch {epoch} loss {total / max(cnt, 1):.4f} val hits@1 {res['hits@1']:.4f} map {res['map']:.4f}"
-            f" [{time.time() - t0:.0f}s]{mark}")
+        log(
+            f"epoch {epoch} loss {total / max(cnt, 1):.4f} val hits@1 {res['hits@1']:.4f} map {res['map']:.4f}"
+            f" [{time.time() - t0:.0f}s]{mark}"
+        )
     assert best is not None
     A, Bm, R = best.pop("w")
     best["seconds"] = round(time.time() - t0, 1)

@@ -26,6 +26,7 @@ Conventions (shared with the trainer, which imports this module):
   ``T[0..hops]``; hop ``h`` uses ``E[h], T[h]`` for keys and ``E[h+1], T[h+1]`` for values; the
   question embedding is ``E[0]`` (no temporal term) and the answer layer is ``u @ E[hops]^T``.
 """
+
 from __future__ import annotations
 
 import json
@@ -144,7 +145,7 @@ def parse_babi(lines: Iterable[str], memory_size: int | None = MEMORY_SIZE) -> l
             question = fields[0]
             answer = fields[1].strip().lower() if len(fields) > 1 else ""
             facts = [int(f) for f in fields[2].split()] if len(fields) > 2 else []
-            window = story if memory_size is None else story[max(0, len(story) - memory_size):]
+            window = story if memory_size is None else story[max(0, len(story) - memory_size) :]
             ids = [i for i, _ in window]
             support = tuple(ids.index(f) for f in facts if f in ids)
             examples.append(Example(tuple(s for _, s in window), tokenize(question), answer, support))
@@ -185,7 +186,9 @@ def position_encoding(J: int, d: int) -> np.ndarray:
     return ((1.0 - j / J) - (k / d) * (1.0 - 2.0 * j / J)).astype(np.float32)
 
 
-def sentence_table(sentences: Sequence[Sequence[str]], word_index: dict[str, int], d: int) -> tuple[np.ndarray, np.ndarray]:
+def sentence_table(
+    sentences: Sequence[Sequence[str]], word_index: dict[str, int], d: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Word ids ``(U, L)`` (nil-padded) and position weights ``(U, L, d)`` (zero on padding).
 
     Words not in ``word_index`` map to the nil word 0. Used by inference and by the trainer, so
@@ -212,7 +215,15 @@ class MemN2N:
         meta: free-form information (hyperparameters, training results).
     """
 
-    def __init__(self, vocab: Sequence[str], E: np.ndarray, T: np.ndarray, *, memory_size: int = MEMORY_SIZE, meta: dict | None = None) -> None:
+    def __init__(
+        self,
+        vocab: Sequence[str],
+        E: np.ndarray,
+        T: np.ndarray,
+        *,
+        memory_size: int = MEMORY_SIZE,
+        meta: dict | None = None,
+    ) -> None:
         E = np.ascontiguousarray(E, dtype=np.float32)
         T = np.ascontiguousarray(T, dtype=np.float32)
         if E.ndim != 3 or T.ndim != 3 or E.shape[0] != T.shape[0] or E.shape[2] != T.shape[2]:
@@ -251,7 +262,7 @@ class MemN2N:
         )
 
     @classmethod
-    def from_npz(cls, path: str | Path) -> "MemN2N":
+    def from_npz(cls, path: str | Path) -> MemN2N:
         """Read a model written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as z:
             return cls(
@@ -281,7 +292,7 @@ class MemN2N:
         mem_ids: list[list[int]] = []
         q_ids = np.empty(N, dtype=np.int64)
         for e, ex in enumerate(examples):
-            mems = ex.memories[max(0, len(ex.memories) - self.memory_size):]
+            mems = ex.memories[max(0, len(ex.memories) - self.memory_size) :]
             mem_ids.append([sent_index.setdefault(tuple(s), len(sent_index)) for s in mems])
             q_ids[e] = sent_index.setdefault(tuple(ex.question), len(sent_index))
         ids, pe = sentence_table(list(sent_index), self.word_index, d)
@@ -363,12 +374,25 @@ def memory_counts(task: str | int, split: str = "test", limit: int | None = None
 # ------------------------------------------------------------------------ all 20 bAbI tasks (1k)
 #: bAbI v1.2 task number -> file stem in ``workloads/babi20/`` (the 1k "en" training sets).
 BABI20_TASKS: dict[int, str] = {
-    1: "qa1_single-supporting-fact", 2: "qa2_two-supporting-facts", 3: "qa3_three-supporting-facts",
-    4: "qa4_two-arg-relations", 5: "qa5_three-arg-relations", 6: "qa6_yes-no-questions",
-    7: "qa7_counting", 8: "qa8_lists-sets", 9: "qa9_simple-negation", 10: "qa10_indefinite-knowledge",
-    11: "qa11_basic-coreference", 12: "qa12_conjunction", 13: "qa13_compound-coreference",
-    14: "qa14_time-reasoning", 15: "qa15_basic-deduction", 16: "qa16_basic-induction",
-    17: "qa17_positional-reasoning", 18: "qa18_size-reasoning", 19: "qa19_path-finding",
+    1: "qa1_single-supporting-fact",
+    2: "qa2_two-supporting-facts",
+    3: "qa3_three-supporting-facts",
+    4: "qa4_two-arg-relations",
+    5: "qa5_three-arg-relations",
+    6: "qa6_yes-no-questions",
+    7: "qa7_counting",
+    8: "qa8_lists-sets",
+    9: "qa9_simple-negation",
+    10: "qa10_indefinite-knowledge",
+    11: "qa11_basic-coreference",
+    12: "qa12_conjunction",
+    13: "qa13_compound-coreference",
+    14: "qa14_time-reasoning",
+    15: "qa15_basic-deduction",
+    16: "qa16_basic-induction",
+    17: "qa17_positional-reasoning",
+    18: "qa18_size-reasoning",
+    19: "qa19_path-finding",
     20: "qa20_agents-motivations",
 }
 

@@ -14,6 +14,7 @@ A batch gathers the distinct sentences it uses, encodes them once per embedding 
 the memories to the batch's largest count with a mask (masked slots get zero attention, so padding
 does not change the result). Everything is vectorised over the batch.
 """
+
 from __future__ import annotations
 
 import time
@@ -62,7 +63,7 @@ class Adam:
             if norm > clip:
                 grads = [g * (clip / norm) for g in grads]
         self.t += 1
-        a = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        a = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m *= self.b1
             m += (1 - self.b1) * g
@@ -76,8 +77,10 @@ class _Data:
 
     def __init__(self, examples: Sequence[mn.Example], sent_index: dict, word_index: dict, M: int):
         self.n = len(examples)
-        self.mem = [np.array([sent_index[s] for s in ex.memories[max(0, len(ex.memories) - M):]], dtype=np.int64)
-                    for ex in examples]
+        self.mem = [
+            np.array([sent_index[s] for s in ex.memories[max(0, len(ex.memories) - M) :]], dtype=np.int64)
+            for ex in examples
+        ]
         self.q = np.array([sent_index[ex.question] for ex in examples], dtype=np.int64)
         self.ans = np.array([word_index.get(ex.answer, 0) for ex in examples], dtype=np.int64)
         self.M = M
@@ -90,7 +93,7 @@ class _Data:
             if noise > 0 and rng is not None and len(m):
                 ins = rng.random(len(m)) < noise
                 if ins.any():
-                    m = np.insert(m, np.flatnonzero(ins), 0)[-self.M:]  # sentence 0 = empty
+                    m = np.insert(m, np.flatnonzero(ins), 0)[-self.M :]  # sentence 0 = empty
             mems.append(m)
         width = max([len(m) for m in mems] + [1])
         B = len(rows)
@@ -111,7 +114,7 @@ def _forward_backward(E, T, ids, pe, mem, age, mask, q, ans, softmax: bool, want
     B = len(q)
     used, inv = np.unique(np.concatenate([mem.ravel(), q]), return_inverse=True)
     mem_l = inv[: mem.size].reshape(mem.shape)
-    q_l = inv[mem.size:]
+    q_l = inv[mem.size :]
     sid, spe = ids[used], pe[used]  # (S, L), (S, L, d)
     enc = (E[:, sid] * spe[None]).sum(axis=2)  # (H+1, S, d)
     u = enc[0][q_l]
@@ -185,8 +188,12 @@ def _evaluate(E, T, ids, pe, data: _Data, batch: int = 500):
     return float(np.mean(pred == data.ans)), loss / max(1, data.n), pred
 
 
-def train_memn2n(train_all: Sequence[mn.Example], test: Sequence[mn.Example], cfg: TrainConfig,
-                 log: Callable[[str], None] | None = None) -> tuple[mn.MemN2N, dict]:
+def train_memn2n(
+    train_all: Sequence[mn.Example],
+    test: Sequence[mn.Example],
+    cfg: TrainConfig,
+    log: Callable[[str], None] | None = None,
+) -> tuple[mn.MemN2N, dict]:
     """Train one MemN2N on ``train_all`` (10 % held out for validation); return the model of the
     best validation epoch and a summary (validation and test accuracy, epoch, seconds)."""
     log = log or (lambda s: None)
@@ -220,7 +227,7 @@ def train_memn2n(train_all: Sequence[mn.Example], test: Sequence[mn.Example], cf
         order = rng.permutation(tr.n)
         total = 0.0
         for s in range(0, tr.n, cfg.batch):
-            rows = order[s: s + cfg.batch]
+            rows = order[s : s + cfg.batch]
             mem, age, mask, q, ans = tr.batch(rows, rng, cfg.noise)
             l, _, (dE, dT) = _forward_backward(E, T, ids, pe, mem, age, mask, q, ans, not linear, True)
             opt.step([dE, dT], cfg.clip)
@@ -231,11 +238,20 @@ def train_memn2n(train_all: Sequence[mn.Example], test: Sequence[mn.Example], cf
         if not linear and (best is None or (va_acc, -va_loss) > (best["val_acc"], -best["val_loss"])):
             best = dict(epoch=epoch, val_acc=va_acc, val_loss=va_loss, E=E.copy(), T=T.copy())
             mark = " *"
-        log(f"  seed {cfg.seed} epoch {epoch:3d} lr {opt.lr:.5f}{' linear' if linear else ''} train loss "
-            f"{total / tr.n:.4f} val loss {va_loss:.4f} acc {va_acc:.3f} [{time.time() - t0:.0f}s]{mark}")
+        log(
+            f"  seed {cfg.seed} epoch {epoch:3d} lr {opt.lr:.5f}{' linear' if linear else ''} train loss "
+            f"{total / tr.n:.4f} val loss {va_loss:.4f} acc {va_acc:.3f} [{time.time() - t0:.0f}s]{mark}"
+        )
     assert best is not None, "epochs must exceed linear_start"
     te_acc, te_loss, _ = _evaluate(best["E"], best["T"], ids, pe, te)
-    summary = dict(epoch=best["epoch"], val_acc=best["val_acc"], val_loss=best["val_loss"], test_acc=te_acc,
-                   test_loss=te_loss, seed=cfg.seed, seconds=round(time.time() - t0, 1))
+    summary = dict(
+        epoch=best["epoch"],
+        val_acc=best["val_acc"],
+        val_loss=best["val_loss"],
+        test_acc=te_acc,
+        test_loss=te_loss,
+        seed=cfg.seed,
+        seconds=round(time.time() - t0, 1),
+    )
     model = mn.MemN2N(vocab, best["E"], best["T"], memory_size=M, meta={})
     return model, summary

@@ -22,6 +22,7 @@ Example::
     model = MiniLM()
     emb = model.encode(["A cat sits on the mat.", "Dogs bark."])   # (2, 384) float32
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,16 @@ __all__ = ["MiniLM", "gelu"]
 # erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev fit of Numerical
 # Recipes ("erfcc"), relative error below 1.2e-7 everywhere. Coefficients of P, lowest first.
 _ERFC_P = (
-    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
-    0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277,
+    -1.26551223,
+    1.00002368,
+    0.37409196,
+    0.09678418,
+    -0.18628806,
+    0.27886807,
+    -1.13520398,
+    1.48851587,
+    -0.82215223,
+    0.17087277,
 )
 _GELU_CHUNK = 65536  # elements per chunk: the scratch buffers stay in the CPU's L2 cache
 
@@ -77,27 +86,27 @@ def gelu(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     coefs = [f32(v) for v in _ERFC_P]
     half_over_sqrt2 = f32(0.5 / math.sqrt(2.0))
     for s in range(0, size, c):
-        xs = flat[s:s + c]
+        xs = flat[s : s + c]
         k = xs.size
         a_, t_, p_, w_ = ax[:k], t[:k], p[:k], w[:k]
-        np.abs(xs, out=a_)                      # |x|
+        np.abs(xs, out=a_)  # |x|
         np.multiply(a_, half_over_sqrt2, out=t_)
         t_ += f32(1.0)
-        np.reciprocal(t_, out=t_)               # t = 1 / (1 + z/2), z = |x|/sqrt 2
-        np.multiply(t_, coefs[9], out=p_)       # Horner for P(t)
+        np.reciprocal(t_, out=t_)  # t = 1 / (1 + z/2), z = |x|/sqrt 2
+        np.multiply(t_, coefs[9], out=p_)  # Horner for P(t)
         for cc in coefs[8:0:-1]:
             p_ += cc
             p_ *= t_
         p_ += coefs[0]
         np.multiply(a_, a_, out=w_)
-        w_ *= f32(0.5)                          # z^2 = x^2 / 2
+        w_ *= f32(0.5)  # z^2 = x^2 / 2
         p_ -= w_
         np.exp(p_, out=p_)
-        p_ *= t_                                # erfc(z)
-        p_ *= f32(0.5)                          # Phi(-|x|)
-        p_ *= a_                                # |x| Phi(-|x|)
+        p_ *= t_  # erfc(z)
+        p_ *= f32(0.5)  # Phi(-|x|)
+        p_ *= a_  # |x| Phi(-|x|)
         np.maximum(xs, f32(0.0), out=w_)
-        np.subtract(w_, p_, out=oflat[s:s + k])
+        np.subtract(w_, p_, out=oflat[s : s + k])
     return out
 
 
@@ -182,23 +191,26 @@ class MiniLM:
             p = f"encoder.layer.{i}."
             wq = lin_t(p + "attention.self.query") * scale  # fold the softmax scale into Q
             bq = f32(p + "attention.self.query.bias") * scale
-            wqkv = np.ascontiguousarray(np.concatenate(
-                [wq, lin_t(p + "attention.self.key"), lin_t(p + "attention.self.value")], axis=1))
-            bqkv = np.concatenate(
-                [bq, f32(p + "attention.self.key.bias"), f32(p + "attention.self.value.bias")])
-            self.layers.append({
-                "qkv_w": wqkv, "qkv_b": bqkv,
-                "ao_w": lin_t(p + "attention.output.dense"),
-                "ao_b": f32(p + "attention.output.dense.bias"),
-                "ln1_g": f32(p + "attention.output.LayerNorm.weight"),
-                "ln1_b": f32(p + "attention.output.LayerNorm.bias"),
-                "ff1_w": lin_t(p + "intermediate.dense"),
-                "ff1_b": f32(p + "intermediate.dense.bias"),
-                "ff2_w": lin_t(p + "output.dense"),
-                "ff2_b": f32(p + "output.dense.bias"),
-                "ln2_g": f32(p + "output.LayerNorm.weight"),
-                "ln2_b": f32(p + "output.LayerNorm.bias"),
-            })
+            wqkv = np.ascontiguousarray(
+                np.concatenate([wq, lin_t(p + "attention.self.key"), lin_t(p + "attention.self.value")], axis=1)
+            )
+            bqkv = np.concatenate([bq, f32(p + "attention.self.key.bias"), f32(p + "attention.self.value.bias")])
+            self.layers.append(
+                {
+                    "qkv_w": wqkv,
+                    "qkv_b": bqkv,
+                    "ao_w": lin_t(p + "attention.output.dense"),
+                    "ao_b": f32(p + "attention.output.dense.bias"),
+                    "ln1_g": f32(p + "attention.output.LayerNorm.weight"),
+                    "ln1_b": f32(p + "attention.output.LayerNorm.bias"),
+                    "ff1_w": lin_t(p + "intermediate.dense"),
+                    "ff1_b": f32(p + "intermediate.dense.bias"),
+                    "ff2_w": lin_t(p + "output.dense"),
+                    "ff2_b": f32(p + "output.dense.bias"),
+                    "ln2_g": f32(p + "output.LayerNorm.weight"),
+                    "ln2_b": f32(p + "output.LayerNorm.bias"),
+                }
+            )
 
     # ------------------------------------------------------------------ public API
     def tokenize(self, sentences: Sequence[str]) -> list[np.ndarray]:
@@ -245,7 +257,7 @@ class MiniLM:
         H, D, E = self.num_heads, self.head_dim, self.hidden
         eps = self.layer_norm_eps
 
-        x = self.word_emb[ids.reshape(-1)]              # (b*n, E), a fresh copy
+        x = self.word_emb[ids.reshape(-1)]  # (b*n, E), a fresh copy
         x.reshape(b, n, E)[...] += self.pos_emb[:n]
         x += self.type_emb0
         _layer_norm(x, *self.emb_ln, eps)
@@ -263,10 +275,8 @@ class MiniLM:
             O = attention(Q, K, V, layer=li)
             O = np.asarray(O)
             if O.shape != (b * H, n, D):
-                raise ValueError(f"attention backend returned shape {O.shape}, "
-                                 f"expected {(b * H, n, D)}")
-            ctx = np.ascontiguousarray(
-                O.reshape(b, H, n, D).transpose(0, 2, 1, 3), dtype=np.float32).reshape(b * n, E)
+                raise ValueError(f"attention backend returned shape {O.shape}, expected {(b * H, n, D)}")
+            ctx = np.ascontiguousarray(O.reshape(b, H, n, D).transpose(0, 2, 1, 3), dtype=np.float32).reshape(b * n, E)
 
             a = ctx @ L["ao_w"]
             a += L["ao_b"]
@@ -318,8 +328,11 @@ class MiniLM:
             out[idx] = pooled / norm
             done += len(idx)
             if progress:
-                print(f"MiniLM: batch {bi + 1}/{len(batches)} n={ids.shape[1]} "
-                      f"({done}/{len(toks)} sentences)", file=sys.stderr, flush=True)
+                print(
+                    f"MiniLM: batch {bi + 1}/{len(batches)} n={ids.shape[1]} ({done}/{len(toks)} sentences)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -345,5 +358,5 @@ class MiniLM:
         batches: list[np.ndarray] = []
         for group in np.split(order, cuts):
             for s in range(0, len(group), batch_size):
-                batches.append(group[s:s + batch_size])
+                batches.append(group[s : s + batch_size])
         return batches

@@ -7,6 +7,7 @@
 Every WordNet task takes ``attention`` (an :class:`a3sim.nn.attention.AttentionBackend`; None is
 exact host attention) and returns a :class:`TaskResult`.
 """
+
 from a3sim.tasks.synthetic import PlantedResult, alpha_table, planted, planted_hits, planted_mass, run_planted, uniform
 from a3sim.tasks.wordnet import (
     DEFAULT_BETA,

@@ -11,6 +11,7 @@ accuracy and MRR@10.
 ``limit`` keeps the first ``limit`` paragraphs (in file order) and their questions, and retrieves
 among those only.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -79,8 +80,9 @@ def encode_questions(data: Squad) -> np.ndarray:
     return embed(list(data.questions))
 
 
-def encode_paragraphs(data: Squad, attention: AttentionBackend, batch_size: int = 16,
-                      progress: Callable[[int], None] | None = None) -> np.ndarray:
+def encode_paragraphs(
+    data: Squad, attention: AttentionBackend, batch_size: int = 16, progress: Callable[[int], None] | None = None
+) -> np.ndarray:
     """Paragraph embeddings with every head's attention through ``attention``. ``progress`` is
     called with the number of paragraphs done after each batch."""
     model = _model()
@@ -102,6 +104,9 @@ def retrieval_metrics(q_emb: np.ndarray, p_emb: np.ndarray, paragraph_of: np.nda
     sims = q_emb @ p_emb.T
     true = sims[np.arange(len(sims)), paragraph_of]
     rank = (sims > true[:, None]).sum(axis=1) + 1  # ties count in the question's favour
-    return {"top1": float(np.mean(rank == 1)),
-            "mrr@10": float(np.mean(np.where(rank <= 10, 1.0 / rank, 0.0))),
-            "questions": int(len(sims)), "paragraphs": int(p_emb.shape[0])}
+    return {
+        "top1": float(np.mean(rank == 1)),
+        "mrr@10": float(np.mean(np.where(rank <= 10, 1.0 / rank, 0.0))),
+        "questions": int(len(sims)),
+        "paragraphs": int(p_emb.shape[0]),
+    }

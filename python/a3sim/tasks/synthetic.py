@@ -34,6 +34,7 @@ score is the planted key's, "output hits" the fraction whose output is closest t
 lands nearest V[planted] once the planted key holds about a third of the mass or more: alpha 4-8 is
 the range where an approximation's dropped mass shows. (Table: ``python -m a3sim.tasks.synthetic``.)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,12 +44,12 @@ import numpy as np
 
 from a3sim.nn.attention import AttentionBackend, NumpyAttention
 
-__all__ = ["PlantedResult", "alpha_table", "planted", "planted_hits", "planted_mass",
-           "run_planted", "uniform"]
+__all__ = ["PlantedResult", "alpha_table", "planted", "planted_hits", "planted_mass", "run_planted", "uniform"]
 
 
-def planted(n: int, d: int, m: int, *, alpha: float, seed: int = 0, noise: float = 1.0,
-            normalize: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def planted(
+    n: int, d: int, m: int, *, alpha: float, seed: int = 0, noise: float = 1.0, normalize: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Planted-key workload: ``(Q (m, d), K (n, d), V (n, d), planted_idx (m,))``.
 
     ``K`` rows ~ N(0, I), scaled to unit norm if ``normalize``; ``V`` rows ~ N(0, I) (not
@@ -69,8 +70,9 @@ def planted(n: int, d: int, m: int, *, alpha: float, seed: int = 0, noise: float
     return Q.astype(np.float32), K.astype(np.float32), V.astype(np.float32), idx
 
 
-def uniform(n: int, d: int, m: int, seed: int = 0, *, q_scale: float | None = None
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def uniform(
+    n: int, d: int, m: int, seed: int = 0, *, q_scale: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Datapath stress: ``Q (m, d)``, ``K (n, d)``, ``V (n, d)`` uniform in [-1, 1), float32.
 
     Q is multiplied by ``q_scale`` (default ``1/sqrt(d)``, the usual attention scale, folded in as
@@ -114,22 +116,40 @@ class PlantedResult:
     output: np.ndarray
 
 
-def run_planted(attention: AttentionBackend | None = None, *, n: int = 320, d: int = 64,
-                m: int = 256, alpha: float = 6.0, seed: int = 0, noise: float = 1.0,
-                normalize: bool = True) -> PlantedResult:
+def run_planted(
+    attention: AttentionBackend | None = None,
+    *,
+    n: int = 320,
+    d: int = 64,
+    m: int = 256,
+    alpha: float = 6.0,
+    seed: int = 0,
+    noise: float = 1.0,
+    normalize: bool = True,
+) -> PlantedResult:
     """Generate a planted workload, run it through ``attention`` (one call, B = 1) and score it."""
     backend = NumpyAttention() if attention is None else attention
     Q, K, V, idx = planted(n, d, m, alpha=alpha, seed=seed, noise=noise, normalize=normalize)
     O = np.asarray(backend(Q[None], K[None], V[None], layer=0))[0]
     S = Q @ K.T
-    return PlantedResult(hits=float(planted_hits(O, V, idx).mean()),
-                         mass=float(planted_mass(Q, K, idx).mean()),
-                         top1=float((S.argmax(axis=1) == idx).mean()), output=O)
+    return PlantedResult(
+        hits=float(planted_hits(O, V, idx).mean()),
+        mass=float(planted_mass(Q, K, idx).mean()),
+        top1=float((S.argmax(axis=1) == idx).mean()),
+        output=O,
+    )
 
 
-def alpha_table(alphas: Sequence[float] = (0, 2, 4, 5, 6, 8, 12, 16), *, n: int = 320, d: int = 64,
-                m: int = 256, seed: int = 0, noise: float = 1.0,
-                attention: AttentionBackend | None = None) -> list[tuple[float, float, float, float]]:
+def alpha_table(
+    alphas: Sequence[float] = (0, 2, 4, 5, 6, 8, 12, 16),
+    *,
+    n: int = 320,
+    d: int = 64,
+    m: int = 256,
+    seed: int = 0,
+    noise: float = 1.0,
+    attention: AttentionBackend | None = None,
+) -> list[tuple[float, float, float, float]]:
     """Rows ``(alpha, planted mass, top-1 = planted, output hits)`` showing how alpha sets peakedness."""
     rows = []
     for a in alphas:

@@ -26,6 +26,7 @@ has it (it does for every question whose entity is found: the KB was built from 
 so hits@1 measures relation and entity matching, not KB coverage). The memory is shuffled with a
 seeded permutation, so the answer's position carries no information.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,18 +37,23 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["RELATIONS", "N_TARGET", "Question", "KB", "load_kb", "load_questions", "build_memories",
-           "data_dir"]
+__all__ = ["RELATIONS", "N_TARGET", "Question", "KB", "load_kb", "load_questions", "build_memories", "data_dir"]
 
 #: Category file -> (relation, direction): "fwd" when the question names the movie (answer =
 #: object), "rev" when it names the object (answer = the movies).
 RELATIONS: dict[str, tuple[str, str]] = {
-    "movie_to_actors": ("starred_actors", "fwd"), "movie_to_director": ("directed_by", "fwd"),
-    "movie_to_writer": ("written_by", "fwd"), "movie_to_genre": ("has_genre", "fwd"),
-    "movie_to_imdbrating": ("has_imdb_rating", "fwd"), "movie_to_imdbvotes": ("has_imdb_votes", "fwd"),
-    "movie_to_language": ("in_language", "fwd"), "movie_to_tags": ("has_tags", "fwd"),
-    "movie_to_year": ("release_year", "fwd"), "actor_to_movie": ("starred_actors", "rev"),
-    "director_to_movie": ("directed_by", "rev"), "writer_to_movie": ("written_by", "rev"),
+    "movie_to_actors": ("starred_actors", "fwd"),
+    "movie_to_director": ("directed_by", "fwd"),
+    "movie_to_writer": ("written_by", "fwd"),
+    "movie_to_genre": ("has_genre", "fwd"),
+    "movie_to_imdbrating": ("has_imdb_rating", "fwd"),
+    "movie_to_imdbvotes": ("has_imdb_votes", "fwd"),
+    "movie_to_language": ("in_language", "fwd"),
+    "movie_to_tags": ("has_tags", "fwd"),
+    "movie_to_year": ("release_year", "fwd"),
+    "actor_to_movie": ("starred_actors", "rev"),
+    "director_to_movie": ("directed_by", "rev"),
+    "writer_to_movie": ("written_by", "rev"),
     "tag_to_movie": ("has_tags", "rev"),
 }
 
@@ -59,7 +65,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 STOPWORDS = frozenset(
     "a an the of in on at to for by with and or is was are were be been did does do what which who whom "
     "whose when where how why movie movies film films it its this that about as from into than then there "
-    "these those person people".split())
+    "these those person people".split()
+)
 
 
 def data_dir() -> Path:
@@ -145,7 +152,7 @@ class _Matcher:
         best: tuple[str, ...] | None = None
         for i in range(len(toks)):
             for L in range(min(self.max_len, len(toks) - i), 0 if best is None else len(best), -1):
-                cand = tuple(toks[i:i + L])
+                cand = tuple(toks[i : i + L])
                 if cand in self.names:
                     best = cand
                     break
@@ -203,8 +210,9 @@ def load_questions(split: str) -> tuple[Question, ...]:
     ents = _entities()
     matcher = _kb_matcher(ents)
     path = data_dir() / "questions" / "wiki_entities" / f"wiki-entities_qa_{split}.txt"
-    return tuple(Question(q, tuple(a.lower() for a in _split_answers(ans, ents)), matcher.find(q))
-                 for q, ans in _read_qa(path))
+    return tuple(
+        Question(q, tuple(a.lower() for a in _split_answers(ans, ents)), matcher.find(q)) for q, ans in _read_qa(path)
+    )
 
 
 @lru_cache(maxsize=1)
@@ -233,7 +241,7 @@ def build_memories(split: str, limit: int | None = None, sources: dict | None = 
     module doc), in a seeded random order. ``sources``, if given, receives the number of pairs
     of each kind (``entity``, ``word``, ``random``) summed over the questions."""
     kb = load_kb()
-    qs = load_questions(split)[: limit]
+    qs = load_questions(split)[:limit]
     pairs_of_word, df = _word_index(len(kb))
     out: list[np.ndarray] = []
     for i, q in enumerate(qs):

@@ -42,17 +42,13 @@ machine): sense matching 8.8 s, definition retrieval 1.9 s, large-n (1000 querie
 cache: 0.05 s, 0.06 s and 1.8 s (all 5000 queries: 9.5 s at d = 64, 6 s at d = 384), nearly all of it
 in the attention calls.
 """
+
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -116,15 +112,18 @@ class TaskResult:
 
     def __str__(self) -> str:
         m = ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items())
-        return (f"{self.task}: {m} (count={self.count}, calls={self.calls}, "
-                f"{self.seconds:.2f} s, attention {self.attention_seconds:.2f} s)")
+        return (
+            f"{self.task}: {m} (count={self.count}, calls={self.calls}, "
+            f"{self.seconds:.2f} s, attention {self.attention_seconds:.2f} s)"
+        )
 
 
 class _Runner:
     """Calls the backend, reads out one-hot-labelled attention weights, and keeps the log."""
 
-    def result(self, task: str, metrics: dict[str, float], count: int, t_start: float,
-               params: dict[str, Any]) -> TaskResult:
+    def result(
+        self, task: str, metrics: dict[str, float], count: int, t_start: float, params: dict[str, Any]
+    ) -> TaskResult:
         """The task's :class:`TaskResult`, with this runner's calls, shapes and time."""
         return TaskResult(task=task, metrics=metrics, count=count, calls=self.calls, shapes=self.shapes,
                           seconds=time.perf_counter() - t_start, attention_seconds=self.seconds,
@@ -158,17 +157,24 @@ class _Runner:
             self.shapes.append((B, m, n, d))
             if O.shape != (B, m, w):
                 raise ValueError(f"backend returned {O.shape}, expected {(B, m, w)}")
-            out[:, :, start:start + cols] = O[:, :, :cols]
+            out[:, :, start : start + cols] = O[:, :, :cols]
         return out
 
 
 # --------------------------------------------------------------------------------------------
 # tasks
 # --------------------------------------------------------------------------------------------
-def sense_matching(attention: AttentionBackend | None = None, *, limit: int | None = None,
-                   beta: float = DEFAULT_BETA, encoder: Encoder | None = None,
-                   dim: int | None = None, seed: int = 0, value_width: int | None = None,
-                   per_example: bool = False) -> TaskResult:
+def sense_matching(
+    attention: AttentionBackend | None = None,
+    *,
+    limit: int | None = None,
+    beta: float = DEFAULT_BETA,
+    encoder: Encoder | None = None,
+    dim: int | None = None,
+    seed: int = 0,
+    value_width: int | None = None,
+    per_example: bool = False,
+) -> TaskResult:
     """Word-sense matching: predict which of its lemma's senses an example sentence illustrates.
 
     For each sense-matching lemma (alphabetical; the first ``limit`` if given) the queries are the
@@ -183,7 +189,7 @@ def sense_matching(attention: AttentionBackend | None = None, *, limit: int | No
     """
     t_start = time.perf_counter()
     groups = sense_lemmas()
-    names = list(groups)[: limit] if limit is not None else list(groups)
+    names = list(groups)[:limit] if limit is not None else list(groups)
     # texts, deduplicated definitions (a synset can be a sense of two chosen lemmas)
     def_ids: dict[str, int] = {}
     def_texts: list[str] = []
@@ -231,17 +237,29 @@ def sense_matching(attention: AttentionBackend | None = None, *, limit: int | No
                          t_start, params)  # fmt: skip
 
 
-def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries: int | None,
-               all_examples: bool, beta: float, encoder: Encoder | None, dim: int | None,
-               seed: int, value_width: int | None, query_batch: int | None,
-               topk: Sequence[int], recall_k: Sequence[int]) -> TaskResult:
+def _retrieval(
+    task: str,
+    attention: AttentionBackend | None,
+    *,
+    n: int,
+    queries: int | None,
+    all_examples: bool,
+    beta: float,
+    encoder: Encoder | None,
+    dim: int | None,
+    seed: int,
+    value_width: int | None,
+    query_batch: int | None,
+    topk: Sequence[int],
+    recall_k: Sequence[int],
+) -> TaskResult:
     t_start = time.perf_counter()
     store = retrieval_store(n)
     q_syn = store if queries is None else store[:queries]
     ex_texts: list[str] = []
     truth: list[int] = []
     for i, s in enumerate(q_syn):
-        for e in (s.examples if all_examples else s.examples[:1]):
+        for e in s.examples if all_examples else s.examples[:1]:
             ex_texts.append(e)
             truth.append(i)
     E_def = _prepare(embed([s.definition for s in store], encoder), dim, seed)
@@ -256,7 +274,7 @@ def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries
     recall = {k: 0.0 for k in recall_k}
     mass = 0.0
     for a in range(0, m, step):
-        Qb = (beta * E_ex[a:a + step]).astype(np.float32)
+        Qb = (beta * E_ex[a : a + step]).astype(np.float32)
         W = runner.weights(Qb[None], E_def[None])[0]
         kmax = min(max(ks), n)
         # order by weight, ties broken by lower key index (stable sort on -W)
@@ -264,7 +282,7 @@ def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries
         # a key the backend gave no weight (an approximation dropped it) is not retrieved
         top = np.where(np.take_along_axis(W, top, axis=1) > 0, top, -1)
         for k in topk:
-            hits[k] += int((top[:, :k] == y[a:a + step, None]).any(axis=1).sum())
+            hits[k] += int((top[:, :k] == y[a : a + step, None]).any(axis=1).sum())
         if recall_k:
             S = Qb @ E_def.T  # exact scores of the same inputs, on the host
             exact = np.argsort(-S, axis=1, kind="stable")[:, :kmax]
@@ -281,11 +299,18 @@ def _retrieval(task: str, attention: AttentionBackend | None, *, n: int, queries
     return runner.result(task, metrics, m, t_start, params)
 
 
-def definition_retrieval(attention: AttentionBackend | None = None, *, n: int = 300,
-                         limit: int | None = None, all_examples: bool = False,
-                         beta: float = DEFAULT_BETA, encoder: Encoder | None = None,
-                         dim: int | None = None, seed: int = 0,
-                         value_width: int | None = None) -> TaskResult:
+def definition_retrieval(
+    attention: AttentionBackend | None = None,
+    *,
+    n: int = 300,
+    limit: int | None = None,
+    all_examples: bool = False,
+    beta: float = DEFAULT_BETA,
+    encoder: Encoder | None = None,
+    dim: int | None = None,
+    seed: int = 0,
+    value_width: int | None = None,
+) -> TaskResult:
     """Definition retrieval among ``n`` synsets (default 300) in one backend call (if d >= n).
 
     Keys are the definitions of the first ``n`` synsets of the retrieval store; queries are the
@@ -300,12 +325,20 @@ def definition_retrieval(attention: AttentionBackend | None = None, *, n: int = 
                       value_width=value_width, query_batch=None, topk=(1, 5), recall_k=(5,))  # fmt: skip
 
 
-def large_n_retrieval(attention: AttentionBackend | None = None, *, n: int = 5000,
-                      limit: int | None = 1000, all_examples: bool = False,
-                      beta: float = DEFAULT_BETA, encoder: Encoder | None = None,
-                      dim: int | None = 64, seed: int = 0, value_width: int | None = None,
-                      query_batch: int | None = 1000,
-                      recall_k: Sequence[int] = (1, 5, 10)) -> TaskResult:
+def large_n_retrieval(
+    attention: AttentionBackend | None = None,
+    *,
+    n: int = 5000,
+    limit: int | None = 1000,
+    all_examples: bool = False,
+    beta: float = DEFAULT_BETA,
+    encoder: Encoder | None = None,
+    dim: int | None = 64,
+    seed: int = 0,
+    value_width: int | None = None,
+    query_batch: int | None = 1000,
+    recall_k: Sequence[int] = (1, 5, 10),
+) -> TaskResult:
     """Large-n retrieval, standing in for a key-value memory network (KV-MemN2N).
 
     Keys: definitions of the first ``n`` synsets of the retrieval store (up to 5000); queries: the

@@ -55,8 +55,17 @@ def load_subset(path: str | Path | None = None) -> tuple[Synset, ...]:
             if not line.strip():
                 continue
             r = json.loads(line)
-            out.append(Synset(r["id"], r["pos"], tuple(r["lemmas"]), r["definition"],
-                              tuple(r["examples"]), tuple(r["sense_of"]), r["retrieval"]))
+            out.append(
+                Synset(
+                    r["id"],
+                    r["pos"],
+                    tuple(r["lemmas"]),
+                    r["definition"],
+                    tuple(r["examples"]),
+                    tuple(r["sense_of"]),
+                    r["retrieval"],
+                )
+            )
     return tuple(out)
 
 
