@@ -63,3 +63,19 @@ def test_dma_error_response_is_a_typed_error_and_the_driver_recovers(drv):
         return True
 
     assert in_fork(child)
+
+
+def test_stuck_busy_unit_times_out_and_the_driver_recovers(drv):
+    def child():
+        from a3sim import A3Driver
+
+        Q, K, V = _shapes()
+        d = A3Driver(timeout_ns=1e6)
+        d.device.set_fault("fi_stuck_busy", 1)
+        with pytest.raises(E.DeviceTimeoutError):
+            d.attention(Q, K, V)
+        assert d.device.faults_injected()["stuck_busy"] == 1
+        _check_again(d)  # the driver re-programs the unit (soft reset) before its next call
+        return True
+
+    assert in_fork(child)

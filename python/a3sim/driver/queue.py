@@ -88,7 +88,12 @@ class Rings:
         """Soft-reset the unit and program its queues (the driver's probe sequence)."""
         w = self.write_reg
         # Let any work in flight finish (at most timeout_ns), so that the soft reset applies at once.
-        self.wait_idle()
+        try:
+            self.wait_idle()
+        except E.DeviceTimeoutError:
+            # A hung unit (BUSY stuck, docs/descriptors.md 9): a soft reset ends the hang at once.
+            w(Reg.CTRL, CTRL_SOFT_RESET)
+            self.wait_idle()
         w(Reg.CTRL, CTRL_SOFT_RESET)
         # Stale records of an earlier owner must not look like new completions.
         self.cq[:] = np.zeros(1, COMPLETION_DTYPE)
@@ -223,6 +228,12 @@ class Rings:
                 "the driver re-programmed the queues",
                 code=code,
                 name=name,
+            )
+        if status & STATUS_BUSY:
+            # Nothing left to simulate, yet the unit is busy: it hangs (docs/descriptors.md 9).
+            raise E.DeviceTimeoutError(
+                f"the unit hangs (STATUS.BUSY with nothing left to simulate): {missing} of {k} descriptors "
+                "incomplete; the driver soft-reset and re-programmed it: resubmit the call"
             )
         raise E.PlatformError(
             f"the device went idle with {missing} of {k} descriptors incomplete "
