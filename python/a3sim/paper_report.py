@@ -19,18 +19,16 @@ from .paper import (
     Study,
     study_as_dict,
 )
-from .paper_sections import (  # noqa: F401
+from .paper_sections import (
     _explain,
     energy_sections,
     plots,
 )
-from .paper_tables import (  # noqa: F401 - gains is the report's public helper
+from .paper_tables import (
     NAMES,
     _f,
     _metric,
-    _noise,
     _questions,
-    _sweep_subset,
     _sweep_table,
     _table,
     _workloads,

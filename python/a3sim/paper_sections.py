@@ -17,14 +17,12 @@ from .paper import (
     T_SWEEP,
     Study,
 )
-from .paper_tables import (  # noqa: F401
+from .paper_tables import (
     NAMES,
-    _f,
     _metric,
     _noise,
     _questions,
     _sweep_subset,
-    _sweep_table,
     _table,
     _workloads,
     gains,
