@@ -167,3 +167,23 @@ def test_every_bad_argument_is_a_typed_error(drv):
     for kw in (dict(unit="0"), dict(queue_entries=2.5), dict(timeout_ns=-1.0), dict(timeout_ns=float("nan"))):
         with pytest.raises((E.ArgumentTypeError, E.ConfigError)):
             A3Driver(**kw)
+
+
+def test_the_unit_owns_bank_residency(drv):
+    """The unit publishes what its banks hold (RES_FLAGS, RES_KV_TAG: docs/register-map.md); the
+    driver plans from those registers, so a second driver of the unit sees the same state."""
+    from a3sim.driver.plan import kv_tag
+    from a3sim.protocol import RES_KV, RES_SORTED, Reg
+
+    rng = np.random.default_rng(11)
+    K, V, q = rand(rng, 40, 16), rand(rng, 40, 16), rand(rng, 4, 16)
+    with drv.load(K, V) as ctx:
+        drv.attention(q, ctx)
+        tag = drv.read_reg(Reg.RES_KV_TAG_LO) | (drv.read_reg(Reg.RES_KV_TAG_HI) << 32)
+        assert tag == kv_tag(ctx.id, 0) and drv.read_reg(Reg.RES_FLAGS) == RES_KV
+        drv.attention(q, ctx, mode="approx", M=8, T=0.0)
+        assert drv.read_reg(Reg.RES_FLAGS) == RES_KV | RES_SORTED
+        _, rec = drv.attention(q, ctx, mode="approx", M=8, T=0.0)
+        assert rec.bytes_read < 40 * 16 * 4  # neither K/V nor the table moved again
+    drv.attention(q, K, V)  # K/V arrays: loaded untagged, never resident for a later call
+    assert drv.read_reg(Reg.RES_KV_TAG_LO) == 0 and drv.read_reg(Reg.RES_FLAGS) == RES_KV

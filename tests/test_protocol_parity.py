@@ -55,6 +55,7 @@ def test_registers_and_bits(tables):
     assert tables["status_bit"] == {"BUSY": P.STATUS_BUSY, "ERROR": P.STATUS_ERROR, "ENABLED": P.STATUS_ENABLED,
                                     "LAST_ERROR_SHIFT": P.STATUS_LAST_ERROR_SHIFT}  # fmt: skip
     assert tables["irq_bit"] == {"DONE": P.IRQ_DONE, "ERROR": P.IRQ_ERROR}
+    assert tables["res_bit"] == {"KV": P.RES_KV, "SORTED": P.RES_SORTED}
     lim = tables["limit"]
     assert lim["QUEUE_ENTRIES_MIN"] == P.QUEUE_ENTRIES_MIN
     assert (lim["DEVICE_ID"], lim["DEVICE_VERSION"]) == (P.DEVICE_ID, P.DEVICE_VERSION)

@@ -122,10 +122,9 @@ class DramAllocator:
 
 @dataclass
 class UnitState:
-    """What host software knows of one A3 unit's banks (shared by every driver of the unit)."""
+    """What host software keeps of one A3 unit (shared by every driver of the unit): which driver
+    programmed its queues. What its banks hold, the unit itself publishes (RES_* registers)."""
 
-    resident: Any = None  # key of the K/V tile in the banks, or None
-    sorted_resident: bool = False  # the tile's sorted-key table is in the sorted bank
     owner: Any = None  # the driver that programmed the queues
 
 

@@ -54,6 +54,9 @@ class Reg(enum.IntEnum):
     CAP_FEATURES = 0x094
     CAP_QUEUE_MAX = 0x098
     CAP_ITER_BITS = 0x09C
+    RES_KV_TAG_LO = 0x0A0
+    RES_KV_TAG_HI = 0x0A4
+    RES_FLAGS = 0x0A8
     PERF_BASE = 0x100
     PERF_CLEAR = 0x1F0
 
@@ -85,6 +88,16 @@ STATUS_BUSY, STATUS_ERROR, STATUS_ENABLED = StatusBit.BUSY, StatusBit.ERROR, Sta
 STATUS_LAST_ERROR_SHIFT = 8
 STATUS_LAST_ERROR_MASK = 0xFF  # after the shift
 IRQ_DONE, IRQ_ERROR = Irq.DONE, Irq.ERROR
+
+
+class ResFlag(enum.IntFlag):
+    """RES_FLAGS bits: which banks hold valid data (the unit owns bank residency)."""
+
+    KV = 1 << 0  # the K/V banks hold the load tagged RES_KV_TAG
+    SORTED = 1 << 1  # the sorted-key bank holds that K's table
+
+
+RES_KV, RES_SORTED = ResFlag.KV, ResFlag.SORTED
 
 PERF_COUNTERS = (
     "JOBS",

@@ -24,6 +24,8 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       energy_(cfg) {
   regs.on_soft_reset = [this] {
     kv_loaded = sorted_loaded = false;
+    kv_tag = 0;
+    regs.set_residency(0, 0);
     pf_.valid = false;
   };
   SC_THREAD(control);
@@ -344,9 +346,15 @@ Error dma_fault(const DmaEngine::Result& r, uint32_t& detail) {
 }
 }  // namespace
 
+void A3Device::publish_residency() {
+  regs.set_residency(kv_loaded ? kv_tag : 0, (kv_loaded ? res::KV : 0u) | (kv_loaded && sorted_loaded ? res::SORTED : 0u));
+}
+
 Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) {
   const uint64_t kv_bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
   kv_loaded = sorted_loaded = false;
+  kv_tag = 0;
+  publish_residency();
   ++kv_generation;
   const uint64_t t0 = sc_time_stamp().value();
   DmaEngine::Result r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
@@ -360,6 +368,8 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
   kv_loaded = true;
   kv_n = desc.n;
   kv_d = desc.d;
+  kv_tag = desc.M;  // the host's tag of this K/V (LOAD_KV's M field; docs/descriptors.md)
+  publish_residency();
   return Error::OK;
 }
 
@@ -367,6 +377,7 @@ Error A3Device::load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec
   const uint64_t bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.sorted_entry_bytes);
   const uint64_t t0 = sc_time_stamp().value();
   sorted_loaded = false;
+  publish_residency();
   DmaEngine::Result r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
   banks.sorted.count_write(r.bytes);
   phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
@@ -382,6 +393,7 @@ Error A3Device::load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec
   }
   if (!all_finite(banks.sorted.as<float>(), entries)) return Error::BAD_TABLE;
   sorted_loaded = true;
+  publish_residency();
   rec.sorted_by = 1;  // the host sorted this key matrix ahead of the queries
   return Error::OK;
 }
@@ -408,6 +420,7 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   if (mode == Mode::APPROX && !sorted_loaded) {
     core.sort(n, d, rec, on_phase);  // validate() admitted this only with the device sorter
     sorted_loaded = true;
+    publish_residency();
     rec.sorted_by = 2;
   }
   const bool want_sets = (desc.flags & dflag::SETS) != 0;

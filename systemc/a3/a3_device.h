@@ -34,6 +34,7 @@ class A3Device : public sc_core::sc_module {
 
   // K/V state of the banks.
   bool kv_loaded = false, sorted_loaded = false;
+  uint64_t kv_tag = 0;  // the host's tag of the loaded K/V (LOAD_KV's M field)
   uint32_t kv_n = 0, kv_d = 0;
   uint64_t kv_generation = 0;  // counts LOAD_KV jobs
 
@@ -47,6 +48,7 @@ class A3Device : public sc_core::sc_module {
   void control();
   // One descriptor from the queue to its interrupt: the steps below, in order.
   void process_descriptor();
+  void publish_residency();  // RES_* registers from kv_loaded, sorted_loaded, kv_tag
   bool take_prefetched();               // overlap: the prefetch thread fetched this descriptor already
   uint32_t begin_job(bool prefetched);  // job row, queue phase
   Error fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc,

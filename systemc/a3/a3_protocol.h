@@ -49,6 +49,11 @@ constexpr uint32_t CAP_BURST_BYTES = 0x090;  // RO
 constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter
 constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (QUEUE_ENTRIES_MAX)
 constexpr uint32_t CAP_ITER_BITS = 0x09C;    // RO  width of the iteration counter: ATTEND needs M < 2^bits
+// Bank residency, owned by the unit: the tag the host put in the M field of the LOAD_KV whose K/V
+// the banks hold (0 when none), and which banks hold valid data (RES_FLAGS bits below).
+constexpr uint32_t RES_KV_TAG_LO = 0x0A0;     // RO
+constexpr uint32_t RES_KV_TAG_HI = 0x0A4;     // RO
+constexpr uint32_t RES_FLAGS = 0x0A8;         // RO  bit 0 K/V loaded, bit 1 sorted-key table loaded
 constexpr uint32_t PERF_BASE = 0x100;        // RO  64-bit counters: LO at +0, HI at +4 (LO read latches HI)
 constexpr uint32_t PERF_CLEAR = 0x1F0;       // WO  write 1 to clear all counters
 }  // namespace reg
@@ -67,6 +72,10 @@ namespace irq {
 constexpr uint32_t DONE = 1u << 0;
 constexpr uint32_t ERROR = 1u << 1;
 }  // namespace irq
+namespace res {
+constexpr uint32_t KV = 1u << 0;      // RES_FLAGS: the K/V banks hold the tagged load
+constexpr uint32_t SORTED = 1u << 1;  // RES_FLAGS: the sorted-key bank holds K's table
+}  // namespace res
 
 // Performance counters, in order from PERF_BASE, 8 bytes apart.
 #define A3_PERF_TABLE(X)                                                     \

@@ -85,6 +85,9 @@ bool RegisterFile::read_reg(uint32_t off, uint32_t& v) {
     case reg::CAP_FEATURES: v = 1u | (cfg_.device_sorter != 0 ? 2u : 0u); return true;
     case reg::CAP_QUEUE_MAX: v = QUEUE_ENTRIES_MAX; return true;
     case reg::CAP_ITER_BITS: v = static_cast<uint32_t>(cfg_.iter_counter_bits); return true;
+    case reg::RES_KV_TAG_LO: v = static_cast<uint32_t>(res_tag_); return true;
+    case reg::RES_KV_TAG_HI: v = static_cast<uint32_t>(res_tag_ >> 32); return true;
+    case reg::RES_FLAGS: v = res_flags_; return true;
     case reg::PERF_CLEAR: v = 0; return true;
     default: break;
   }

@@ -54,6 +54,11 @@ class RegisterFile : public sc_core::sc_module {
   void soft_reset();
   // Called by soft_reset() so that the unit drops its bank state too.
   std::function<void()> on_soft_reset;
+  // Bank residency the unit publishes (RES_KV_TAG_LO/HI, RES_FLAGS): set by the control unit.
+  void set_residency(uint64_t kv_tag, uint32_t flags) {
+    res_tag_ = kv_tag;
+    res_flags_ = flags;
+  }
 
   // Host-visible value of a register (also used by tests through transport_dbg).
   bool read_reg(uint32_t offset, uint32_t& value);
@@ -67,6 +72,8 @@ class RegisterFile : public sc_core::sc_module {
   const Config& cfg_;
   sc_core::sc_time latency_;
   uint32_t ctrl_ = 0, status_ = 0, irq_status_ = 0, irq_enable_ = 0, scratch_ = 0;
+  uint64_t res_tag_ = 0;
+  uint32_t res_flags_ = 0;
   uint32_t sq_base_lo_ = 0, sq_base_hi_ = 0, sq_size_ = 0, sq_head_ = 0, sq_tail_ = 0;
   uint32_t cq_base_lo_ = 0, cq_base_hi_ = 0, cq_size_ = 0, cq_head_ = 0, cq_tail_ = 0;
   uint8_t cq_phase_ = 1;

@@ -34,13 +34,15 @@ from ..protocol import (
     DEVICE_VERSION,
     PERF_COUNTERS,
     QUEUE_ENTRIES_MIN,
+    RES_KV,
+    RES_SORTED,
     Reg,
     perf_offset,
 )
 from ..trace import Trace
 from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
-from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call
+from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call, resident_key
 from .queue import Rings, device_error
 from .record import CallRecord, collect
 
@@ -156,8 +158,17 @@ class A3Driver:
         self._state.owner = weakref.ref(self)  # weak: the device must not keep drivers alive
 
     def _forget_banks(self) -> None:
-        self._state.resident = None
-        self._state.sorted_resident = False
+        """Nothing to do on the host: the unit owns bank residency (RES_* registers), a failed load
+        clears it there and a soft reset too."""
+
+    def _residency(self) -> tuple[object, bool]:
+        """What the unit's banks hold, as the unit publishes it (docs/register-map.md): the plan's
+        key of the K/V tile (or None) and whether its sorted-key table is loaded."""
+        flags = self.read_reg(Reg.RES_FLAGS)
+        if not flags & RES_KV:
+            return None, False
+        tag = self.read_reg(Reg.RES_KV_TAG_LO) | (self.read_reg(Reg.RES_KV_TAG_HI) << 32)
+        return resident_key(tag), bool(flags & RES_SORTED)
 
     def _owns_unit(self) -> bool:
         owner = self._state.owner
@@ -258,12 +269,11 @@ class A3Driver:
         """Plan, submit and collect one call: Q (B, m, d) against a context or K, V (B, n, d)."""
         B, m, d = Q.shape
         n = ctx.n if ctx is not None else K.shape[1]
-        st = self._state
         plan = plan_call(
             mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
             tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
             want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T, min_skip=mp.min_skip,
-            resident=(st.resident, st.sorted_resident), device_sorter=self._device_sorter,
+            resident=self._residency(), device_sorter=self._device_sorter,
         )  # fmt: skip
         descs, addr = self._materialise(plan, Q, ctx, K, V)
         snap = self._native.snapshot()
@@ -288,8 +298,6 @@ class A3Driver:
         if failures:
             self._forget_banks()  # what the banks hold is no longer known
             raise device_error(failures, self.device.errors)
-        # The device confirmed every load: the banks hold what the plan says.
-        st.resident, st.sorted_resident = plan.resident_after
         rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
         return collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
 

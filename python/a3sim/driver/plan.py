@@ -113,6 +113,7 @@ class CallPlan:
     want_sets: bool = False
     T: float = 0.0
     min_skip: bool = True  # candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
+    ctx_id: int | None = None  # the K/V context (None: K/V arrays of this call)
     M: list[int] = field(default_factory=list)  # per tile (approx mode)
     ops: list[Op] = field(default_factory=list)
     layout: Layout | None = None
@@ -169,7 +170,8 @@ class CallPlan:
             rows = rows_of[op.tile]
             if op.opcode == _LOAD_KV:
                 ka, va = load(op)
-                recs.append(D(_LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, 0, ka, va, 0, 0))
+                tag = kv_tag(self.ctx_id, op.tile)  # the unit publishes it while the banks hold this K/V
+                recs.append(D(_LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, tag, ka, va, 0, 0))
             elif op.opcode == _LOAD_SORTED:
                 recs.append(D(_LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
             else:
@@ -181,6 +183,25 @@ class CallPlan:
                     (sets[t] + row * 2 * w * F32) if self.want_sets else 0,
                 ))  # fmt: skip
         return recs
+
+
+_TILE_BITS = 16  # a K/V tag is (context id << 16) | (tile + 1); 0 means "untagged"
+
+
+def kv_tag(ctx_id: int | None, tile: int) -> int:
+    """The tag a LOAD_KV carries in its M field (docs/descriptors.md): which context's tile it loads.
+    The unit publishes it in RES_KV_TAG while its banks hold that K/V; K/V arrays of one call are
+    untagged (0) and never count as resident."""
+    if ctx_id is None or tile + 1 >= 1 << _TILE_BITS:
+        return 0
+    return (int(ctx_id) << _TILE_BITS) | (tile + 1)
+
+
+def resident_key(tag: int) -> tuple[int, int] | None:
+    """The plan's residency key ``(context id, tile)`` of a published tag (None for 0)."""
+    if tag == 0:
+        return None
+    return tag >> _TILE_BITS, (tag & ((1 << _TILE_BITS) - 1)) - 1
 
 
 def plan_call(**kw: Any) -> CallPlan:
@@ -212,7 +233,19 @@ def make_plan(
     """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
     item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
     tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
-    plan = CallPlan(mode=mode, B=B, m=m, n=n, d=d, tiles=tl, q_rows=q_rows, want_sets=want_sets, T=T, min_skip=min_skip)
+    plan = CallPlan(
+        mode=mode,
+        B=B,
+        m=m,
+        n=n,
+        d=d,
+        tiles=tl,
+        q_rows=q_rows,
+        want_sets=want_sets,
+        T=T,
+        min_skip=min_skip,
+        ctx_id=ctx_id,
+    )
     approx = mode == Mode.APPROX
     plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
     ntiles, words = len(tl), plan.words
