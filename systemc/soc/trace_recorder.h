@@ -118,7 +118,9 @@ class TraceRecorder {
     txns_.push_back(r);
   }
   void dram(const DramRecord& r) {
-    if (enabled) dram_.push_back(r);
+    if (!enabled) return;
+    bound(dram_, 2);  // the same retention bound as the transactions (docs/trace-schema.md 6)
+    dram_.push_back(r);
   }
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
     bound(phases_, 4);
