@@ -347,7 +347,8 @@ Error dma_fault(const DmaEngine::Result& r, uint32_t& detail) {
 }  // namespace
 
 void A3Device::publish_residency() {
-  regs.set_residency(kv_loaded ? kv_tag : 0, (kv_loaded ? res::KV : 0u) | (kv_loaded && sorted_loaded ? res::SORTED : 0u));
+  regs.set_residency(kv_loaded ? kv_tag : 0,
+                     (kv_loaded ? res::KV : 0u) | (kv_loaded && sorted_loaded ? res::SORTED : 0u));
 }
 
 Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) {

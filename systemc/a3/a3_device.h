@@ -48,7 +48,7 @@ class A3Device : public sc_core::sc_module {
   void control();
   // One descriptor from the queue to its interrupt: the steps below, in order.
   void process_descriptor();
-  void publish_residency();  // RES_* registers from kv_loaded, sorted_loaded, kv_tag
+  void publish_residency();             // RES_* registers from kv_loaded, sorted_loaded, kv_tag
   bool take_prefetched();               // overlap: the prefetch thread fetched this descriptor already
   uint32_t begin_job(bool prefetched);  // job row, queue phase
   Error fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descriptor& desc,

@@ -51,11 +51,11 @@ constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (Q
 constexpr uint32_t CAP_ITER_BITS = 0x09C;    // RO  width of the iteration counter: ATTEND needs M < 2^bits
 // Bank residency, owned by the unit: the tag the host put in the M field of the LOAD_KV whose K/V
 // the banks hold (0 when none), and which banks hold valid data (RES_FLAGS bits below).
-constexpr uint32_t RES_KV_TAG_LO = 0x0A0;     // RO
-constexpr uint32_t RES_KV_TAG_HI = 0x0A4;     // RO
-constexpr uint32_t RES_FLAGS = 0x0A8;         // RO  bit 0 K/V loaded, bit 1 sorted-key table loaded
-constexpr uint32_t PERF_BASE = 0x100;        // RO  64-bit counters: LO at +0, HI at +4 (LO read latches HI)
-constexpr uint32_t PERF_CLEAR = 0x1F0;       // WO  write 1 to clear all counters
+constexpr uint32_t RES_KV_TAG_LO = 0x0A0;  // RO
+constexpr uint32_t RES_KV_TAG_HI = 0x0A4;  // RO
+constexpr uint32_t RES_FLAGS = 0x0A8;      // RO  bit 0 K/V loaded, bit 1 sorted-key table loaded
+constexpr uint32_t PERF_BASE = 0x100;      // RO  64-bit counters: LO at +0, HI at +4 (LO read latches HI)
+constexpr uint32_t PERF_CLEAR = 0x1F0;     // WO  write 1 to clear all counters
 }  // namespace reg
 
 namespace ctrl {
