@@ -33,7 +33,10 @@ def test_pyproject_is_the_only_list_of_versions():
 
 
 def test_no_reference_outside_the_repository():
-    pattern = re.compile(r"shared/A3-SPEC|\.\./shared|/work/")
+    # Built from pieces so that this file does not match itself: the spec outside the repository,
+    # the folder beside it, and this machine's work folder.
+    outside = ["shared/A3" + "-SPEC", r"\.\./" + "shared", "/wo" + "rk/", "A3" + r"-SPEC\.md"]
+    pattern = re.compile("|".join(outside))
     hits = []
     for folder in ("python", "systemc", "tests", "docs", "scripts", "benchmarks"):
         for p in (ROOT / folder).rglob("*"):

@@ -81,7 +81,12 @@ int create(const char* config) {
   // run_until_irq may find nothing to do (e.g. the interrupt was already delivered): not a warning.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
   a3::blas::set_threads(static_cast<int>(cfg.blas_threads));
-  g_platform = new a3::Platform("a3sim", cfg);
+  try {
+    g_platform = new a3::Platform("a3sim", cfg);
+  } catch (const std::exception& e) {  // a host limit met while building (e.g. the DRAM mapping)
+    g_error = e.what();
+    return -1;
+  }
   // Elaborate and let every thread reach its first wait (a notification before the first
   // sc_start could otherwise be lost).
   sc_core::sc_start(sc_core::SC_ZERO_TIME);

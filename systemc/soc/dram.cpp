@@ -1,5 +1,8 @@
 #include "soc/dram.h"
 
+#include <stdexcept>
+#include <string>
+
 #include <sys/mman.h>
 
 #include <cstring>
@@ -19,8 +22,10 @@ Dram::Dram(sc_module_name name, const Config& cfg, TraceRecorder* recorder, Faul
       faults_(faults) {
   void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) {
-    // Not provokable through the API (dram_mb is range-checked); the host is out of memory.
-    SC_REPORT_FATAL("a3/dram", "model bug or host limit: cannot map the DRAM backing store");
+    // A host limit (address space, ulimit -v), which a user can meet: create() turns it into an
+    // error message, the process survives (no SystemC error report).
+    throw std::runtime_error("cannot map the DRAM backing store of " + std::to_string(size_ >> 20) +
+                             " MiB (host address-space limit?): lower dram_mb");
   }
   store_ = static_cast<uint8_t*>(p);
   target_socket.register_b_transport(this, &Dram::b_transport);

@@ -2,7 +2,7 @@
 // blocking transport (IEEE 1666-2011 sections 11 and 14) on one socket-to-socket hop: what the
 // initiator must set before the call, what the target must set (and must leave alone) on return,
 // and DMI. Violations are counted in a shared ProtocolLog (read through the API), never reported
-// with SC_REPORT_ERROR: a checker observes, it does not stop the kernel. Inserted on every hop of
+// with a SystemC error report: a checker observes, it does not stop the kernel. Inserted on every hop of
 // the platform when the configuration entry protocol_check = 1 (the tests); absent otherwise.
 // Rules and their ids: docs/register-map.md section 10.
 #pragma once
