@@ -58,3 +58,11 @@ def test_spec_has_the_numbered_sections():
     text = (ROOT / "docs" / "spec.md").read_text()
     for sec in ("1", "2", "2.1", "3", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "4", "5"):
         assert re.search(rf"^#+ {re.escape(sec)}\.? ", text, re.M), sec
+
+
+def test_the_workload_list_is_the_runners():
+    """One list of workloads (a3sim.presets.WORKLOADS) for the CLI, mem and sweep: the runners'."""
+    from a3sim.presets import WORKLOADS
+    from a3sim.runners import RUNNERS
+
+    assert tuple(RUNNERS) == WORKLOADS

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
-from .presets import MODES, PRESET_NAMES
+from .presets import MODES, PRESET_NAMES, WORKLOADS
 
-WORKLOADS = ("minilm", "memn2n", "wordnet", "synthetic")
 #: bAbI tasks of workloads/babi (a3sim.nn.memn2n.TASKS); the default task.
 MEMN2N_TASKS = (1, 2, 3)
 DEFAULT_TASK = 2

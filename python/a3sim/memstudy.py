@@ -22,9 +22,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import analysis as A
-from .cli import WORKLOADS
 from .memory import DRAM_PRESETS, dram_config, dram_spec, dram_stats, reset_dram_stats
-from .presets import MODES, PRESET_NAMES
+from .presets import MODES, PRESET_NAMES, WORKLOADS
 
 
 def write_dram_traces(trace: Any, folder: str | Path, *, line_bytes: int = 64, clock_mhz: float = 1600.0) -> list[Path]:

@@ -11,6 +11,7 @@ from typing import Final, TypedDict
 from .protocol import MODES
 
 __all__ = [
+    "WORKLOADS",
     "MODES",
     "PRESETS",
     "PAPER_PRESETS",
@@ -29,6 +30,9 @@ class Preset(TypedDict):
     M_frac: float
     T: float
 
+
+#: The workloads of `a3sim run`, `mem` and `sweep` (the runners of :mod:`a3sim.runners`, same order).
+WORKLOADS: Final[tuple[str, ...]] = ("minilm", "memn2n", "wordnet", "synthetic")
 
 #: The paper's presets (``docs/spec.md`` 3.4, paper Sec. VI-B): M = ceil(M_frac * n), at least 1.
 PAPER_PRESETS: Final[dict[str, Preset]] = {

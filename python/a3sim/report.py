@@ -23,6 +23,7 @@ from .energy import CPU_POWER_W, Coefficients, cpu_energy_pj
 from .nn.attention import A3Attention
 from .plots import plot, write_traces
 from .presets import DEFAULT_PRESET, REPORT_MODES, mode_label
+from .presets import WORKLOADS as PRESET_WORKLOADS
 from .runners import RUNNERS, SAMPLE_TEXT, CpuTimed
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ __all__ = [
     "write_traces",
 ]
 
-WORKLOADS = tuple(RUNNERS)
+WORKLOADS = PRESET_WORKLOADS
 #: The main job's (mode, preset) rows.
 MODES = REPORT_MODES
 
