@@ -344,8 +344,8 @@ def bench_ops(drv, reps: int) -> dict:
     blk = dev.alloc(4096)
     inner = 2000
     ops = {
-        "snapshot (native counters and times)": lambda: drv._snapshot(),
-        "MMIO register write through cppyy (CQ_HEAD)": lambda: drv.write_reg(Reg.CQ_HEAD, drv._cq_head),
+        "snapshot (native counters and times)": lambda: drv._native.snapshot(),
+        "MMIO register write through cppyy (CQ_HEAD)": lambda: drv.write_reg(Reg.CQ_HEAD, drv._rings.cq_head),
         "MMIO register read through cppyy (STATUS)": lambda: drv.read_reg(Reg.STATUS),
         "trace row copy, job rows of one call": lambda: drv.trace.rows("job", drv.trace.count("job") - 2),
         "trace row copy, phase rows of one call": lambda: drv.trace.rows("phase", drv.trace.count("phase") - 4),
@@ -363,9 +363,9 @@ def bench_ops(drv, reps: int) -> dict:
 
 
 def _as_f32_probe(x: np.ndarray) -> np.ndarray:
-    from a3sim import driver
+    from a3sim.driver.checks import as_f32
 
-    return driver._as_f32("K", x, (2,))
+    return as_f32("K", x, (2,))
 
 
 # ---- BLAS of both sides ----
