@@ -50,6 +50,7 @@ def test_registers_and_bits(tables):
         "ROW_STATS": P.FLAG_ROW_STATS,
         "NO_MIN_SKIP": P.FLAG_NO_MIN_SKIP,
         "SETS": P.FLAG_SETS,
+        "STREAM": P.FLAG_STREAM,
     }
     assert tables["ctrl_bit"] == {"ENABLE": P.CTRL_ENABLE, "SOFT_RESET": P.CTRL_SOFT_RESET}
     assert tables["status_bit"] == {"BUSY": P.STATUS_BUSY, "ERROR": P.STATUS_ERROR, "ENABLED": P.STATUS_ENABLED,

@@ -156,6 +156,7 @@ ERROR_CLASSES: dict[str, type[DeviceError]] = {
     "DMA_FAULT": DmaFaultError,
     "DMA_ERROR": DmaFaultError,
     "BAD_ITERATIONS": DescriptorError,
+    "STREAM_MODE": DescriptorError,
     "NONFINITE": DeviceNonFiniteError,
     "QUEUE_CONFIG": QueueError,
     "CQ_OVERFLOW": QueueError,

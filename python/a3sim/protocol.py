@@ -148,9 +148,11 @@ class Flag(enum.IntFlag):
     ROW_STATS = 1 << 1  # ATTEND: write per-query stats to addr_c
     NO_MIN_SKIP = 1 << 2  # ATTEND approx: candidate selection without the min-side skip (spec 3.2)
     SETS = 1 << 3  # ATTEND: write candidate/selected bitmaps to addr_d
+    STREAM = 1 << 4  # LOAD_KV: rows beyond CAP_N_MAX stream from DRAM in every exact ATTEND (spec 2)
 
 
 FLAG_IRQ, FLAG_ROW_STATS, FLAG_NO_MIN_SKIP, FLAG_SETS = Flag.IRQ, Flag.ROW_STATS, Flag.NO_MIN_SKIP, Flag.SETS
+FLAG_STREAM = Flag.STREAM
 
 DESCRIPTOR_DTYPE = np.dtype(
     [
@@ -208,6 +210,7 @@ class Status(enum.IntEnum):
     BAD_TABLE = 16
     DMA_ERROR = 17
     BAD_ITERATIONS = 18
+    STREAM_MODE = 19
 
 
 PHASES = (

@@ -16,6 +16,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       dma("dma", cfg),
       banks(cfg),
       core("core", cfg, banks),
+      streamer(cfg, dma),
       cfg_(cfg),
       unit_(unit),
       recorder_(recorder),
@@ -23,7 +24,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
       cycle_(cfg.cycle_ns(), SC_NS),
       energy_(cfg) {
   regs.on_soft_reset = [this] {
-    kv_loaded = sorted_loaded = false;
+    kv_loaded = sorted_loaded = kv_streamed = false;
     kv_tag = 0;
     regs.set_residency(0, 0);
     pf_.valid = false;
@@ -286,7 +287,10 @@ Error A3Device::validate(const Descriptor& desc, uint32_t& detail) const {
   }
   if (op == Opcode::NOP) return Error::OK;
   if (desc.n == 0 || desc.d == 0 || (op == Opcode::ATTEND && desc.m == 0)) return Error::BAD_SHAPE;
-  if (desc.n > cfg_.n_max) {
+  // n > n_max: a LOAD_KV with the STREAM flag, or an ATTEND against such a load (streamed K/V).
+  const bool streams = op == Opcode::LOAD_KV ? (desc.flags & dflag::STREAM) != 0
+                                             : op == Opcode::ATTEND && kv_loaded && kv_streamed && desc.n == kv_n;
+  if (desc.n > cfg_.n_max && !streams) {
     detail = desc.n;
     return Error::N_TOO_LARGE;
   }
@@ -297,7 +301,16 @@ Error A3Device::validate(const Descriptor& desc, uint32_t& detail) const {
   auto aligned = [](uint64_t a) { return (a & 3) == 0; };
   if (!aligned(desc.addr_a) || !aligned(desc.addr_b) || !aligned(desc.addr_c) || !aligned(desc.addr_d))
     return Error::BAD_ALIGN;
-  if (op == Opcode::LOAD_KV) return Error::OK;
+  if (op == Opcode::LOAD_KV) {
+    // Streamed K/V must lie in DRAM: n beyond what the DRAM holds is N_TOO_LARGE, not a late DMA fault.
+    const uint64_t bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
+    const uint64_t end = DRAM_BASE + cfg_.dram_bytes();
+    if (desc.n > cfg_.n_max && (desc.addr_a + bytes > end || desc.addr_b + bytes > end)) {
+      detail = desc.n;
+      return Error::N_TOO_LARGE;
+    }
+    return Error::OK;
+  }
   if (!kv_loaded) return Error::NO_KV;
   if (desc.n != kv_n || desc.d != kv_d) {
     detail = desc.n != kv_n ? desc.n : desc.d;
@@ -311,6 +324,10 @@ Error A3Device::validate(const Descriptor& desc, uint32_t& detail) const {
   if (desc.mode > static_cast<uint8_t>(Mode::POST_ONLY)) {
     detail = desc.mode;
     return Error::BAD_MODE;
+  }
+  if (desc.n > cfg_.n_max && desc.mode != static_cast<uint8_t>(Mode::EXACT)) {
+    detail = desc.mode;  // the approximate modes need every key row in the banks (spec 3.5)
+    return Error::STREAM_MODE;
   }
   if (!(desc.T >= 0.0f && desc.T <= 1.0f)) {  // also false for NaN
     uint32_t bits;
@@ -352,8 +369,10 @@ void A3Device::publish_residency() {
 }
 
 Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) {
-  const uint64_t kv_bytes = static_cast<uint64_t>(desc.n) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
-  kv_loaded = sorted_loaded = false;
+  // Streamed K/V (STREAM flag, n > n_max): the banks take the first n_max rows; the rest stay in DRAM.
+  const uint32_t rows = std::min<uint32_t>(desc.n, static_cast<uint32_t>(cfg_.n_max));
+  const uint64_t kv_bytes = static_cast<uint64_t>(rows) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
+  kv_loaded = sorted_loaded = kv_streamed = false;
   kv_tag = 0;
   publish_residency();
   ++kv_generation;
@@ -370,6 +389,9 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
   kv_n = desc.n;
   kv_d = desc.d;
   kv_tag = desc.M;  // the host's tag of this K/V (LOAD_KV's M field; docs/descriptors.md)
+  kv_streamed = desc.n > rows;
+  kv_addr_k = desc.addr_a;
+  kv_addr_v = desc.addr_b;
   publish_residency();
   return Error::OK;
 }
@@ -427,6 +449,20 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   const bool want_sets = (desc.flags & dflag::SETS) != 0;
   const bool min_skip = cfg_.min_skip != 0 && !(desc.flags & dflag::NO_MIN_SKIP);
   ComputeCore::AttendJob cj{mode, n, d, m, desc.M, static_cast<double>(desc.T), want_sets, kv_generation, min_skip};
+  StreamPrefetcher::Plan sp;
+  if (kv_streamed && n > cfg_.n_max) {  // rows beyond the banks stream from DRAM (validate(): exact mode)
+    const uint32_t nb = static_cast<uint32_t>(cfg_.n_max);
+    sp = streamer.plan({n, d, m, nb, kv_addr_k, kv_addr_v, banks.key.as<float>(), banks.value.as<float>(), job},
+                       sc_time_stamp().value());
+    if (!sp.res.ok) {
+      wait(sc_time::from_value(std::max<uint64_t>(sp.fail_ps, sc_time_stamp().value()) - sc_time_stamp().value()));
+      return dma_fault(sp.res, detail);
+    }
+    cj.K_all = streamer.K();
+    cj.V_all = streamer.V();
+    cj.bank_rows = nb;
+    cj.schedule = &sp.sched;
+  }
   if (cfg_.overlap != 0) prefetch_ev_.notify(SC_ZERO_TIME);  // fetch the next job while this one computes
   const Error err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;

@@ -15,6 +15,7 @@
 #include "a3/energy_model.h"
 #include "a3/register_file.h"
 #include "a3/sram_bank.h"
+#include "a3/stream_prefetcher.h"
 #include "soc/a3_config.h"
 #include "soc/fault_injector.h"
 #include "soc/trace_recorder.h"
@@ -31,12 +32,15 @@ class A3Device : public sc_core::sc_module {
   DmaEngine dma;
   SramBanks banks;
   ComputeCore core;
+  StreamPrefetcher streamer;  // K/V rows beyond n_max (LOAD_KV with the STREAM flag)
 
   // K/V state of the banks.
   bool kv_loaded = false, sorted_loaded = false;
   uint64_t kv_tag = 0;  // the host's tag of the loaded K/V (LOAD_KV's M field)
   uint32_t kv_n = 0, kv_d = 0;
   uint64_t kv_generation = 0;  // counts LOAD_KV jobs
+  bool kv_streamed = false;    // kv_n > n_max: rows n_max .. kv_n-1 stream from kv_addr_k / kv_addr_v
+  uint64_t kv_addr_k = 0, kv_addr_v = 0;
 
  private:
   // What the job's traffic counters read at its start (DMA bytes, SRAM bytes per bank).

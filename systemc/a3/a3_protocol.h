@@ -46,7 +46,7 @@ constexpr uint32_t CAP_D_MAX = 0x084;        // RO
 constexpr uint32_t CAP_Q_ROWS = 0x088;       // RO
 constexpr uint32_t CAP_CLOCK_MHZ = 0x08C;    // RO
 constexpr uint32_t CAP_BURST_BYTES = 0x090;  // RO
-constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter
+constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter, bit2 K/V streaming
 constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (QUEUE_ENTRIES_MAX)
 constexpr uint32_t CAP_ITER_BITS = 0x09C;    // RO  width of the iteration counter: ATTEND needs M < 2^bits
 // Bank residency, owned by the unit: the tag the host put in the M field of the LOAD_KV whose K/V
@@ -111,6 +111,8 @@ constexpr uint16_t IRQ = 1u << 0;          // raise the DONE interrupt when this
 constexpr uint16_t ROW_STATS = 1u << 1;    // ATTEND: write per-query stats to addr_c
 constexpr uint16_t NO_MIN_SKIP = 1u << 2;  // ATTEND approx: candidate selection without the min-side skip
 constexpr uint16_t SETS = 1u << 3;         // ATTEND: write candidate/selected bitmaps to addr_d
+constexpr uint16_t STREAM = 1u << 4;       // LOAD_KV: n may exceed CAP_N_MAX; the first CAP_N_MAX rows go to the
+                                           // banks, the rest stream from DRAM in every exact ATTEND (spec 2)
 }  // namespace dflag
 
 #pragma pack(push, 1)
@@ -179,7 +181,7 @@ inline uint32_t completion_check(const Completion& c) { return crc32(&c, offseto
   X(BAD_OPCODE, 1, "descriptor opcode is not NOP, LOAD_KV, ATTEND or LOAD_SORTED")                           \
   X(BAD_MODE, 2, "descriptor mode is not exact, approx or post_only")                                        \
   X(BAD_SHAPE, 3, "n, d or m is zero")                                                                       \
-  X(N_TOO_LARGE, 4, "n exceeds the key/value SRAM capacity (CAP_N_MAX)")                                     \
+  X(N_TOO_LARGE, 4, "n exceeds the key/value SRAM (CAP_N_MAX) without STREAM, or the DRAM with it")         \
   X(D_TOO_LARGE, 5, "d exceeds the datapath width (CAP_D_MAX)")                                              \
   X(M_TOO_LARGE, 6, "m exceeds the query/output bank depth (CAP_Q_ROWS)")                                    \
   X(BAD_PARAM, 7, "T is not a number in [0, 1]")                                                             \
@@ -193,7 +195,8 @@ inline uint32_t completion_check(const Completion& c) { return crc32(&c, offseto
   X(BAD_ALIGN, 15, "a descriptor address is not 4-byte aligned")                                             \
   X(BAD_TABLE, 16, "the sorted-key table holds a row index >= n or a non-finite value")                      \
   X(DMA_ERROR, 17, "a DMA burst got an error response from its target (e.g. an uncorrectable memory error)") \
-  X(BAD_ITERATIONS, 18, "ATTEND M does not fit the iteration counter (M >= 2^CAP_ITER_BITS)")
+  X(BAD_ITERATIONS, 18, "ATTEND M does not fit the iteration counter (M >= 2^CAP_ITER_BITS)")                \
+  X(STREAM_MODE, 19, "ATTEND against streamed K/V (n > CAP_N_MAX) in a mode other than exact")
 
 enum class Error : uint16_t {
 #define A3_ERROR_ENUM(name, code, msg) name = code,

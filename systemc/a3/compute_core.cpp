@@ -63,7 +63,7 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
   count_sram_traffic(job);
   const Error err = check_finite(job);
   if (err != Error::OK) return err;
-  stage_cycles(job, rec);
+  if (!job.schedule) stage_cycles(job, rec);  // a streamed job comes with its schedule
   run_stages(job, rec, on_phase);
   return Error::OK;
 }
@@ -71,8 +71,8 @@ Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& o
 void ComputeCore::select_operands(const AttendJob& job) {
   const uint32_t n = job.n, d = job.d;
   ops_.Q = banks_.query.as<float>();
-  ops_.K = banks_.key.as<float>();
-  ops_.V = banks_.value.as<float>();
+  ops_.K = job.K_all ? job.K_all : banks_.key.as<float>();
+  ops_.V = job.V_all ? job.V_all : banks_.value.as<float>();
   ops_.sv = banks_.sorted.as<float>();
   ops_.sr = reinterpret_cast<const uint32_t*>(banks_.sorted.data() + static_cast<size_t>(n) * d * 4);
   if (!fixed_) return;
@@ -172,9 +172,10 @@ void ComputeCore::count_sram_traffic(const AttendJob& job) {
   const uint64_t eb = u(cfg_.elem_bytes);
   const uint64_t row = static_cast<uint64_t>(d) * eb;
   if (job.mode == Mode::EXACT) {
+    const uint64_t bank_rows = job.K_all ? job.bank_rows : n;  // streamed rows come from DRAM, not a bank
     banks_.query.count_read(static_cast<uint64_t>(m) * row);
-    banks_.key.count_read(static_cast<uint64_t>(m) * n * row);
-    banks_.value.count_read(static_cast<uint64_t>(m) * n * row);
+    banks_.key.count_read(static_cast<uint64_t>(m) * bank_rows * row);
+    banks_.value.count_read(static_cast<uint64_t>(m) * bank_rows * row);
     banks_.score.count_write(static_cast<uint64_t>(m) * n * eb);
     banks_.score.count_read(static_cast<uint64_t>(m) * n * eb);
     banks_.output.count_write(static_cast<uint64_t>(m) * row);
@@ -226,7 +227,7 @@ void ComputeCore::stage_cycles(const AttendJob& job, JobRecord& rec) {
 void ComputeCore::run_stages(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase) {
   const uint32_t S = TimingModel::stage_count(job.mode);
   const Phase* phases = TimingModel::stage_phases(job.mode);
-  TimingModel::Schedule sched = TimingModel::pipeline(cycles_, job.m, S);
+  const TimingModel::Schedule sched = job.schedule ? *job.schedule : TimingModel::pipeline(cycles_, job.m, S);
   const uint64_t t0 = sc_time_stamp().value();
   const uint64_t cyc = cycle_.value();
   uint64_t elapsed = 0;

@@ -58,6 +58,12 @@ class ComputeCore : public sc_core::sc_module {
     bool want_sets;
     uint64_t kv_generation;  // changes with every LOAD_KV: keys derived from K are cached per value
     bool min_skip;           // candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
+    // Streaming (exact mode, n > n_max; stream_prefetcher.h): all n rows of K and V, the rows the
+    // banks hold, and the pipeline schedule with the stream's stalls (cycles from the compute start).
+    const float* K_all = nullptr;
+    const float* V_all = nullptr;
+    uint32_t bank_rows = 0;
+    const TimingModel::Schedule* schedule = nullptr;
   };
   // Called for each finished stage: (phase, start ps, end ps).
   using PhaseFn = std::function<void(Phase, uint64_t, uint64_t)>;

@@ -65,4 +65,31 @@ DmaEngine::Result DmaEngine::transfer(bool write, uint64_t address, void* local,
   return res;
 }
 
+uint64_t DmaEngine::read_burst(uint64_t address, void* local, uint32_t bytes, uint64_t issue_ps, uint32_t job,
+                               Stream stream, Result& res) {
+  const uint64_t now = sc_time_stamp().value();
+  tag_.job = job;
+  tag_.stream = stream;
+  trans_.set_command(tlm::TLM_READ_COMMAND);
+  trans_.set_address(address);
+  trans_.set_data_ptr(static_cast<uint8_t*>(local));
+  trans_.set_data_length(bytes);
+  trans_.set_streaming_width(bytes);
+  trans_.set_byte_enable_ptr(nullptr);
+  trans_.set_dmi_allowed(false);
+  trans_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  sc_time delay = sc_time::from_value(issue_ps > now ? issue_ps - now : 0);
+  initiator_socket->b_transport(trans_, delay);
+  ++bursts;
+  if (!trans_.is_response_ok()) {
+    res.ok = false;
+    res.fault_address = address;
+    res.status = static_cast<int>(trans_.get_response_status());
+  } else {
+    res.bytes += bytes;
+    bytes_read += bytes;
+  }
+  return now + delay.value();
+}
+
 }  // namespace a3

@@ -37,6 +37,12 @@ class DmaEngine : public sc_core::sc_module {
     return transfer(true, address, const_cast<void*>(local), bytes, job, stream);
   }
 
+  // One read burst issued at absolute time issue_ps (>= now) without waiting: the port of the
+  // K/V stream prefetcher (stream_prefetcher.h), which times its lines itself. Returns the time
+  // its data is in (ps); a failed burst sets res.ok = false and its fault address and status.
+  uint64_t read_burst(uint64_t address, void* local, uint32_t bytes, uint64_t issue_ps, uint32_t job, Stream stream,
+                      Result& res);
+
   uint64_t bytes_read = 0, bytes_written = 0, bursts = 0;
 
  private:

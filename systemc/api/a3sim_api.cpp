@@ -178,6 +178,7 @@ const ProtocolRow kProtocolRows[] = {
     {"dflag", "ROW_STATS", a3::dflag::ROW_STATS},
     {"dflag", "NO_MIN_SKIP", a3::dflag::NO_MIN_SKIP},
     {"dflag", "SETS", a3::dflag::SETS},
+    {"dflag", "STREAM", a3::dflag::STREAM},
     {"ctrl_bit", "ENABLE", a3::ctrl::ENABLE},
     {"ctrl_bit", "SOFT_RESET", a3::ctrl::SOFT_RESET},
     {"status_bit", "BUSY", a3::status::BUSY},

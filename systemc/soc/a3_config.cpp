@@ -123,6 +123,8 @@ std::string Config::validate() const {
       {"host_store_outstanding", host_store_outstanding, 1, 1024, true},
       {"host_store_issue_ns", host_store_issue_ns, 0, 1e6, false},
       {"overlap", overlap, 0, 1, true},
+      {"stream_depth", stream_depth, 1, 4096, true},
+      {"stream_line_bytes", stream_line_bytes, 4, 1 << 20, true},
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
@@ -169,6 +171,7 @@ std::string Config::validate() const {
   };
   if (!pow2(dram_channels) || !pow2(dram_ranks)) return "config dram_channels and dram_ranks must be 0 or a power of 2";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
+  if (static_cast<uint64_t>(stream_line_bytes) % 4 != 0) return "config stream_line_bytes must be a multiple of 4";
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";
 }

@@ -128,8 +128,14 @@ namespace a3 {
     "Manual)")                                                                                                         \
   X(host_store_issue_ns, 1.0, "ns", "[ours] one cache-line store issued per host cycle at 1 GHz")                      \
   X(overlap, 0.0, "bool",                                                                                              \
-    "[ours] 1: while an ATTEND computes, the unit fetches the next descriptor and its queries into a second query "    \
-    "buffer (double-buffered query bank); 0: strictly sequential jobs")                                                \
+    "[ours] 1: double-buffered banks: while an ATTEND computes, the unit fetches the next descriptors with their "     \
+    "K/V, sorted table and queries into second banks, and writes the previous job's outputs from a second output "     \
+    "buffer (K/V/sorted/query/output SRAM doubles); 0: strictly sequential jobs")                                      \
+  X(stream_depth, 16.0, "lines",                                                                                       \
+    "[ours] K/V streaming (n > n_max, exact mode): lines the sequential prefetcher of each stream (K, V) holds in "    \
+    "flight or unread; 16 x 256 B covers a DDR4 round trip (about 60 ns) at the channel's 25.6 B/ns six times over")   \
+  X(stream_line_bytes, 256.0, "bytes",                                                                                 \
+    "[ours] K/V streaming: one prefetch line = one DMA burst (burst_bytes) = one d_max float32 row")                   \
   X(blas_threads, 1.0, "threads",                                                                                      \
     "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool")                \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)")       \
@@ -175,9 +181,10 @@ struct Config {
 
   double cycle_ns() const { return 1000.0 / clock_mhz; }
   // Area of one A3 unit: the sum of the Table I entries (spec 3.7), mm2.
+  // With overlap = 1 the key, value and sorted-key SRAMs are double-buffered: their area counts twice.
   double area_mm2() const {
-    return dot_area_mm2 + exp_area_mm2 + out_area_mm2 + cs_area_mm2 + post_area_mm2 + key_sram_area_mm2 +
-           value_sram_area_mm2 + sorted_sram_area_mm2;
+    const double sram = key_sram_area_mm2 + value_sram_area_mm2 + sorted_sram_area_mm2;
+    return dot_area_mm2 + exp_area_mm2 + out_area_mm2 + cs_area_mm2 + post_area_mm2 + sram * (overlap != 0 ? 2 : 1);
   }
   uint64_t dram_bytes() const { return static_cast<uint64_t>(dram_mb) * 1024ull * 1024ull; }
 };

@@ -24,6 +24,7 @@ class ModeParams(NamedTuple):
     T: float
     M_frac: float | None
     min_skip: bool = True
+    overflow: str = "tile"  # K/V beyond n_max: "tile" (host merge) or "stream" (device streams, exact only)
 
 
 class CallOptions(TypedDict, total=False):
@@ -34,7 +35,10 @@ class CallOptions(TypedDict, total=False):
     modes use the default preset when none is given. ``M`` / ``T``: explicit values that override
     the preset's. ``sets``: ask the device for each query's candidate and selected rows (default:
     on in the approximate modes). ``min_skip``: candidate selection with the min-side skip (default
-    True; ``docs/spec.md`` 3.2 rule 3); False runs the plain algorithm on this call.
+    True; ``docs/spec.md`` 3.2 rule 3); False runs the plain algorithm on this call. ``overflow``:
+    what happens to K/V of more than n_max rows (``docs/memory-model.md`` section 9): ``"tile"``
+    (default) cuts them into tiles merged on the host; ``"stream"`` keeps the first n_max rows in the
+    banks and has the unit stream the rest from DRAM for every query (exact mode only).
     """
 
     mode: str
@@ -43,6 +47,7 @@ class CallOptions(TypedDict, total=False):
     preset: str | Mapping[str, float] | None
     sets: bool | None
     min_skip: bool
+    overflow: str
 
 
 def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
@@ -64,10 +69,29 @@ def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
         raise E.ArgumentTypeError(f"min_skip must be True or False, got {min_skip!r}")
     if not min_skip:
         mp = mp._replace(min_skip=False)
+    overflow = check_overflow(options.get("overflow", "tile"), mp.mode)
+    if overflow != "tile":
+        mp = mp._replace(overflow=overflow)
     return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
 
 
 _EXACT = ModeParams(Mode.EXACT, 0, 0.0, None)
+
+#: How the driver handles K/V beyond the SRAM banks (n > n_max).
+OVERFLOWS = ("tile", "stream")
+
+
+def check_overflow(overflow: Any, mode: Mode = Mode.EXACT) -> str:
+    """``overflow`` as "tile" or "stream"; streaming is exact-mode only (the approximate pipeline
+    selects candidates over every key row held in the banks, ``docs/spec.md`` 3.5)."""
+    if not isinstance(overflow, str) or overflow not in OVERFLOWS:
+        raise E.ParameterError(f"overflow must be one of {', '.join(OVERFLOWS)}; got {overflow!r}")
+    if overflow == "stream" and mode != Mode.EXACT:
+        raise E.ParameterError(
+            "overflow='stream' applies to exact mode only: the approximate pipeline needs every key row in "
+            "the SRAM banks; use overflow='tile'"
+        )
+    return overflow
 
 
 def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:

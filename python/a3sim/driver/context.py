@@ -50,11 +50,13 @@ class KVContext:
     frees its device memory.
     """
 
-    def __init__(self, driver: A3Driver, K: np.ndarray, V: np.ndarray) -> None:
+    def __init__(self, driver: A3Driver, K: np.ndarray, V: np.ndarray, overflow: str = "tile") -> None:
         self.id = next(_ctx_ids)
         self.n, self.d = K.shape
         dev = driver.device
-        self.tiles = tiles(self.n, driver.n_max)
+        #: K/V beyond n_max: "stream" keeps all rows in one tile that the unit streams (exact calls).
+        self.stream = overflow == "stream" and self.n > driver.n_max
+        self.tiles = [(0, self.n)] if self.stream else tiles(self.n, driver.n_max)
         self._device = dev
         self._blocks: list[Block] = []
         self._kv_addr: list[tuple[int, int]] = []
@@ -112,7 +114,7 @@ class KVContext:
         self.close()
 
     def __repr__(self) -> str:
-        return f"KVContext(id={self.id}, n={self.n}, d={self.d}, tiles={len(self.tiles)})"
+        return f"KVContext(id={self.id}, n={self.n}, d={self.d}, tiles={len(self.tiles)}, stream={self.stream})"
 
 
 class Arena:

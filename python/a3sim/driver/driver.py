@@ -40,7 +40,7 @@ from ..protocol import (
     perf_offset,
 )
 from ..trace import Trace
-from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
+from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv, check_overflow
 from .context import Arena, KVContext, write_sorted
 from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call, resident_key
 from .queue import Rings, device_error
@@ -181,12 +181,13 @@ class A3Driver:
 
     # ---- public API ----
     @_serialised
-    def load(self, K: Any, V: Any) -> KVContext:
-        """Copy K and V (n x d) into device memory, to stay there across calls."""
+    def load(self, K: Any, V: Any, overflow: str = "tile") -> KVContext:
+        """Copy K and V (n x d) into device memory, to stay there across calls. ``overflow`` (for
+        n > n_max): "tile" (default) or "stream" (exact calls only), as for :meth:`attention`."""
         K = as_f32("K", K, (2,))
         V = as_f32("V", V, (2,))
         check_kv(K, V, self.d_max)
-        return KVContext(self, K, V)
+        return KVContext(self, K, V, check_overflow(overflow))
 
     @_serialised
     def attention(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
@@ -211,6 +212,9 @@ class A3Driver:
             ctx, Ka, Va = K, None, None
             if ctx.closed:
                 raise E.A3InputError("the KVContext is closed")
+            if ctx.n > self.n_max and ctx.stream != (mp.overflow == "stream") and ("overflow" in options or mp.mode):
+                raise E.ParameterError(f"this KVContext was loaded with overflow={'stream' if ctx.stream else 'tile'!r}; "
+                                       "a streamed context serves exact calls only")  # fmt: skip
             kd = ctx.d
         else:
             if V is None:
@@ -274,6 +278,7 @@ class A3Driver:
             tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
             want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T, min_skip=mp.min_skip,
             resident=self._residency(), device_sorter=self._device_sorter,
+            stream=ctx.stream if ctx is not None else mp.overflow == "stream",
         )  # fmt: skip
         descs, addr = self._materialise(plan, Q, ctx, K, V)
         snap = self._native.snapshot()

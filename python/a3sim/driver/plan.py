@@ -21,6 +21,7 @@ from ..protocol import (
     FLAG_NO_MIN_SKIP,
     FLAG_ROW_STATS,
     FLAG_SETS,
+    FLAG_STREAM,
     ROW_STATS_DTYPE,
     Mode,
     Opcode,
@@ -34,6 +35,7 @@ F32 = 4
 ALIGN = 256  # arena alignment (bytes)
 _LOAD_KV, _ATTEND, _LOAD_SORTED = int(Opcode.LOAD_KV), int(Opcode.ATTEND), int(Opcode.LOAD_SORTED)
 _FLAGS, _FLAGS_SETS = int(FLAG_ROW_STATS), int(FLAG_ROW_STATS | FLAG_SETS)  # of an ATTEND
+_STREAM = int(FLAG_STREAM)  # of a LOAD_KV whose rows beyond n_max stream from DRAM
 
 
 def tiles(n: int, n_max: int) -> list[tuple[int, int]]:
@@ -114,6 +116,7 @@ class CallPlan:
     T: float = 0.0
     min_skip: bool = True  # candidate selection with the min-side skip (docs/spec.md 3.2 rule 3)
     ctx_id: int | None = None  # the K/V context (None: K/V arrays of this call)
+    stream: bool = False  # one tile of all n > n_max rows, streamed beyond the banks (LOAD_KV flag STREAM)
     M: list[int] = field(default_factory=list)  # per tile (approx mode)
     ops: list[Op] = field(default_factory=list)
     layout: Layout | None = None
@@ -171,7 +174,7 @@ class CallPlan:
             if op.opcode == _LOAD_KV:
                 ka, va = load(op)
                 tag = kv_tag(self.ctx_id, op.tile)  # the unit publishes it while the banks hold this K/V
-                recs.append(D(_LOAD_KV, 0, 0, 0, rows, d, 0, 0.0, tag, ka, va, 0, 0))
+                recs.append(D(_LOAD_KV, 0, _STREAM if self.stream else 0, 0, rows, d, 0, 0.0, tag, ka, va, 0, 0))
             elif op.opcode == _LOAD_SORTED:
                 recs.append(D(_LOAD_SORTED, 0, 0, 0, rows, d, 0, 0.0, 0, load_sorted(op), 0, 0, 0))
             else:
@@ -229,10 +232,16 @@ def make_plan(
     min_skip: bool = True,
     resident: tuple[object, bool] = (None, False),
     device_sorter: bool = False,
+    stream: bool = False,
 ) -> CallPlan:
     """Plan a call. ``ctx_id`` names the K/V context (None: K/V arrays written into the arena per
-    item); ``resident`` is what the banks hold now (K/V key, sorted table loaded)."""
-    tl = list(tile_list) if tile_list is not None else tiles(n, n_max)
+    item); ``resident`` is what the banks hold now (K/V key, sorted table loaded); ``stream`` (exact
+    mode): K/V beyond n_max are one tile that the unit streams, instead of tiles merged on the host."""
+    stream = stream and n > n_max
+    if tile_list is not None:
+        tl = list(tile_list)
+    else:
+        tl = [(0, n)] if stream else tiles(n, n_max)
     plan = CallPlan(
         mode=mode,
         B=B,
@@ -245,6 +254,7 @@ def make_plan(
         T=T,
         min_skip=min_skip,
         ctx_id=ctx_id,
+        stream=stream,
     )
     approx = mode == Mode.APPROX
     plan.M = [M if M_frac is None else tile_M(M_frac, r1 - r0) for r0, r1 in tl]
