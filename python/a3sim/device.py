@@ -159,6 +159,8 @@ class Device:
         self._mmio_write = self.native.mmio_write
         self._run = self.native.run_until_irq
         self._host_stores = self.config["host_stores"].value != 0
+        #: Host time (ns) spent in timed stores since the platform was built (0 with host_stores = 0).
+        self.host_store_ns = 0.0
 
     @classmethod
     def open(cls, config: ConfigLike = None) -> Device:
@@ -283,12 +285,20 @@ class Device:
         return float(self.native.host_now_ns())
 
     # ---- host memory ----
+    @property
+    def host_stores(self) -> bool:
+        """True when the host's stores into DRAM are timed bus writes (config ``host_stores = 1``)."""
+        return self._host_stores
+
     def timed_store(self, address: int, nbytes: int, stream: str) -> None:
         """With ``host_stores = 1``: send the host's bytes ``[address, +nbytes)`` of DRAM (already
         written through a view) over the bus as timed cache-line writes tagged ``stream``
-        (docs/memory-model.md section 8); a no-op with the default backdoor stores."""
+        (docs/memory-model.md section 7), and add the host time they took to ``host_store_ns``; a
+        no-op with the default backdoor stores."""
         if self._host_stores:
+            t0 = self.native.host_now_ns()
             st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
+            self.host_store_ns += float(self.native.host_now_ns()) - float(t0)
             if st < 0:
                 raise MmioError(
                     f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})", address, int(st)

@@ -273,6 +273,7 @@ class A3Driver:
         """Plan, submit and collect one call: Q (B, m, d) against a context or K, V (B, n, d)."""
         B, m, d = Q.shape
         n = ctx.n if ctx is not None else K.shape[1]
+        store0 = self.device.host_store_ns
         plan = plan_call(
             mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
             tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
@@ -304,7 +305,9 @@ class A3Driver:
             self._forget_banks()  # what the banks hold is no longer known
             raise device_error(failures, self.device.errors)
         rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
-        return collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
+        out, rec = collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
+        rec.host_store_ns = self.device.host_store_ns - store0  # 0 unless host_stores = 1
+        return out, rec
 
     def _host_ns(self) -> float:
         return float(self._native.snapshot()["host_ps"]) / 1000.0

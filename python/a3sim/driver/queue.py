@@ -150,7 +150,8 @@ class Rings:
             )
             tail = tail + 1 if tail + 1 < size else 0
         self.tag, self.sq_tail = tag, tail
-        t_bell = t_host if t_host is not None else host_ns()
+        # The doorbell follows the descriptor stores: timed ones (host_stores = 1) moved host time.
+        t_bell = t_host if t_host is not None and not dev.host_stores else host_ns()
         window_ps = round(self.timeout_ns * 1000)
         window0 = self._now_ps()
         irq = self._write_and_wait(self.base + _SQ_TAIL, self.sq_tail, self.timeout_ns)

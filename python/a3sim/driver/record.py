@@ -38,7 +38,9 @@ class CallRecord(CallCosts):
 
     Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
     delivery to the host (summed over the call's doorbells when the queue had to be filled more
-    than once). ``phases`` sums each phase's duration over the call's jobs; compute stages of one
+    than once); it never includes the host's stores. ``host_store_ns`` is the host time the call's
+    timed stores took (queries, K/V arrays, sorted tables, descriptors; ``host_stores = 1``, else 0),
+    and ``end_to_end_ns`` their sum: the time of the call as the host sees it. ``phases`` sums each phase's duration over the call's jobs; compute stages of one
     job overlap (they are pipelined), so their sum may exceed the latency. Derived figures are
     computed on first access from the call's job and phase rows (copied at the end of the call).
     """
@@ -63,6 +65,7 @@ class CallRecord(CallCosts):
         self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
         self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
         self.latency_ns = latency_ns
+        self.host_store_ns = 0.0  # set by the driver (docs/memory-model.md section 7)
         self._jobs = job_rows
         self._phases = phase_rows
         self._stats = row_stats
@@ -76,6 +79,11 @@ class CallRecord(CallCosts):
             f"latency_ns={self.latency_ns:.1f}, bytes_read={self.bytes_read}, "
             f"bytes_written={self.bytes_written})"
         )
+
+    @property
+    def end_to_end_ns(self) -> float:
+        """``host_store_ns + latency_ns``: from the call's first timed store to its interrupt."""
+        return self.host_store_ns + self.latency_ns
 
     @cached_property
     def jobs(self) -> np.ndarray:
