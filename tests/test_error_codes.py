@@ -10,6 +10,7 @@ import pytest
 
 from a3sim.protocol import (
     DESCRIPTOR_DTYPE,
+    FLAG_STREAM,
     IRQ_DONE,
     IRQ_ERROR,
     STATUS_ERROR,
@@ -95,6 +96,15 @@ def _dma_error(b: Bench) -> np.void:
     return c
 
 
+def _stream_mode(b: Bench) -> np.void:
+    """An approx ATTEND against K/V loaded with the STREAM flag beyond n_max (rows stream from DRAM)."""
+    n = 330  # CAP_N_MAX + 10
+    rng = np.random.default_rng(91)
+    ka, va = b.raw.buf(rand(rng, n, D)), b.raw.buf(rand(rng, n, D))
+    assert b.raw.submit(opcode=Opcode.LOAD_KV, flags=FLAG_STREAM, n=n, d=D, addr_a=ka, addr_b=va)["status"] == 0
+    return b.attend(n=n, mode=Mode.APPROX, M=10)
+
+
 # name -> (trigger, expected detail or None); a trigger returns the record, or None if there is none.
 CASES = {
     "BAD_OPCODE": (lambda b: b.raw.submit(opcode=9), 9),
@@ -118,6 +128,7 @@ CASES = {
     "BAD_TABLE": (_bad_table, 0x7FFFFFF0),
     "DMA_ERROR": (_dma_error, None),
     "BAD_ITERATIONS": (lambda b: (b.load(), b.attend(mode=Mode.APPROX, M=1 << 32))[1], 0xFFFFFFFF),
+    "STREAM_MODE": (_stream_mode, int(Mode.APPROX)),
 }
 
 
