@@ -27,46 +27,15 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
     kv_loaded = sorted_loaded = kv_streamed = false;
     kv_tag = 0;
     regs.set_residency(0, 0);
-    pf_.valid = false;
+    pf_q_.clear();
   };
   SC_THREAD(control);
   // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine
   // stack: give it room beyond QuickThreads' default.
   set_stack_size(static_cast<size_t>(cfg.control_stack_kib) * 1024);
   if (cfg.overlap != 0) {
-    pf_.buffer.resize(banks.query.capacity());
     SC_THREAD(prefetch);
-  }
-}
-
-void A3Device::prefetch() {
-  for (;;) {
-    wait(prefetch_ev_);
-    const uint64_t now = sc_time_stamp().value();
-    // Only a descriptor the host has made visible by now (its doorbell has arrived).
-    if (!regs.enabled() || !queue_config_ok() || !regs.sq_pending() || regs.doorbell_ps() > now) continue;
-    pf_.busy = true;
-    pf_.valid = false;
-    pf_.has_queries = false;
-    pf_.sq_index = regs.sq_head();
-    pf_.job = recorder_->new_job();
-    const uint64_t b0 = dma.bytes_read;
-    pf_.t_fetch0 = now;
-    pf_.fetch = dma.read(regs.sq_base() + 64ull * pf_.sq_index, &pf_.desc, sizeof pf_.desc, pf_.job, Stream::DESC);
-    pf_.t_fetch1 = pf_.t_q0 = pf_.t_q1 = sc_time_stamp().value();
-    const Descriptor& d = pf_.desc;
-    const uint64_t q_bytes = static_cast<uint64_t>(d.m) * d.d * static_cast<uint64_t>(cfg_.elem_bytes);
-    if (pf_.fetch.ok && d.opcode == static_cast<uint8_t>(Opcode::ATTEND) && d.m > 0 && d.m <= cfg_.q_rows && d.d > 0 &&
-        d.d <= cfg_.d_max && (d.addr_a & 3) == 0) {
-      pf_.queries = dma.read(d.addr_a, pf_.buffer.data(), q_bytes, pf_.job, Stream::Q);
-      pf_.has_queries = true;
-      pf_.t_q1 = sc_time_stamp().value();
-    }
-    pf_.bytes = dma.bytes_read - b0;
-    pf_bytes_ += pf_.bytes;
-    pf_.busy = false;
-    pf_.valid = true;
-    prefetch_done_ev_.notify();
+    SC_THREAD(writeback);
   }
 }
 
@@ -89,6 +58,11 @@ void A3Device::control() {
       hang();
     else
       process_descriptor();
+    // Overlap: BUSY stays up while finished jobs' outputs and completions are still going out,
+    // unless the next descriptor is already there to be worked on.
+    if (cfg_.overlap != 0 && !(regs.enabled() && regs.sq_pending() && regs.doorbell_ps() <= sc_time_stamp().value() &&
+                               !regs.reset_pending()))
+      drain_writeback();
     regs.set_busy(false);
     if (regs.take_pending_reset()) regs.soft_reset();
   }
@@ -104,39 +78,41 @@ void A3Device::hang() {
 void A3Device::process_descriptor() {
   const bool pre = take_prefetched();
   const uint32_t job = begin_job(pre);
-  const uint64_t t_start = recorder_->job(job).t_start_ps;
-  // DMA bytes of this job: what the engine moves from now on, less what the prefetch thread reads
-  // for the next job meanwhile, plus what it read for this one.
-  TrafficMark start = traffic_mark();
-  if (pre) start.dma_rd -= pf_.bytes;
-  const uint64_t pf0 = pf_bytes_;
-  Descriptor desc{};
-  uint32_t detail = 0;
-  const uint32_t sq_index = regs.sq_head();
-  Error err = fetch(job, sq_index, pre, desc, detail);
-  if (err == Error::OK) err = execute(desc, job, recorder_->job(job), detail);
-  const bool written = complete(job, desc, sq_index, t_start, err, detail);
-  JobRecord& rec = recorder_->job(job);
-  rec.status = static_cast<uint16_t>(err);
-  rec.t_end_ps = sc_time_stamp().value();
-  account(rec, start, pf_bytes_ - pf0);
-  count(rec, desc, err);
-  interrupt(job, desc, err, written, rec.t_end_ps);
+  Done dn;
+  dn.job = job;
+  dn.t_start = recorder_->job(job).t_start_ps;
+  const TrafficMark start = traffic_mark();
+  dn.sq_index = regs.sq_head();
+  out_pending_ = false;
+  dn.err = fetch(job, dn.sq_index, pre, dn.desc, dn.detail);
+  if (dn.err == Error::OK) dn.err = execute(dn.desc, job, recorder_->job(job), dn.detail);
+  account_sram(recorder_->job(job), start);
+  dn.outputs = out_pending_;
+  cur_pre_ = false;
+  if (cfg_.overlap == 0) {
+    finish(dn);
+  } else {  // the writeback thread finishes jobs in queue order while the next one runs
+    wb_q_.push_back(dn);
+    wb_ev_.notify(SC_ZERO_TIME);
+  }
 }
 
-bool A3Device::take_prefetched() {
-  // Overlap: the prefetch thread may be fetching this descriptor (and its queries) right now.
-  if (pf_.busy && pf_.sq_index == regs.sq_head()) {
-    while (pf_.busy) wait(prefetch_done_ev_);
-  }
-  const bool pre = pf_.valid && pf_.sq_index == regs.sq_head();
-  pf_.valid = false;
-  return pre;
+void A3Device::finish(Done& dn) {
+  if (dn.outputs && dn.err == Error::OK)
+    dn.err = write_outputs(dn.desc, dn.job, wb_out_.data(), wb_stats_.data(), wb_sets_.data(), wb_sets_.size(), false,
+                           dn.detail);
+  const bool written = complete(dn.job, dn.desc, dn.sq_index, dn.t_start, dn.err, dn.detail);
+  JobRecord& rec = recorder_->job(dn.job);
+  rec.status = static_cast<uint16_t>(dn.err);
+  rec.t_end_ps = sc_time_stamp().value();
+  account(rec);
+  count(rec, dn.desc, dn.err);
+  interrupt(dn.job, dn.desc, dn.err, written, rec.t_end_ps);
 }
 
 uint32_t A3Device::begin_job(bool prefetched) {
-  const uint32_t job = prefetched ? pf_.job : recorder_->new_job();
-  const uint64_t t_start = prefetched ? pf_.t_fetch0 : sc_time_stamp().value();
+  const uint32_t job = prefetched ? cur_pf_.job : recorder_->new_job();
+  const uint64_t t_start = prefetched ? cur_pf_.t_fetch0 : sc_time_stamp().value();
   JobRecord& rec = recorder_->job(job);
   rec.unit = unit_;
   rec.t_doorbell_ps = std::min(regs.doorbell_ps(), t_start);
@@ -155,15 +131,14 @@ Error A3Device::fetch(uint32_t job, uint32_t sq_index, bool prefetched, Descript
   }
   DmaEngine::Result r;
   if (prefetched) {
-    desc = pf_.desc;
-    r = pf_.fetch;
-    phase(job, Phase::FETCH, pf_.t_fetch0, pf_.t_fetch1);
+    desc = cur_pf_.desc;
+    r = cur_pf_.fetch;
+    phase(job, Phase::FETCH, cur_pf_.t_fetch0, cur_pf_.t_fetch1);
   } else {
     const uint64_t t0 = sc_time_stamp().value();
     r = dma.read(regs.sq_base() + 64ull * sq_index, &desc, sizeof desc, job, Stream::DESC);
     phase(job, Phase::FETCH, t0, sc_time_stamp().value());
   }
-  prefetched_queries_ = prefetched && pf_.has_queries;
   regs.set_sq_head((sq_index + 1) % regs.sq_size());
   if (!r.ok) {
     detail = static_cast<uint32_t>(r.fault_address);
@@ -220,8 +195,6 @@ bool A3Device::complete(uint32_t job, const Descriptor& desc, uint32_t sq_index,
 
 A3Device::TrafficMark A3Device::traffic_mark() {
   TrafficMark t;
-  t.dma_rd = dma.bytes_read;
-  t.dma_wr = dma.bytes_written;
   t.sram_rd = banks.read_bytes();
   t.sram_wr = banks.write_bytes();
   auto all = banks.all();
@@ -229,11 +202,8 @@ A3Device::TrafficMark A3Device::traffic_mark() {
   return t;
 }
 
-void A3Device::account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead) {
+void A3Device::account_sram(JobRecord& rec, const TrafficMark& start) {
   const TrafficMark now = traffic_mark();
-  // Bytes the prefetch thread read meanwhile belong to the next job.
-  rec.bytes_rd = now.dma_rd - start.dma_rd - prefetched_ahead;
-  rec.bytes_wr = now.dma_wr - start.dma_wr;
   rec.sram_rd = now.sram_rd - start.sram_rd;
   rec.sram_wr = now.sram_wr - start.sram_wr;
   rec.sram_key = now.bank[0] - start.bank[0];
@@ -242,6 +212,13 @@ void A3Device::account(JobRecord& rec, const TrafficMark& start, uint64_t prefet
   rec.sram_query = now.bank[3] - start.bank[3];
   rec.sram_output = now.bank[4] - start.bank[4];
   rec.sram_score = now.bank[5] - start.bank[5];
+}
+
+void A3Device::account(JobRecord& rec) {
+  // DMA bytes of this job, whichever thread moved them (the prefetch thread's are the job's own).
+  const auto bytes = dma.take_job(rec.job);
+  rec.bytes_rd = bytes.first;
+  rec.bytes_wr = bytes.second;
   rec.dram_activates = 0;  // the simple DRAM policy (the only one) has no rows to activate
   rec.job_cycles = (rec.t_end_ps - rec.t_start_ps) / cycle_.value();
   energy_.account(rec);
@@ -377,11 +354,21 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
   publish_residency();
   ++kv_generation;
   const uint64_t t0 = sc_time_stamp().value();
-  DmaEngine::Result r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
-  if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
+  DmaEngine::Result r;
+  if (cur_pre_ && cur_pf_.has_data) {  // overlap: K and V wait in the second K/V bank (a bank swap)
+    r = cur_pf_.data;
+    if (r.ok) {
+      std::memcpy(banks.key.data(), cur_pf_.a.data(), kv_bytes);
+      std::memcpy(banks.value.data(), cur_pf_.b.data(), kv_bytes);
+    }
+    phase(job, Phase::DMA_IN, cur_pf_.t_d0, cur_pf_.t_d1);
+  } else {
+    r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
+    if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
+    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  }
   banks.key.count_write(std::min(r.bytes, kv_bytes));
   banks.value.count_write(r.bytes > kv_bytes ? r.bytes - kv_bytes : 0);
-  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
   if (!r.ok) return dma_fault(r, detail);
   if (!all_finite(banks.key.as<float>(), kv_bytes / 4) || !all_finite(banks.value.as<float>(), kv_bytes / 4))
     return Error::NONFINITE;
@@ -401,9 +388,16 @@ Error A3Device::load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec
   const uint64_t t0 = sc_time_stamp().value();
   sorted_loaded = false;
   publish_residency();
-  DmaEngine::Result r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
+  DmaEngine::Result r;
+  if (cur_pre_ && cur_pf_.has_data) {  // overlap: the table waits in the second sorted-key bank
+    r = cur_pf_.data;
+    std::memcpy(banks.sorted.data(), cur_pf_.a.data(), r.bytes);
+    phase(job, Phase::DMA_IN, cur_pf_.t_d0, cur_pf_.t_d1);
+  } else {
+    r = dma.read(desc.addr_a, banks.sorted.data(), bytes, job, Stream::SORTED);
+    phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
+  }
   banks.sorted.count_write(r.bytes);
-  phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
   if (!r.ok) return dma_fault(r, detail);
   // The table drives the pointers of candidate selection: check it as it streams in.
   const uint64_t entries = static_cast<uint64_t>(desc.n) * desc.d;
@@ -427,10 +421,10 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   const uint64_t q_bytes = static_cast<uint64_t>(m) * d * static_cast<uint64_t>(cfg_.elem_bytes);
   const uint64_t t0 = sc_time_stamp().value();
   DmaEngine::Result r;
-  if (prefetched_queries_) {  // overlap: the queries wait in the second query buffer
-    r = pf_.queries;
-    std::memcpy(banks.query.data(), pf_.buffer.data(), r.bytes);
-    phase(job, Phase::DMA_IN, pf_.t_q0, pf_.t_q1);
+  if (cur_pre_ && cur_pf_.has_data) {  // overlap: the queries wait in the second query buffer
+    r = cur_pf_.data;
+    std::memcpy(banks.query.data(), cur_pf_.a.data(), r.bytes);
+    phase(job, Phase::DMA_IN, cur_pf_.t_d0, cur_pf_.t_d1);
   } else {
     r = dma.read(desc.addr_a, banks.query.data(), q_bytes, job, Stream::Q);
     phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
@@ -467,12 +461,20 @@ Error A3Device::attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uin
   const Error err = core.attend(cj, rec, on_phase);
   if (err != Error::OK) return err;
 
+  if (cfg_.overlap != 0) return hand_off(desc);  // the writeback thread writes them while the next job runs
+  return write_outputs(desc, job, banks.output.data(), core.stats().data(), core.sets().data(),
+                       want_sets ? core.sets().size() * 4ull : 0, true, detail);
+}
+
+Error A3Device::write_outputs(const Descriptor& desc, uint32_t job, const void* out, const void* stats,
+                              const void* sets, uint64_t set_bytes, bool count_bank, uint32_t& detail) {
+  const uint64_t q_bytes = static_cast<uint64_t>(desc.m) * desc.d * static_cast<uint64_t>(cfg_.elem_bytes);
   const uint64_t t1 = sc_time_stamp().value();
-  r = dma.write(desc.addr_b, banks.output.data(), q_bytes, job, Stream::OUT);
-  banks.output.count_read(r.bytes);
+  DmaEngine::Result r = dma.write(desc.addr_b, out, q_bytes, job, Stream::OUT);
+  if (count_bank) banks.output.count_read(r.bytes);
   if (r.ok && (desc.flags & dflag::ROW_STATS))
-    r = dma.write(desc.addr_c, core.stats().data(), static_cast<uint64_t>(m) * sizeof(RowStats), job, Stream::STATS);
-  if (r.ok && want_sets) r = dma.write(desc.addr_d, core.sets().data(), core.sets().size() * 4ull, job, Stream::SETS);
+    r = dma.write(desc.addr_c, stats, static_cast<uint64_t>(desc.m) * sizeof(RowStats), job, Stream::STATS);
+  if (r.ok && set_bytes) r = dma.write(desc.addr_d, sets, set_bytes, job, Stream::SETS);
   phase(job, Phase::DMA_OUT, t1, sc_time_stamp().value());
   if (!r.ok) return dma_fault(r, detail);
   return Error::OK;

@@ -7,6 +7,7 @@
 #include <systemc>
 
 #include <array>
+#include <deque>
 #include <vector>
 
 #include "a3/a3_protocol.h"
@@ -43,10 +44,19 @@ class A3Device : public sc_core::sc_module {
   uint64_t kv_addr_k = 0, kv_addr_v = 0;
 
  private:
-  // What the job's traffic counters read at its start (DMA bytes, SRAM bytes per bank).
+  // What the job's SRAM counters read at its start (bytes per bank).
   struct TrafficMark {
-    uint64_t dma_rd = 0, dma_wr = 0, sram_rd = 0, sram_wr = 0;
+    uint64_t sram_rd = 0, sram_wr = 0;
     std::array<uint64_t, 6> bank{};  // read + written, in SramBanks::all() order
+  };
+  // A job between the end of its control-unit part and its interrupt (overlap: the writeback
+  // thread finishes it while the next job runs).
+  struct Done {
+    uint32_t job = 0, sq_index = 0, detail = 0;
+    Descriptor desc{};
+    uint64_t t_start = 0;
+    Error err = Error::OK;
+    bool outputs = false;  // its outputs wait in the second output buffer
   };
 
   void control();
@@ -61,11 +71,16 @@ class A3Device : public sc_core::sc_module {
   Error load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail);
   Error load_sorted(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);
   Error attend(const Descriptor& desc, uint32_t job, JobRecord& rec, uint32_t& detail);
+  // Outputs, row stats and set bitmaps to memory (the DMA_OUT phase).
+  Error write_outputs(const Descriptor& desc, uint32_t job, const void* out, const void* stats, const void* sets,
+                      uint64_t set_bytes, bool count_bank, uint32_t& detail);
+  void finish(Done& dn);  // [output DMA,] completion record, accounting, interrupt
   bool complete(uint32_t job, const Descriptor& desc, uint32_t sq_index, uint64_t t_start, Error& err,
                 uint32_t& detail);  // completion record
   TrafficMark traffic_mark();
-  void account(JobRecord& rec, const TrafficMark& start, uint64_t prefetched_ahead);  // traffic and energy
-  void count(const JobRecord& rec, const Descriptor& desc, Error err);                // performance counters
+  void account_sram(JobRecord& rec, const TrafficMark& start);  // SRAM bytes per bank
+  void account(JobRecord& rec);                                 // DMA bytes, energy
+  void count(const JobRecord& rec, const Descriptor& desc, Error err);  // performance counters
   void interrupt(uint32_t job, const Descriptor& desc, Error err, bool completion_written, uint64_t t_end);
 
   Error validate(const Descriptor& desc, uint32_t& detail) const;
@@ -73,23 +88,32 @@ class A3Device : public sc_core::sc_module {
     recorder_->phase(job, unit_, static_cast<uint8_t>(p), t0, t1);
   }
   bool queue_config_ok() const;
-  // Overlap (config overlap = 1, docs/memory-model.md section 9): during an ATTEND's compute, the
-  // prefetch thread fetches the next descriptor and, for an ATTEND, its queries into a second
-  // query buffer; the control unit then starts that job without its own fetch and query DMA.
-  void prefetch();
-  struct Prefetch {
-    bool busy = false, valid = false;
+  // Overlap (config overlap = 1, docs/memory-model.md section 8; a3_overlap.cpp): second banks.
+  // While an ATTEND computes, the prefetch thread fetches the next descriptors (up to and with the
+  // next ATTEND) and their K/V, sorted table or queries into second banks; the control unit takes
+  // them instead of its own fetch and DMA. An ATTEND's outputs go to a second output buffer that the
+  // writeback thread writes to memory, followed by the completion record and interrupt, while the
+  // next job runs; every job's completion goes through that thread, in queue order.
+  struct Prefetched {
     uint32_t sq_index = 0, job = 0;
     Descriptor desc{};
-    DmaEngine::Result fetch, queries;
-    bool has_queries = false;
-    uint64_t t_fetch0 = 0, t_fetch1 = 0, t_q0 = 0, t_q1 = 0, bytes = 0;
-    std::vector<uint8_t> buffer;  // the second query buffer
+    DmaEngine::Result fetch, data;  // descriptor fetch; data DMA (K then V | table | queries)
+    bool has_data = false;
+    uint64_t t_fetch0 = 0, t_fetch1 = 0, t_d0 = 0, t_d1 = 0;
+    std::vector<uint8_t> a, b;  // second banks: K and V | sorted table | queries
   };
-  Prefetch pf_;
-  uint64_t pf_bytes_ = 0;            // DMA bytes the prefetch thread has read (charged to the jobs they belong to)
-  bool prefetched_queries_ = false;  // the job in progress took its queries from the prefetch
-  sc_core::sc_event prefetch_ev_, prefetch_done_ev_;
+  void prefetch();
+  bool prefetch_one(uint32_t sq_index);  // false: stop after this one
+  Error hand_off(const Descriptor& desc);  // outputs into the second output buffer
+  void writeback();
+  void drain_writeback();  // until every finished job's completion and interrupt are out
+  std::deque<Prefetched> pf_q_;
+  Prefetched cur_pf_;  // the entry the job in progress took
+  bool cur_pre_ = false, pf_busy_ = false;
+  std::deque<Done> wb_q_;
+  bool wb_out_busy_ = false, out_pending_ = false;
+  std::vector<uint8_t> wb_out_, wb_stats_, wb_sets_;  // the second output buffer
+  sc_core::sc_event prefetch_ev_, prefetch_done_ev_, wb_ev_, wb_done_ev_;
   void hang();  // fault injection: BUSY stuck until SOFT_RESET
   static Error dma_error(const DmaEngine::Result& r) {
     return r.status == tlm::TLM_ADDRESS_ERROR_RESPONSE ? Error::DMA_FAULT : Error::DMA_ERROR;

@@ -61,6 +61,8 @@ DmaEngine::Result DmaEngine::transfer(bool write, uint64_t address, void* local,
     issue += issue_interval_.value();
   }
   (write ? bytes_written : bytes_read) += res.bytes;
+  auto& pj = per_job_[job];
+  (write ? pj.second : pj.first) += res.bytes;
   wait(sc_time::from_value(last_done - now));
   return res;
 }
@@ -88,6 +90,7 @@ uint64_t DmaEngine::read_burst(uint64_t address, void* local, uint32_t bytes, ui
   } else {
     res.bytes += bytes;
     bytes_read += bytes;
+    per_job_[job].first += bytes;
   }
   return now + delay.value();
 }

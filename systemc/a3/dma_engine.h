@@ -8,6 +8,8 @@
 #include <systemc>
 #include <tlm>
 
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "a3/a3_protocol.h"
@@ -44,8 +46,18 @@ class DmaEngine : public sc_core::sc_module {
                       Result& res);
 
   uint64_t bytes_read = 0, bytes_written = 0, bursts = 0;
+  // Bytes (read, written) moved for one job so far, handed over once (the job's traffic, whichever
+  // thread of the unit moved them: control, prefetch or writeback).
+  std::pair<uint64_t, uint64_t> take_job(uint32_t job) {
+    auto it = per_job_.find(job);
+    if (it == per_job_.end()) return {0, 0};
+    const auto v = it->second;
+    per_job_.erase(it);
+    return v;
+  }
 
  private:
+  std::unordered_map<uint32_t, std::pair<uint64_t, uint64_t>> per_job_;
   Result transfer(bool write, uint64_t address, void* local, uint64_t bytes, uint32_t job, Stream stream);
 
   const Config& cfg_;
