@@ -21,6 +21,7 @@ from a3sim.protocol import (
     DEVICE_VERSION,
     FLAG_IRQ,
     FLAG_ROW_STATS,
+    FLAG_STREAM,
     IRQ_DONE,
     IRQ_ERROR,
     MMIO_BASE,
@@ -291,6 +292,12 @@ def _trigger_all_errors() -> dict[str, int]:
     expect("BAD_TABLE", opcode=Opcode.LOAD_SORTED, n=n, d=d, addr_a=raw.buf(table))
     assert raw.submit(opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=va)["status"] == 0
     expect("NO_SORTED_TABLE", opcode=Opcode.ATTEND, mode=Mode.APPROX, M=10, n=n, d=d, m=1, addr_a=qa, addr_b=oa)
+    # Streamed K/V (STREAM flag, n > CAP_N_MAX) serve exact ATTENDs only; beyond the DRAM, n is too large.
+    ns = 330
+    ks, vs = raw.buf(rand(rng, ns, d)), raw.buf(rand(rng, ns, d))
+    assert raw.submit(opcode=Opcode.LOAD_KV, flags=FLAG_STREAM, n=ns, d=d, addr_a=ks, addr_b=vs)["status"] == 0
+    expect("STREAM_MODE", opcode=Opcode.ATTEND, mode=Mode.POST_ONLY, n=ns, d=d, m=1, addr_a=qa, addr_b=oa)
+    expect("N_TOO_LARGE", opcode=Opcode.LOAD_KV, flags=FLAG_STREAM, n=1 << 26, d=d, addr_a=ka, addr_b=va)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=dev.dram_size - 100, addr_b=va)
     expect("DMA_FAULT", opcode=Opcode.LOAD_KV, n=n, d=d, addr_a=ka, addr_b=1 << 40)
     # An error response from the target (fault injection: an uncorrectable error in V's 2nd burst).

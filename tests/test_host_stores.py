@@ -1,4 +1,4 @@
-"""Timed host stores (config host_stores = 1, docs/memory-model.md section 8): the host's writes of
+"""Timed host stores (config host_stores = 1, docs/memory-model.md section 7): the host's writes of
 queries, K/V and descriptors become cache-line writes on the bus, before the device reads them;
 with the default backdoor (0) the host puts no traffic on the DRAM."""
 
