@@ -64,8 +64,10 @@ def main() -> None:
     for k, (name, n, d, m) in enumerate(SHAPES):
         off, dma, comp = res[0]["shapes"][k]
         on = res[1]["shapes"][k][0]
-        print(f"| {name} ({n}, {d}, {m}) | {dma:,.1f} | {comp:,.0f} | {dma + comp:,.1f} | {max(dma, comp):,.1f} "
-              f"| {off:,.1f} | {on:,.1f} |")
+        print(
+            f"| {name} ({n}, {d}, {m}) | {dma:,.1f} | {comp:,.0f} | {dma + comp:,.1f} | {max(dma, comp):,.1f} "
+            f"| {off:,.1f} | {on:,.1f} |"
+        )
     print()
     b0, b1 = res[0]["babi"], res[1]["babi"]
     print("| bAbI task 1, MemN2N, 200 questions | overlap = 0 | overlap = 1 |")

@@ -78,8 +78,8 @@ class A3Device : public sc_core::sc_module {
   bool complete(uint32_t job, const Descriptor& desc, uint32_t sq_index, uint64_t t_start, Error& err,
                 uint32_t& detail);  // completion record
   TrafficMark traffic_mark();
-  void account_sram(JobRecord& rec, const TrafficMark& start);  // SRAM bytes per bank
-  void account(JobRecord& rec);                                 // DMA bytes, energy
+  void account_sram(JobRecord& rec, const TrafficMark& start);          // SRAM bytes per bank
+  void account(JobRecord& rec);                                         // DMA bytes, energy
   void count(const JobRecord& rec, const Descriptor& desc, Error err);  // performance counters
   void interrupt(uint32_t job, const Descriptor& desc, Error err, bool completion_written, uint64_t t_end);
 
@@ -103,7 +103,7 @@ class A3Device : public sc_core::sc_module {
     std::vector<uint8_t> a, b;  // second banks: K and V | sorted table | queries
   };
   void prefetch();
-  bool prefetch_one(uint32_t sq_index);  // false: stop after this one
+  bool prefetch_one(uint32_t sq_index);    // false: stop after this one
   Error hand_off(const Descriptor& desc);  // outputs into the second output buffer
   void writeback();
   void drain_writeback();  // until every finished job's completion and interrupt are out

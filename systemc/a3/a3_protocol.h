@@ -181,7 +181,7 @@ inline uint32_t completion_check(const Completion& c) { return crc32(&c, offseto
   X(BAD_OPCODE, 1, "descriptor opcode is not NOP, LOAD_KV, ATTEND or LOAD_SORTED")                           \
   X(BAD_MODE, 2, "descriptor mode is not exact, approx or post_only")                                        \
   X(BAD_SHAPE, 3, "n, d or m is zero")                                                                       \
-  X(N_TOO_LARGE, 4, "n exceeds the key/value SRAM (CAP_N_MAX) without STREAM, or the DRAM with it")         \
+  X(N_TOO_LARGE, 4, "n exceeds the key/value SRAM (CAP_N_MAX) without STREAM, or the DRAM with it")          \
   X(D_TOO_LARGE, 5, "d exceeds the datapath width (CAP_D_MAX)")                                              \
   X(M_TOO_LARGE, 6, "m exceeds the query/output bank depth (CAP_Q_ROWS)")                                    \
   X(BAD_PARAM, 7, "T is not a number in [0, 1]")                                                             \

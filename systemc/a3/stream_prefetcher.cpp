@@ -10,8 +10,8 @@ namespace a3 {
 // when their data arrived, and how far its stage has consumed them. Times in cycles from t0.
 struct StreamPrefetcher::Cursor {
   Stream stream = Stream::K;
-  uint64_t addr = 0;       // DRAM address of the first streamed row
-  uint8_t* dst = nullptr;  // where the streamed rows land (function)
+  uint64_t addr = 0;            // DRAM address of the first streamed row
+  uint8_t* dst = nullptr;       // where the streamed rows land (function)
   std::vector<uint64_t> done;   // per issued line: the cycle its data is in
   std::vector<uint64_t> freed;  // per consumed line: the cycle after its last row was consumed
   uint64_t last_issue = 0;
@@ -74,7 +74,8 @@ StreamPrefetcher::Plan StreamPrefetcher::plan(const Job& job, uint64_t t0_ps) {
     const uint64_t k = c.done.size(), off = (k % LP) * line;
     const uint64_t t = issue_time(c);
     const uint32_t len = static_cast<uint32_t>(std::min(line, total_b - off));
-    const uint64_t done_ps = dma_.read_burst(c.addr + off, c.dst + off, len, t0_ps + t * cyc, job.job, c.stream, out.res);
+    const uint64_t done_ps =
+        dma_.read_burst(c.addr + off, c.dst + off, len, t0_ps + t * cyc, job.job, c.stream, out.res);
     ++out.lines;
     if (!out.res.ok) out.fail_ps = done_ps;
     c.done.push_back(ceil_div(done_ps > t0_ps ? done_ps - t0_ps : 0, cyc));

@@ -37,11 +37,11 @@ class StreamPrefetcher {
     uint32_t job;                  // trace job id
   };
   struct Plan {
-    TimingModel::Schedule sched;              // exact pipeline, cycles from the compute start
-    DmaEngine::Result res;                    // ok, or the first failing burst
-    uint64_t fail_ps = 0;                     // when that burst completed (absolute)
-    uint64_t lines = 0;                       // bursts issued (both streams)
-    uint64_t stall_cycles[2] = {0, 0};        // dot-product / output stage cycles spent waiting for data
+    TimingModel::Schedule sched;        // exact pipeline, cycles from the compute start
+    DmaEngine::Result res;              // ok, or the first failing burst
+    uint64_t fail_ps = 0;               // when that burst completed (absolute)
+    uint64_t lines = 0;                 // bursts issued (both streams)
+    uint64_t stall_cycles[2] = {0, 0};  // dot-product / output stage cycles spent waiting for data
   };
   Plan plan(const Job& job, uint64_t t0_ps);
 
