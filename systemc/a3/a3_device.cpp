@@ -27,7 +27,7 @@ A3Device::A3Device(sc_module_name name, const Config& cfg, uint8_t unit, TraceRe
     kv_loaded = sorted_loaded = kv_streamed = false;
     kv_tag = 0;
     regs.set_residency(0, 0);
-    pf_q_.clear();
+    drop_prefetched();
   };
   SC_THREAD(control);
   // The control thread runs the functional kernels (BLAS, the approximation) on its coroutine

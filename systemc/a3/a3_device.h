@@ -103,13 +103,15 @@ class A3Device : public sc_core::sc_module {
     std::vector<uint8_t> a, b;  // second banks: K and V | sorted table | queries
   };
   void prefetch();
-  bool prefetch_one(uint32_t sq_index);    // false: stop after this one
-  Error hand_off(const Descriptor& desc);  // outputs into the second output buffer
+  bool prefetch_one(uint32_t sq_index, Prefetched& e);  // false: stop after this one
+  void drop_prefetched();                               // forget what was fetched ahead
+  Error hand_off(const Descriptor& desc);               // outputs into the second output buffer
   void writeback();
   void drain_writeback();  // until every finished job's completion and interrupt are out
   std::deque<Prefetched> pf_q_;
   Prefetched cur_pf_;  // the entry the job in progress took
   bool cur_pre_ = false, pf_busy_ = false;
+  uint64_t pf_gen_ = 0;  // counts drops (soft resets): a prefetch that spans one is discarded
   std::deque<Done> wb_q_;
   bool wb_out_busy_ = false, out_pending_ = false;
   std::vector<uint8_t> wb_out_, wb_stats_, wb_sets_;  // the second output buffer

@@ -23,16 +23,22 @@ void A3Device::prefetch() {
       if (!regs.enabled() || !queue_config_ok() || !regs.sq_pending() || regs.doorbell_ps() > now) break;
       const uint32_t idx = pf_q_.empty() ? regs.sq_head() : (pf_q_.back().sq_index + 1) % regs.sq_size();
       if (idx == regs.sq_tail()) break;
-      if (!prefetch_one(idx)) break;
+      const uint64_t gen = pf_gen_;
+      Prefetched e;
+      const bool more = prefetch_one(idx, e);
+      if (gen != pf_gen_) {  // a soft reset meanwhile: the entry belongs to no queue any more
+        dma.take_job(e.job);
+        break;
+      }
+      pf_q_.push_back(std::move(e));
+      if (!more) break;
     }
     pf_busy_ = false;
     prefetch_done_ev_.notify();
   }
 }
 
-bool A3Device::prefetch_one(uint32_t idx) {
-  pf_q_.emplace_back();
-  Prefetched& e = pf_q_.back();
+bool A3Device::prefetch_one(uint32_t idx, Prefetched& e) {
   e.sq_index = idx;
   e.job = recorder_->new_job();
   e.t_fetch0 = sc_time_stamp().value();
@@ -84,9 +90,15 @@ bool A3Device::take_prefetched() {
     cur_pf_ = std::move(pf_q_.front());
     pf_q_.pop_front();
   } else {
-    pf_q_.clear();  // stale (the queues were re-programmed)
+    drop_prefetched();  // stale (the queues were re-programmed)
   }
   return cur_pre_;
+}
+
+void A3Device::drop_prefetched() {
+  for (const Prefetched& e : pf_q_) dma.take_job(e.job);  // their traffic belongs to no job record
+  pf_q_.clear();
+  ++pf_gen_;
 }
 
 Error A3Device::hand_off(const Descriptor& desc) {
