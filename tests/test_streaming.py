@@ -145,3 +145,35 @@ def _beyond_dram() -> dict:
 def test_streamed_kv_beyond_the_dram_is_n_too_large():
     r = in_fork(_beyond_dram)
     assert r["status"] == 4 and r["detail"] == r["n"]  # N_TOO_LARGE, detail n
+
+
+ODD = """
+import json, numpy as np
+from a3sim import A3Driver, errors as E
+try:
+    A3Driver(config={"stream_line_bytes": 100, "stream_depth": 3})
+    refused = False
+except E.ConfigError:
+    refused = True  # a 256-byte row can touch 4 lines of 100 B: 3 could wait for each other
+drv = A3Driver(config={"stream_line_bytes": 100, "stream_depth": 4})
+r = np.random.default_rng(4)
+errs, kbytes = [], []
+for d in (1, 7, 24, 64):  # rows of 4 .. 256 B over 100-byte lines: rows straddle lines
+    n, m = 523, 5
+    K, V = (r.standard_normal((n, d)).astype(np.float32) for _ in range(2))
+    Q = (0.1 * r.standard_normal((m, d))).astype(np.float32)
+    out, rec = drv.attention(Q, K, V, overflow="stream")
+    S = Q.astype(np.float64) @ K.T.astype(np.float64)
+    P = np.exp(S - S.max(1, keepdims=True)); P /= P.sum(1, keepdims=True)
+    t = drv.trace.transactions(); t = t[(t.job == rec.jobs[-1]) & (t.stream == "K")]
+    errs.append(float(np.abs(out - P @ V).max())); kbytes.append([int(t.bytes.sum()), int(t.bytes.max())])
+print(json.dumps(dict(refused=refused, errs=errs, kbytes=kbytes)))
+"""
+
+
+def test_streaming_with_rows_straddling_lines():
+    r = json.loads(in_fresh_process(ODD).strip().splitlines()[-1])
+    assert r["refused"]
+    assert max(r["errs"]) < 1e-5
+    for d, (total, largest) in zip((1, 7, 24, 64), r["kbytes"]):
+        assert total == 5 * (523 - N_MAX) * d * 4 and largest <= 100  # the streamed K, in lines of 100 B

@@ -172,6 +172,15 @@ std::string Config::validate() const {
   if (!pow2(dram_channels) || !pow2(dram_ranks)) return "config dram_channels and dram_ranks must be 0 or a power of 2";
   if (static_cast<uint64_t>(burst_bytes) % 4 != 0) return "config burst_bytes must be a multiple of 4";
   if (static_cast<uint64_t>(stream_line_bytes) % 4 != 0) return "config stream_line_bytes must be a multiple of 4";
+  // The stream prefetcher frees a line once the row holding its last byte is consumed: it must hold
+  // every line one row can touch (a row may start inside a line), or it could wait for itself.
+  const double row_lines = std::ceil(d_max * elem_bytes / stream_line_bytes) + 1;
+  if (stream_depth < row_lines) {
+    std::ostringstream os;
+    os << "config stream_depth = " << stream_depth << " is too small: the prefetcher must hold the " << row_lines
+       << " lines one d_max row can touch (ceil(d_max * elem_bytes / stream_line_bytes) + 1)";
+    return os.str();
+  }
   if (n_max * d_max >= 4294967296.0) return "config n_max * d_max must be below 2^32 (sorted-table indexing)";
   return "";
 }
