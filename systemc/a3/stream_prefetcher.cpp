@@ -10,10 +10,12 @@ namespace a3 {
 // when their data arrived, and how far its stage has consumed them. Times in cycles from t0.
 struct StreamPrefetcher::Cursor {
   Stream stream = Stream::K;
-  uint64_t addr = 0;            // DRAM address of the first streamed row
-  uint8_t* dst = nullptr;       // where the streamed rows land (function)
-  std::vector<uint64_t> done;   // per issued line: the cycle its data is in
-  std::vector<uint64_t> freed;  // per consumed line: the cycle after its last row was consumed
+  uint64_t addr = 0;       // DRAM address of the first streamed row
+  uint8_t* dst = nullptr;  // where the streamed rows land (function)
+  // Lines issued and lines freed so far; the cycle each one's data arrived and each one was freed,
+  // kept for the last 2 x depth lines (issue looks back depth lines, consumption at most depth).
+  uint64_t issued = 0, freed = 0;
+  std::vector<uint64_t> done_at, freed_at;  // rings, indexed by line % size
   uint64_t last_issue = 0;
   uint32_t q = 0;        // query whose pass the stage consumes
   uint32_t r = 0;        // next streamed row of that pass
@@ -49,9 +51,10 @@ StreamPrefetcher::Plan StreamPrefetcher::plan(const Job& job, uint64_t t0_ps) {
   V.stream = Stream::V;
   V.addr = job.addr_v + nb * row_b;
   V.dst = reinterpret_cast<uint8_t*>(v_.data() + static_cast<size_t>(nb) * d);
+  const uint64_t ring = 2 * D;
   for (Cursor* c : {&K, &V}) {
-    c->done.reserve(lines);
-    c->freed.reserve(lines);
+    c->done_at.assign(ring, 0);
+    c->freed_at.assign(ring, 0);
   }
   // Stage ends per query (cycles from t0): dot-product, exponent, output.
   std::vector<uint64_t> e_dot, e_exp, e_out;
@@ -62,23 +65,24 @@ StreamPrefetcher::Plan StreamPrefetcher::plan(const Job& job, uint64_t t0_ps) {
   auto last_line = [&](uint64_t r) { return ((r + 1) * row_b - 1) / line; };  // line of row r's last byte
   auto end_row = [&](uint64_t l) { return (std::min((l + 1) * line, total_b) - 1) / row_b; };  // row of a line's end
   auto can_issue = [&](const Cursor& c) {
-    const uint64_t k = c.done.size();
-    return k < lines && (k < D || c.freed.size() > k - D);
+    const uint64_t k = c.issued;
+    return k < lines && (k < D || c.freed > k - D);
   };
   auto issue_time = [&](const Cursor& c) {
-    const uint64_t k = c.done.size();
+    const uint64_t k = c.issued;
     uint64_t t = k == 0 ? 0 : c.last_issue + 1;
-    return k >= D ? std::max(t, c.freed[k - D]) : t;
+    return k >= D ? std::max(t, c.freed_at[(k - D) % ring]) : t;
   };
   auto issue = [&](Cursor& c) {
-    const uint64_t k = c.done.size(), off = (k % LP) * line;
+    const uint64_t k = c.issued, off = (k % LP) * line;
     const uint64_t t = issue_time(c);
     const uint32_t len = static_cast<uint32_t>(std::min(line, total_b - off));
     const uint64_t done_ps =
         dma_.read_burst(c.addr + off, c.dst + off, len, t0_ps + t * cyc, job.job, c.stream, out.res);
     ++out.lines;
     if (!out.res.ok) out.fail_ps = done_ps;
-    c.done.push_back(ceil_div(done_ps > t0_ps ? done_ps - t0_ps : 0, cyc));
+    c.done_at[k % ring] = ceil_div(done_ps > t0_ps ? done_ps - t0_ps : 0, cyc);
+    ++c.issued;
     c.last_issue = t;
   };
   // Consume what has arrived; start(q) is the pass's stage start (false: not known yet).
@@ -94,12 +98,12 @@ StreamPrefetcher::Plan StreamPrefetcher::plan(const Job& job, uint64_t t0_ps) {
       }
       for (; c.r < rows_s; ++c.r) {
         const uint64_t k = c.q * LP + last_line(c.r);
-        if (k >= c.done.size()) return;  // not issued yet
-        const uint64_t st = std::max(c.t, c.done[k]);
+        if (k >= c.issued) return;  // not issued yet
+        const uint64_t st = std::max(c.t, c.done_at[k % ring]);
         c.stall += st - c.t;
         c.t = st + 1;
-        while (c.freed.size() < lines && c.freed.size() / LP == c.q && end_row(c.freed.size() % LP) <= c.r)
-          c.freed.push_back(c.t);
+        while (c.freed < lines && c.freed / LP == c.q && end_row(c.freed % LP) <= c.r)
+          c.freed_at[c.freed++ % ring] = c.t;
       }
       end(c.t);
       ++c.q;
@@ -124,7 +128,7 @@ StreamPrefetcher::Plan StreamPrefetcher::plan(const Job& job, uint64_t t0_ps) {
   const EndFn out_end = [&](uint64_t t) { e_out.push_back(t + L_out); };
 
   // Issue both streams' lines in time order (the earlier issue first), consuming as data arrives.
-  while (out.res.ok && (K.done.size() < lines || V.done.size() < lines)) {
+  while (out.res.ok && (K.issued < lines || V.issued < lines)) {
     consume(K, dot_start, dot_end);
     consume(V, out_start, out_end);
     const bool ck = can_issue(K), cv = can_issue(V);
