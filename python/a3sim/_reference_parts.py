@@ -148,3 +148,18 @@ def _blocked_iterations(max_products: np.ndarray, min_products: np.ndarray, M: i
             k += 1
         t += 1
     return blocked + (M - t if R < 0.0 else 0)
+
+
+def _pointer_moves_fast(q, sorted_values, sorted_rows, M, min_skip: bool) -> tuple[int, int]:
+    """Fast form of ``reference.pointer_moves``: each side moves min(M, d' n) times, the min side
+    only in the iterations the skip does not block (R replayed over the adding picks)."""
+    q = _as_f32("q", q, (1,))
+    M = _check_M(M)
+    values, rows = _check_table(sorted_values, sorted_rows, q.shape[0], np.asarray(sorted_values).shape[-1])
+    live = int(np.count_nonzero(q)) * values.shape[1]
+    if not min_skip:
+        return min(M, live), min(M, live)
+    q64 = q.astype(np.float64)
+    _, max_products = _side_picks(q64, values, rows, M, +1)
+    _, min_products = _side_picks(q64, values, rows, M, -1)
+    return min(M, live), min(M - _blocked_iterations(max_products, min_products, M), live)

@@ -49,12 +49,12 @@ import numpy as np
 from ._reference_parts import (
     ReferenceArgumentError,
     _as_f32,
-    _blocked_iterations,
     _check_M,
     _check_T,
     _check_table,
     _log_threshold,
     _min_side_steps,
+    _pointer_moves_fast,
     _side_picks,
 )
 
@@ -230,16 +230,7 @@ def pointer_moves(
     if literal:
         _, a, b = _selection_loop(q, sorted_values, sorted_rows, M, min_skip)
         return a, b
-    q = _as_f32("q", q, (1,))
-    M = _check_M(M)
-    values, rows = _check_table(sorted_values, sorted_rows, q.shape[0], np.asarray(sorted_values).shape[-1])
-    live = int(np.count_nonzero(q)) * values.shape[1]
-    if not min_skip:
-        return min(M, live), min(M, live)
-    q64 = q.astype(np.float64)
-    _, max_products = _side_picks(q64, values, rows, M, +1)
-    _, min_products = _side_picks(q64, values, rows, M, -1)
-    return min(M, live), min(M - _blocked_iterations(max_products, min_products, M), live)
+    return _pointer_moves_fast(q, sorted_values, sorted_rows, M, min_skip)
 
 
 def candidate_selection(
