@@ -130,7 +130,7 @@ def test_reset_values_in_a_fresh_platform():
         "CAP_Q_ROWS": 256,
         "CAP_CLOCK_MHZ": 1000,
         "CAP_BURST_BYTES": 256,
-        "CAP_FEATURES": 1 | 4,  # approx pipeline, K/V streaming (no device sorter)
+        "CAP_FEATURES": 0x15,  # APPROX | MIN_SKIP | STREAM (docs/register-map.md)
         "CAP_QUEUE_MAX": 65536,
         "CAP_ITER_BITS": 32,
     }

@@ -99,6 +99,21 @@ class ResFlag(enum.IntFlag):
 
 RES_KV, RES_SORTED = ResFlag.KV, ResFlag.SORTED
 
+
+class Feature(enum.IntFlag):
+    """CAP_FEATURES bits: what the unit implements (docs/register-map.md)."""
+
+    APPROX = 1 << 0  # the approximate pipeline (always present)
+    DEVICE_SORTER = 1 << 1  # LOAD_SORTED may sort K on the device
+    MIN_SKIP = 1 << 2  # candidate selection has the min-side skip (docs/spec.md 3.2 rule 3)
+    FIXED_POINT = 1 << 3  # the fixed-point datapath is in force (docs/spec.md 2.1)
+    STREAM = 1 << 4  # LOAD_KV's STREAM flag: K/V beyond CAP_N_MAX streamed from DRAM (docs/spec.md 2)
+
+
+FEAT_APPROX, FEAT_DEVICE_SORTER = Feature.APPROX, Feature.DEVICE_SORTER
+FEAT_MIN_SKIP, FEAT_FIXED_POINT = Feature.MIN_SKIP, Feature.FIXED_POINT
+FEAT_STREAM = Feature.STREAM
+
 PERF_COUNTERS = (
     "JOBS",
     "ERRORS",

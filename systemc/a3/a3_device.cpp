@@ -219,7 +219,8 @@ void A3Device::account(JobRecord& rec) {
   const auto bytes = dma.take_job(rec.job);
   rec.bytes_rd = bytes.first;
   rec.bytes_wr = bytes.second;
-  rec.dram_activates = 0;  // the simple DRAM policy (the only one) has no rows to activate
+  // rec.dram_activates: added by the DRAM as this job's accesses activate rows (the banked policy;
+  // the simple policy has none).
   rec.job_cycles = (rec.t_end_ps - rec.t_start_ps) / cycle_.value();
   energy_.account(rec);
 }

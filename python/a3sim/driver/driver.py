@@ -32,10 +32,14 @@ from ..energy import Coefficients
 from ..protocol import (
     DEVICE_ID,
     DEVICE_VERSION,
+    FEAT_DEVICE_SORTER,
+    FEAT_FIXED_POINT,
+    FEAT_MIN_SKIP,
     PERF_COUNTERS,
     QUEUE_ENTRIES_MIN,
     RES_KV,
     RES_SORTED,
+    Mode,
     Reg,
     perf_offset,
 )
@@ -123,7 +127,11 @@ class A3Driver:
         self.timeout_ns = timeout_ns
         self.trace = Trace(dev)
         self._state = dev.unit_state[unit]
-        self._device_sorter = dev.cfg("device_sorter") != 0
+        # What the unit implements, from CAP_FEATURES (docs/register-map.md): the device sorter, the
+        # min-side skip (calls rely on it by default) and the fixed-point datapath.
+        self.features = self.read_reg(Reg.CAP_FEATURES)
+        self._device_sorter = bool(self.features & FEAT_DEVICE_SORTER)
+        self.fixed_point = bool(self.features & FEAT_FIXED_POINT)
         self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
         self._costs = Coefficients.from_config(dev.cfg)
         self._native = dev.native
@@ -274,6 +282,10 @@ class A3Driver:
         B, m, d = Q.shape
         n = ctx.n if ctx is not None else K.shape[1]
         store0 = self.device.host_store_ns
+        if mp.mode == Mode.APPROX and mp.min_skip and not self.features & FEAT_MIN_SKIP:
+            raise E.ParameterError(
+                "this unit has no min-side skip (CAP_FEATURES bit MIN_SKIP is clear): pass min_skip=False"
+            )
         plan = plan_call(
             mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
             tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
