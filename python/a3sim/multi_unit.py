@@ -93,6 +93,21 @@ class MultiCallRecord:
         return float(sum(r.unit_energy_pj for r in self.per_unit.values()))
 
     @property
+    def compute_energy_total_pj(self) -> float:
+        """The compute pipeline's energy (the paper's Fig. 15a scope), summed over the units."""
+        return float(sum(r.compute_energy_total_pj for r in self.per_unit.values()))
+
+    @property
+    def base_compute_energy_pj(self) -> float:
+        """Base A3's compute-pipeline energy for the same calls, summed over the units."""
+        return float(sum(r.base_compute_energy_pj for r in self.per_unit.values()))
+
+    @property
+    def host_store_ns(self) -> float:
+        """Host time of the call's timed stores (``host_stores = 1``), summed over the units' parts."""
+        return float(sum(r.host_store_ns for r in self.per_unit.values()))
+
+    @property
     def n_candidates(self) -> np.ndarray:
         return np.concatenate([r.n_candidates for _, r in sorted(self.per_unit.items())])
 
