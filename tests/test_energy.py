@@ -75,6 +75,10 @@ def test_job_energy_is_counts_times_coefficients(drv, mode, kw):
     banks = ["sram_key", "sram_value", "sram_sorted", "sram_query", "sram_output", "sram_score"]
     for row in rows:
         assert sum(int(row[b]) for b in banks) == int(row["sram_rd"] + row["sram_wr"])
+    # LOAD_KV writes K into the key bank and V into the value bank, n x d x 4 bytes each (the V
+    # transfer's count once overwrote K's: the value bank was charged nothing).
+    (kv,) = [r for r in rows if int(r["opcode"]) == 1]  # a3sim.protocol.Opcode.LOAD_KV
+    assert int(kv["sram_key"]) == int(kv["sram_value"]) == n * d * 4
     # The Python statement of the model (used for the base-A3 estimate) agrees with the device.
     twin = energy.job_energy_pj(rows, energy.Coefficients.from_config(drv.device.cfg))
     for comp, col in energy.COMPONENTS.items():

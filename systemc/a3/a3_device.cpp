@@ -356,8 +356,11 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
   ++kv_generation;
   const uint64_t t0 = sc_time_stamp().value();
   DmaEngine::Result r;
+  uint64_t k_bytes = 0, v_bytes = 0;  // written into each bank (a fault stops the transfer)
   if (cur_pre_ && cur_pf_.has_data) {  // overlap: K and V wait in the second K/V bank (a bank swap)
     r = cur_pf_.data;
+    k_bytes = cur_pf_.bytes_a;
+    v_bytes = cur_pf_.bytes_b;
     if (r.ok) {
       std::memcpy(banks.key.data(), cur_pf_.a.data(), kv_bytes);
       std::memcpy(banks.value.data(), cur_pf_.b.data(), kv_bytes);
@@ -365,11 +368,15 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
     phase(job, Phase::DMA_IN, cur_pf_.t_d0, cur_pf_.t_d1);
   } else {
     r = dma.read(desc.addr_a, banks.key.data(), kv_bytes, job, Stream::K);
-    if (r.ok) r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
+    k_bytes = r.bytes;
+    if (r.ok) {
+      r = dma.read(desc.addr_b, banks.value.data(), kv_bytes, job, Stream::V);
+      v_bytes = r.bytes;
+    }
     phase(job, Phase::DMA_IN, t0, sc_time_stamp().value());
   }
-  banks.key.count_write(std::min(r.bytes, kv_bytes));
-  banks.value.count_write(r.bytes > kv_bytes ? r.bytes - kv_bytes : 0);
+  banks.key.count_write(k_bytes);
+  banks.value.count_write(v_bytes);
   if (!r.ok) return dma_fault(r, detail);
   if (!all_finite(banks.key.as<float>(), kv_bytes / 4) || !all_finite(banks.value.as<float>(), kv_bytes / 4))
     return Error::NONFINITE;

@@ -56,7 +56,11 @@ bool A3Device::prefetch_one(uint32_t idx, Prefetched& e) {
       e.a.resize(bytes);
       e.b.resize(bytes);
       e.data = dma.read(d.addr_a, e.a.data(), bytes, e.job, Stream::K);
-      if (e.data.ok) e.data = dma.read(d.addr_b, e.b.data(), bytes, e.job, Stream::V);
+      e.bytes_a = e.data.bytes;
+      if (e.data.ok) {
+        e.data = dma.read(d.addr_b, e.b.data(), bytes, e.job, Stream::V);
+        e.bytes_b = e.data.bytes;
+      }
       break;
     }
     case Opcode::LOAD_SORTED: {  // into the second sorted-key bank
