@@ -31,7 +31,7 @@ dur = lambda j, p: float(ph[(ph.job == j) & (ph.phase == p)].duration_ns.sum())
 span = lambda j, p: [float(ph[(ph.job == j) & (ph.phase == p)].t_start_ns.min()),
                      float(ph[(ph.job == j) & (ph.phase == p)].t_end_ns.max())]
 load = js[js.opcode.astype(str) == "load_kv"].job.tolist()
-print(json.dumps(dict(lat=rec.latency_ns, out=out.tobytes().hex()[:4000], sum=float(np.abs(out).sum()),
+print(json.dumps(dict(lat=rec.latency_ns, area=rec.area_mm2, out=out.tobytes().hex()[:4000], sum=float(np.abs(out).sum()),
     rd=rec.bytes_read, wr=rec.bytes_written,
     per_job=[int(x) for x in js.bytes_rd], per_trace=[int(mine[(mine.job == j) & (mine.op == "read")].bytes.sum()) for j in js.job],
     hidden_in=sum(dur(j, "fetch") + dur(j, "dma_in") for j in att[1:]),
@@ -50,6 +50,8 @@ def test_overlap_hides_the_next_jobs_query_dma_and_the_output_dma():
     assert on["out"] == off["out"] and on["sum"] == off["sum"]  # same outputs, bit for bit
     assert (on["rd"], on["wr"]) == (off["rd"], off["wr"])  # same traffic
     assert on["per_job"] == on["per_trace"] == off["per_job"]  # bytes charged to their own job
+    # Double-buffered key, value and sorted-key SRAMs (Table I: 0.350 + 0.350 + 0.919 mm2) count twice.
+    assert off["area"] == pytest.approx(2.082) and on["area"] == pytest.approx(2.082 + 1.619)
     # The call is shorter by the fetch + query DMA of the 2nd to 4th ATTEND (2,676.5 ns each), the
     # output DMA + completion of the 1st to 3rd, and the LOAD_KV's completion (under the 1st fetch).
     assert abs(off["hidden_in"] - 3 * (59.5 + 2617.0)) < 1e-6

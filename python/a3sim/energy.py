@@ -98,6 +98,7 @@ class Coefficients:
     dram_wr_pj_per_byte: float
     elem_bytes: float
     stage_fixed: tuple[int, int, int]  # L_dot, L_exp, L_div + L_mac: base A3's three modules
+    double_buffered: bool = False  # overlap = 1: second key, value and sorted-key banks
 
     @classmethod
     def from_config(cls, cfg: Callable[[str], float]) -> Coefficients:
@@ -116,34 +117,16 @@ class Coefficients:
             dram_wr_pj_per_byte=cfg("dram_wr_pj_per_byte"),
             elem_bytes=cfg("elem_bytes"),
             stage_fixed=(int(cfg("L_dot")), int(cfg("L_exp")), int(cfg("L_div") + cfg("L_mac"))),
+            double_buffered=cfg("overlap") != 0,
         )
 
     @property
-    def compute_energy_pj(self) -> dict[str, float]:
-        """Energy of the compute pipeline by Table I component (pJ), the paper's scope: ATTEND jobs,
-        the modules and SRAMs of the design that runs the mode, static power over the compute time
-        only (:func:`compute_energy_pj`). The whole-job figures are :attr:`energy_pj` and
-        :attr:`unit_energy_pj`."""
-        co = self._require_costs()
-        return {k: float(v.sum()) for k, v in compute_energy_pj(self._jobs, co).items()}
-
-    @property
-    def compute_energy_total_pj(self) -> float:
-        """Sum of :attr:`compute_energy_pj` (pJ)."""
-        return float(sum(self.compute_energy_pj.values()))
-
-    @property
-    def base_compute_energy_pj(self) -> float:
-        """The compute energy (paper scope, pJ) base A3 would spend on the same call: its three
-        modules and two SRAMs on :func:`base_a3_rows`. Equal to :attr:`compute_energy_total_pj`
-        for an exact call."""
-        co = self._require_costs()
-        return float(sum(v.sum() for v in compute_energy_pj(base_a3_rows(self._jobs, co), co).values()))
-
-    @property
     def area_mm2(self) -> float:
-        """Area of one A3 unit: the sum of the Table I components."""
-        return float(sum(self.area.values()))
+        """Area of one A3 unit: the sum of the Table I components; with ``overlap = 1`` the key,
+        value and sorted-key SRAMs are double-buffered and count twice (as the device's
+        ``Config::area_mm2``)."""
+        srams = sum(self.area[c] for c in ("key_sram", "value_sram", "sorted_sram"))
+        return float(sum(self.area.values()) + (srams if self.double_buffered else 0.0))
 
 
 def job_energy_pj(rows: np.ndarray, co: Coefficients) -> dict[str, np.ndarray]:
