@@ -289,6 +289,20 @@ int mmio_write(uint64_t address, uint32_t value) {
   if (!need_platform()) return NO_PLATFORM;
   return g_platform->host.mmio_write32(address, value);
 }
+int mmio_write2(uint64_t address0, uint32_t value0, uint64_t address1, uint32_t value1) {
+  if (!need_platform()) return NO_PLATFORM;
+  const int st = g_platform->host.mmio_write32(address0, value0);
+  if (st != tlm::TLM_OK_RESPONSE) return st;
+  return g_platform->host.mmio_write32(address1, value1);
+}
+
+int64_t first_nonfinite(const float* data, uint64_t count) {
+  if (data == nullptr) return -1;
+  for (uint64_t i = 0; i < count; ++i)
+    if (!std::isfinite(data[i])) return static_cast<int64_t>(i);
+  return -1;
+}
+
 int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
   if (!need_platform()) return NO_PLATFORM;
   if (g_platform->cfg.host_stores == 0) return 0;
@@ -370,6 +384,24 @@ uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) {
   const uint64_t n = copy_rows(g_platform->recorder.jobs(), s, c, d);
   g_platform->recorder.jobs_read(s, n);
   return n;
+}
+
+uint64_t copy_call_rows(uint64_t job_id, uint64_t phase_start, uintptr_t dst, uint64_t capacity) {
+  if (!need_platform()) return 0;
+  a3::TraceRecorder& r = g_platform->recorder;
+  const uint64_t held_jobs = r.jobs().size(), held_phases = r.phases().size();
+  const uint64_t j0 = job_id > r.job_base() ? std::min(job_id - r.job_base(), held_jobs) : 0;
+  const uint64_t p0 = std::min(phase_start, held_phases);
+  const uint64_t nj = held_jobs - j0, np = held_phases - p0;
+  if (nj >= (1ull << 32) || np >= (1ull << 32)) return 0;
+  const uint64_t counts = (nj << 32) | np;
+  const uint64_t job_bytes = nj * sizeof(a3::JobRecord);
+  if (dst == 0 || job_bytes + np * sizeof(a3::PhaseRecord) > capacity) return counts;
+  copy_rows(r.jobs(), j0, nj, dst);
+  copy_rows(r.phases(), p0, np, dst + job_bytes);
+  r.jobs_read(j0, nj);
+  r.phases_read(p0, np);
+  return counts;
 }
 
 // ---- fault injection ----

@@ -36,21 +36,58 @@ from ..protocol import (
     QUEUE_ENTRIES_MIN,
     RES_KV,
     RES_SORTED,
+    Opcode,
     Reg,
     perf_offset,
 )
 from ..trace import Trace
 from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
 from .context import Arena, KVContext, write_sorted
-from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call, resident_key
-from .queue import Rings, device_error
-from .record import CallRecord, collect
+from .plan import CallAddresses, CallPlan, exact_plan, plan_for, resident_key
+from .queue import BELL, DONE, Rings, Submission, device_error
+from .record import CallRecord, CallRows, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
 DEFAULT_QUEUE_ENTRIES = 256
 VERSION_MAJOR_SHIFT = 16
 P = ParamSpec("P")
 R = TypeVar("R")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_LOAD_KV = int(Opcode.LOAD_KV)
+_NOTHING_RESIDENT: tuple[object, bool] = (None, False)
+
+
+class PendingCall:
+    """A call submitted to a unit (:meth:`A3Driver.submit`, :meth:`A3Driver.submit_batch`) and not
+    yet collected (:meth:`A3Driver.collect`)."""
+
+    def __init__(
+        self, driver: A3Driver, plan: CallPlan, addr: CallAddresses, job0: int, phase0: int, post: tuple
+    ) -> None:
+        self.driver = driver
+        self.plan = plan
+        self.addr = addr
+        self.job0, self.phase0 = job0, phase0  # first job id and phase row of the call
+        self.post = post  # (batch, single query, dtype of the result)
+        self.done = False  # every descriptor completed (or the call failed)
+        self.collected = False
+        self.t_doorbell_ns = 0.0  # host time of the (first) doorbell
+        self._sub: Submission
+
+    @property
+    def unit(self) -> int:
+        """The unit the call runs on."""
+        return self.driver.unit
+
+    def advance(self, irq: int) -> bool:
+        """After the host ran the simulation: take what the unit completed (``irq``: an interrupt of
+        this unit came, as its ``IRQ_STATUS`` says), ring the next doorbell if the call needs
+        another, and return whether the call completed. Raises what the device reported."""
+        if self.done:
+            return True
+        drv = self.driver
+        with drv.device.lock:
+            return drv._drive(self, irq, False)
 
 
 def _serialised(method: Callable[P, R]) -> Callable[P, R]:
@@ -130,6 +167,13 @@ class A3Driver:
         self._arena = Arena(dev)
         self._f32 = dev.dram.view(np.float32)
         self._rings = Rings(dev, self._base, queue_entries, self.timeout_ns)
+        self._host_stores = dev.host_stores
+        self._pending: PendingCall | None = None
+        self._shared_rows = dev.units > 1  # several units: the trace tables interleave their rows
+        self._descs: dict[tuple[int, int, int], tuple[CallPlan, np.ndarray, CallAddresses]] = {}
+        self._job_size, self._phase_size = self.trace.job_dtype.itemsize, self.trace.phase_dtype.itemsize
+        self._row_buf = np.empty(64 * (self._job_size + self._phase_size), np.uint8)
+        self._row_addr = int(self._row_buf.ctypes.data)
         self.sq_size = self.cq_size = queue_entries
         self._finalizer = weakref.finalize(self, _release, dev, self._rings.blocks(), self._arena)
         self._reset_queues()  # also clears the completion ring
@@ -199,16 +243,55 @@ class A3Driver:
         explicit ``M`` / ``T`` override it; ``sets`` asks the device for each query's candidate and
         selected rows (default: on in the approximate modes).
         """
+        return self._finish(self._start_single(q, K, V, options, True))
+
+    @_serialised
+    def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
+        """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
+
+        Item b is ``attention(Q[b], K[b], V[b])``: its own LOAD_KV, then ATTEND jobs for its m
+        queries. All descriptors go out with one doorbell and one interrupt, so a network's heads
+        cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
+        the per-query arrays are in item order. ``options`` as for :meth:`attention`.
+        """
+        return self._finish(self._start_batch(Q, K, V, options, True))
+
+    @_serialised
+    def submit(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> PendingCall:
+        """The first half of :meth:`attention`: check, write the call's data and descriptors, ring
+        the doorbell, and return at once, without running the simulation. :meth:`collect` waits for
+        the call and returns what :meth:`attention` would. Host software driving several units
+        submits on each, then waits on all their interrupts (:mod:`a3sim.multi_unit`). One call per
+        driver may be in flight; no other driver may use the unit until it is collected."""
+        return self._start_single(q, K, V, options, False)
+
+    @_serialised
+    def submit_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> PendingCall:
+        """The first half of :meth:`attention_batch` (see :meth:`submit`)."""
+        return self._start_batch(Q, K, V, options, False)
+
+    @_serialised
+    def collect(self, pending: PendingCall) -> tuple[np.ndarray, CallRecord]:
+        """Run the simulation until a submitted call completes (if it has not yet), then return its
+        outputs and record, as :meth:`attention` / :meth:`attention_batch` would."""
+        if pending.driver is not self:
+            raise E.A3InputError("this pending call was submitted to another driver")
+        if pending.collected:
+            raise E.A3InputError("this pending call was already collected")
+        return self._finish(pending)
+
+    # ---- the call: checks, then begin (plan, data, descriptors, doorbell), then finish ----
+    def _start_single(self, q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
         mp, want_sets = call_options(options)
-        q_in = q
+        out_dtype = q.dtype if isinstance(q, np.ndarray) else _F32
         q = as_f32("q", q, (1, 2))
         single = q.ndim == 1
         Q = q.reshape(1, -1) if single else q
         if isinstance(K, KVContext):
             if V is not None:
                 raise E.ShapeError("pass V only with a K array, not with a KVContext")
-            ctx, Ka, Va = K, None, None
+            ctx, K3, V3 = K, None, None
             if ctx.closed:
                 raise E.A3InputError("the KVContext is closed")
             kd = ctx.d
@@ -220,29 +303,15 @@ class A3Driver:
             Va = as_f32("V", V, (2,))
             check_kv(Ka, Va, self.d_max)
             kd = Ka.shape[1]
+            K3, V3 = Ka[None], Va[None]
         if Q.shape[1] != kd:
             raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
-        Q3 = Q[None]
-        K3, V3 = (Ka[None], Va[None]) if Ka is not None else (None, None)
-        out, rec = self._run_call(Q3, ctx, K3, V3, mp, want_sets)
-        out = out[0]
-        out_dtype = np.asarray(q_in).dtype if isinstance(q_in, np.ndarray) else np.float32
-        if out_dtype != np.float32:
-            out = out.astype(out_dtype)
-        return (out[0] if single else out), rec
+        return self._begin(Q[None], ctx, K3, V3, mp, want_sets, wait, (False, single, out_dtype))
 
-    @_serialised
-    def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
-        """B independent attentions in one submission: Q (B, m, d) against K, V (B, n, d).
-
-        Item b is ``attention(Q[b], K[b], V[b])``: its own LOAD_KV, then ATTEND jobs for its m
-        queries. All descriptors go out with one doorbell and one interrupt, so a network's heads
-        cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
-        the per-query arrays are in item order. ``options`` as for :meth:`attention`.
-        """
+    def _start_batch(self, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
         mp, want_sets = call_options(options)
-        dtype = np.asarray(Q).dtype
+        dtype = Q.dtype if isinstance(Q, np.ndarray) else np.asarray(Q).dtype
         Qa = as_f32("Q", Q, (3,))
         Ka = as_f32("K", K, (3,))
         Va = as_f32("V", V, (3,))
@@ -251,13 +320,9 @@ class A3Driver:
         if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
             raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
         check_kv(Ka[0], Va[0], self.d_max)
-        out, rec = self._run_call(Qa, None, Ka, Va, mp, want_sets)
-        if dtype in (np.float64,):
-            out = out.astype(dtype)
-        return out, rec
+        return self._begin(Qa, None, Ka, Va, mp, want_sets, wait, (True, False, dtype))
 
-    # ---- the call ----
-    def _run_call(
+    def _begin(
         self,
         Q: np.ndarray,
         ctx: KVContext | None,
@@ -265,85 +330,167 @@ class A3Driver:
         V: np.ndarray | None,
         mp: ModeParams,
         want_sets: bool,
-    ) -> tuple[np.ndarray, CallRecord]:
-        """Plan, submit and collect one call: Q (B, m, d) against a context or K, V (B, n, d)."""
+        wait: bool,
+        post: tuple[bool, bool, np.dtype],
+    ) -> PendingCall:
+        """Plan the call (Q (B, m, d) against a context or K, V (B, n, d)), write its data and
+        descriptors, ring the doorbell; with ``wait``, run until it completes."""
+        if self._pending is not None:
+            raise E.A3InputError("a submitted call is still in flight on this driver: collect() it first")
         B, m, d = Q.shape
-        n = ctx.n if ctx is not None else K.shape[1]
-        plan = plan_call(
-            mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
-            tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
-            want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T, min_skip=mp.min_skip,
-            resident=self._residency(), device_sorter=self._device_sorter,
+        if ctx is not None:
+            n, tl, ctx_id = ctx.n, tuple(ctx.tiles), ctx.id
+            resident = self._residency()  # what the unit's banks hold decides the LOAD_KV/LOAD_SORTED
+        else:
+            n, tl, ctx_id = K.shape[1], None, None
+            resident = _NOTHING_RESIDENT  # arrays of one call are loaded by every call regardless
+        plan = plan_for(
+            mp.mode, B, m, n, d, self.n_max, self.q_rows, tl, ctx_id, want_sets, mp.M, mp.M_frac, mp.T,
+            mp.min_skip, resident, self._device_sorter,
         )  # fmt: skip
         descs, addr = self._materialise(plan, Q, ctx, K, V)
-        snap = self._native.snapshot()
-        job0, phase0 = int(snap["job_base"] + snap["job_rows"]), int(snap["phase_rows"])
-        t_host = float(snap["host_ps"]) / 1000.0
-        job_base0 = int(snap["job_base"])
-        latency = 0.0
-        failures: list[np.void] = []
-        cap = self._rings.capacity
+        job_base, job_rows, phase_rows, _, host_ps, _, now_ps, _ = self._native.snapshot_values()
+        pending = PendingCall(self, plan, addr, job_base + job_rows, phase_rows, post)
+        rings = self._rings
         try:
-            for b0 in range(0, len(descs), cap):
-                lat, fails = self._rings.submit(descs[b0 : b0 + cap], self._host_ns, t_host if b0 == 0 else None)
-                latency += lat
-                failures.extend(fails)
-        except E.DeviceTimeoutError:
-            self._forget_banks()
-            self._state.owner = None  # re-program the unit (after the work in flight) before the next call
-            raise
+            pending._sub = rings.begin(descs, host_ps / 1000.0, now_ps)
+            pending.t_doorbell_ns = pending._sub.t_bell
+            irq = rings.doorbell(pending._sub, wait)
         except BaseException:
             self._forget_banks()
             raise
-        if failures:
-            self._forget_banks()  # what the banks hold is no longer known
-            raise device_error(failures, self.device.errors)
-        rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
-        return collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
+        if wait:
+            self._drive(pending, irq, True)
+        else:
+            self._pending = pending
+        return pending
 
-    def _host_ns(self) -> float:
-        return float(self._native.snapshot()["host_ps"]) / 1000.0
+    def _drive(self, pending: PendingCall, irq: int, wait: bool) -> bool:
+        """Step a call after the simulation ran (``irq``: an interrupt of this unit came). With
+        ``wait``, ring further doorbells and run the simulation until the call completes; without,
+        ring a further doorbell if one is due and return whether the call completed."""
+        rings, sub = self._rings, pending._sub
+        try:
+            while True:
+                st = rings.step(sub, irq)
+                if st == DONE:
+                    pending.done = True
+                    return True
+                if st == BELL:
+                    irq = rings.doorbell(sub, wait)
+                    if not wait:
+                        return False
+                elif not wait:
+                    return False
+                else:
+                    irq = self.device.run(self.timeout_ns)
+        except E.DeviceTimeoutError:
+            self._abandon(pending)
+            self._state.owner = None  # re-program the unit (after the work in flight) before the next call
+            raise
+        except BaseException:
+            self._abandon(pending)
+            raise
+
+    def _abandon(self, pending: PendingCall) -> None:
+        pending.done = pending.collected = True
+        self._pending = None
+        self._forget_banks()
+
+    def _collect_with(self, pending: PendingCall, rows: CallRows | None) -> tuple[np.ndarray, Any]:
+        """:meth:`collect` with the trace rows of several units' calls copied once (multi_unit)."""
+        with self.device.lock:
+            return self._finish(pending, rows)
+
+    def _finish(self, pending: PendingCall, rows: CallRows | None = None) -> tuple[np.ndarray, Any]:
+        """Wait for the call if it has not completed, then its outputs (shaped as the user passed
+        the inputs) and record. ``rows``: trace rows already copied (else this call's are)."""
+        if pending.collected:
+            raise E.A3InputError("this call failed or was already collected")
+        if not pending.done:
+            if not self._owns_unit():
+                self._abandon(pending)
+                raise E.PlatformError("another driver re-programmed the unit before this call was collected")
+            run = self.device.run
+            while not self._drive(pending, run(self.timeout_ns), False):
+                pass
+        pending.collected = True
+        self._pending = None
+        sub = pending._sub
+        if sub.failures:
+            self._forget_banks()  # what the banks hold is no longer known
+            raise device_error(sub.failures, self.device.errors)
+        if rows is None:
+            rows = self._call_rows(pending.job0, pending.phase0)
+        if self._shared_rows:  # other units' jobs may interleave with this call's: keep this unit's
+            rows = rows.only_unit(self.unit)
+        out, rec = collect(self.device, pending.plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs)
+        batch, single, dtype = pending.post
+        if batch:
+            return (out.astype(dtype) if dtype == _F64 else out), rec
+        out = out[0]
+        if dtype != _F32:
+            out = out.astype(dtype)
+        return (out[0] if single else out), rec
+
+    def _call_rows(self, job0: int, phase0: int) -> CallRows:
+        """The call's job and phase rows, copied out of the recorder by one native call."""
+        buf = self._row_buf
+        counts = int(self._native.copy_call_rows(job0, phase0, self._row_addr, buf.size))
+        nj, nph = counts >> 32, counts & 0xFFFF_FFFF
+        nbytes = nj * self._job_size + nph * self._phase_size
+        if nbytes > buf.size:  # a large call: grow the buffer and copy again
+            self._row_buf = buf = np.empty(2 * nbytes, np.uint8)
+            self._row_addr = int(buf.ctypes.data)
+            self._native.copy_call_rows(job0, phase0, self._row_addr, buf.size)
+        return CallRows(buf[:nbytes].copy(), nj, nph, self.trace.job_dtype, self.trace.phase_dtype)
 
     def _materialise(
         self, plan: CallPlan, Q: np.ndarray, ctx: KVContext | None, K: np.ndarray | None, V: np.ndarray | None
-    ) -> tuple[list[Descriptor], dict[str, Any]]:
+    ) -> tuple[np.ndarray, CallAddresses]:
         """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
-        build the descriptor records."""
-        dev, lay, f32 = self.device, plan.layout, self._f32
-        assert lay is not None
-        self._arena.reserve(lay.reserve)
-        base = self._arena.base
-        d = plan.d
-        qa = base + lay.queries
-        w0 = (qa - dev.dram_base) >> 2
-        f32[w0 : w0 + Q.size] = Q.ravel()
-        dev.timed_store(qa, Q.size * 4, "Q")  # over the bus when host_stores = 1
-        addr = {
-            "outs": [base + o for o in lay.outs],
-            "stats": [base + o for o in lay.stats],
-            "sets": [base + o if plan.want_sets else 0 for o in lay.sets],
-        }
+        give the descriptor records (built once per plan, arena and context, then reused)."""
+        dev, f32, lay = self.device, self._f32, plan.layout
+        arena = self._arena
+        if arena.block is None or arena.block.size < lay.reserve:
+            arena.reserve(lay.reserve)
+        base = arena.block.address
+        key = (id(plan), base, ctx.id if ctx is not None else 0)
+        hit = self._descs.get(key)
+        if hit is None or hit[0] is not plan:
+            hit = (plan, *self._build_descriptors(plan, base, ctx))
+            if len(self._descs) >= 64:
+                self._descs.clear()
+            self._descs[key] = hit
+        _, descs, addr = hit
+        dram_base, stores = dev.dram_base, self._host_stores
+        w0 = (addr.queries - dram_base) >> 2
+        f32[w0 : w0 + Q.size] = Q.reshape(-1)
+        if stores:
+            dev.timed_store(addr.queries, Q.size * 4, "Q")  # over the bus when host_stores = 1
+        if ctx is None:
+            d, tiles_ = plan.d, plan.tiles
+            for op in plan.loads:
+                r0, r1 = tiles_[op.tile]
+                if op.opcode == _LOAD_KV:
+                    for off, X, stream in ((op.kv_offset[0], K, "K"), (op.kv_offset[1], V, "V")):
+                        w = (base + off - dram_base) >> 2
+                        f32[w : w + (r1 - r0) * d] = X[op.item, r0:r1].reshape(-1)
+                        if stores:
+                            dev.timed_store(base + off, (r1 - r0) * d * 4, stream)
+                else:
+                    write_sorted(dev, base + op.sorted_offset, K[op.item, r0:r1])
+        return descs, addr
 
-        def load(op: Op) -> tuple[int, int]:
-            if ctx is not None:
-                return ctx.kv_address(op.tile)
-            r0, r1 = plan.tiles[op.tile]
-            ka, va = (base + o for o in op.kv_offset)
-            for a, X, stream in ((ka, K, "K"), (va, V, "V")):
-                w = (a - dev.dram_base) >> 2
-                f32[w : w + (r1 - r0) * d] = X[op.item, r0:r1].ravel()
-                dev.timed_store(a, (r1 - r0) * d * 4, stream)
-            return ka, va
-
-        def load_sorted(op: Op) -> int:
-            if ctx is not None:
-                return ctx.sorted_table(op.tile)
-            r0, r1 = plan.tiles[op.tile]
-            sa = base + op.sorted_offset
-            write_sorted(dev, sa, K[op.item, r0:r1])
-            return sa
-
-        descs = plan.descriptors(qa, addr["outs"], addr["stats"], addr["sets"], load, load_sorted)
+    def _build_descriptors(self, plan: CallPlan, base: int, ctx: KVContext | None) -> tuple[np.ndarray, CallAddresses]:
+        addr = plan.addresses(base)
+        if ctx is not None:
+            load = lambda op: ctx.kv_address(op.tile)  # noqa: E731
+            load_sorted = lambda op: ctx.sorted_table(op.tile)  # noqa: E731 - sorts on first use
+        else:
+            load = lambda op: (base + op.kv_offset[0], base + op.kv_offset[1])  # noqa: E731
+            load_sorted = lambda op: base + op.sorted_offset  # noqa: E731
+        descs = plan.descriptors(addr.queries, addr.outs, addr.stats, addr.sets, load, load_sorted)
         return descs, addr
 
     # ---- housekeeping ----

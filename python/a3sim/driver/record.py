@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -12,7 +12,11 @@ from ..protocol import MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode
 
 if TYPE_CHECKING:
     from ..device import Device
-    from .plan import CallPlan
+    from .plan import CallAddresses, CallPlan
+
+
+#: Bytes of one query's row stats.
+ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
 
 
 def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarray:
@@ -33,42 +37,110 @@ def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarr
     return (acc / wt.sum(axis=0)[:, None]).astype(np.float32)
 
 
+class CallRows(NamedTuple):
+    """A call's job and phase trace rows as copied out of the recorder in one native call: the
+    bytes (job rows, then phase rows), the row counts and the row dtypes."""
+
+    raw: np.ndarray  # uint8
+    jobs: int
+    phases: int
+    job_dtype: np.dtype
+    phase_dtype: np.dtype
+
+    def only_unit(self, unit: int) -> CallRows:
+        """The rows of one unit's jobs (calls on several units interleave in the trace tables)."""
+        jb = self.jobs * self.job_dtype.itemsize
+        jobs = self.raw[:jb].view(self.job_dtype)
+        phases = self.raw[jb : jb + self.phases * self.phase_dtype.itemsize].view(self.phase_dtype)
+        jobs = jobs[jobs["unit"] == unit]
+        phases = phases[phases["unit"] == unit]
+        raw = np.concatenate([jobs.view(np.uint8), phases.view(np.uint8)])
+        return CallRows(raw, len(jobs), len(phases), self.job_dtype, self.phase_dtype)
+
+
 class CallRecord(CallCosts):
     """What one ``attention`` call cost on the simulated device.
 
     Times are simulated nanoseconds. ``latency_ns`` runs from the doorbell write to the interrupt's
     delivery to the host (summed over the call's doorbells when the queue had to be filled more
     than once). ``phases`` sums each phase's duration over the call's jobs; compute stages of one
-    job overlap (they are pipelined), so their sum may exceed the latency. Derived figures are
-    computed on first access from the call's job and phase rows (copied at the end of the call).
+    job overlap (they are pipelined), so their sum may exceed the latency. The call's job and phase
+    rows are copied (as bytes) at the end of the call; they are decoded, and every derived figure
+    computed, on first access.
     """
 
     def __init__(
         self,
-        *,
-        mode: str,
-        m: int,
-        n: int,
-        d: int,
-        tiles: int,
-        M: int | list[int] | None,
-        T: float | None,
+        plan: CallPlan,
         latency_ns: float,
-        job_rows: np.ndarray,
-        phase_rows: np.ndarray,
+        rows: CallRows,
         row_stats: list[np.ndarray],
         cycle_ns: float,
         costs: Coefficients | None = None,
     ) -> None:
+        self._plan = plan
         self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
-        self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
         self.latency_ns = latency_ns
-        self._jobs = job_rows
-        self._phases = phase_rows
-        self._stats = row_stats
+        self._rows = rows
+        self._raw_stats = row_stats  # uint8 copies, decoded on first access
         self._cycle_ns = cycle_ns
         self._bitmaps: list[tuple[int, np.ndarray]] = []
         self._sets: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+
+    # ---- what the call was (from its plan) ----
+    @property
+    def mode(self) -> str:
+        """ "exact", "approx" or "post_only"."""
+        return MODES[int(self._plan.mode)]
+
+    @property
+    def m(self) -> int:
+        """Queries of the call (B * m for a batch)."""
+        return self._plan.B * self._plan.m
+
+    @property
+    def n(self) -> int:
+        """Keys."""
+        return self._plan.n
+
+    @property
+    def d(self) -> int:
+        """Columns of q, K and V."""
+        return self._plan.d
+
+    @property
+    def tiles(self) -> int:
+        """K/V tiles of the call (``docs/spec.md`` 2)."""
+        return len(self._plan.tiles)
+
+    @property
+    def M(self) -> int | list[int] | None:
+        """Candidate-selection iterations (approx mode): one value, or one per tile if they differ."""
+        if self._plan.mode != Mode.APPROX:
+            return None
+        M_used = self._plan.M
+        return M_used[0] if len(set(M_used)) == 1 else list(M_used)
+
+    @property
+    def T(self) -> float | None:
+        """Post-scoring threshold (approximate modes)."""
+        return self._plan.T if self._plan.mode != Mode.EXACT else None
+
+    # ---- the rows, decoded on first access ----
+    @cached_property
+    def _jobs(self) -> np.ndarray:
+        r = self._rows
+        return r.raw[: r.jobs * r.job_dtype.itemsize].view(r.job_dtype)
+
+    @cached_property
+    def _phases(self) -> np.ndarray:
+        r = self._rows
+        j = r.jobs * r.job_dtype.itemsize
+        return r.raw[j : j + r.phases * r.phase_dtype.itemsize].view(r.phase_dtype)
+
+    @cached_property
+    def _stats(self) -> list[np.ndarray]:
+        return [s.view(ROW_STATS_DTYPE) for s in self._raw_stats]
 
     def __repr__(self) -> str:
         return (
@@ -161,9 +233,9 @@ class CallRecord(CallCosts):
 def collect(
     dev: Device,
     plan: CallPlan,
-    addr: dict[str, Any],
+    addr: CallAddresses,
     latency: float,
-    rows: tuple[np.ndarray, np.ndarray],
+    rows: CallRows,
     cycle_ns: float,
     costs: Coefficients | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
@@ -172,28 +244,21 @@ def collect(
     job and phase trace rows."""
     B, m, d = plan.B, plan.m, plan.d
     rows_all = B * m
-    row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in addr["stats"]]
-    outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr["outs"]]
-    out = merge_tiles(outs, row_stats).reshape(B, m, d)
-    M_used = plan.M
-    rec = CallRecord(
-        mode=MODES[int(plan.mode)],
-        m=rows_all,
-        n=plan.n,
-        d=d,
-        tiles=len(plan.tiles),
-        M=(M_used[0] if len(set(M_used)) == 1 else list(M_used)) if plan.mode == Mode.APPROX else None,
-        T=plan.T if plan.mode != Mode.EXACT else None,
-        latency_ns=latency,
-        job_rows=rows[0],
-        phase_rows=rows[1],
-        row_stats=row_stats,
-        cycle_ns=cycle_ns,
-        costs=costs,
-    )
+    dram, base = dev.dram, dev.dram_base
+    nb = rows_all * ROW_STATS_BYTES
+    # The arena is reused by the next call: copy the row stats now (bytes; decoded when read).
+    raw_stats = [dram[a - base : a - base + nb].copy() for a in addr.stats]
+    if len(addr.outs) == 1:
+        o = addr.outs[0] - base
+        out = dram[o : o + rows_all * d * 4].view(np.float32).reshape(B, m, d).copy()
+    else:
+        stats = [r.view(ROW_STATS_DTYPE) for r in raw_stats]
+        outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr.outs]
+        out = merge_tiles(outs, stats).reshape(B, m, d)
+    rec = CallRecord(plan, latency, rows, raw_stats, cycle_ns, costs)
     if plan.want_sets:
         for t, (r0, _) in enumerate(plan.tiles):
             w = plan.words[t]
-            bm = dev.view(addr["sets"][t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
+            bm = dev.view(addr.sets[t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
             rec._bitmaps.append((r0, bm))
     return out, rec
