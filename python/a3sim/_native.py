@@ -117,6 +117,9 @@ class Native:
     mmio_write2: Callable[[int, int, int, int], int]
     # index of the first NaN / infinity of a C-contiguous float32 array (data, count), or -1
     first_nonfinite: Callable[[Any, int], int]
+    # copy float32 data into DRAM at a bus address and check it: first NaN / infinity index, -1, or
+    # BAD_ARGUMENT (outside DRAM)
+    stage_f32: Callable[[int, Any, int], int]
     dram_base: Callable[[], int]
     dram_size: Callable[[], int]
     dram_ptr: Callable[[], int]
@@ -164,7 +167,7 @@ class Native:
     protocol_violations: Callable[[], int]
 
     _BOUND = (
-        "create exists mmio_read mmio_write mmio_write2 first_nonfinite mmio_base dram_base dram_size dram_ptr run_until_irq "
+        "create exists mmio_read mmio_write mmio_write2 first_nonfinite stage_f32 mmio_base dram_base dram_size dram_ptr run_until_irq "
         "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
         "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs copy_call_rows timing_formula "
         "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram "

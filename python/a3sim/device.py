@@ -114,6 +114,8 @@ class Device:
         self.dram_size = int(self.native.dram_size())
         buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.native.dram_ptr()))
         self.dram = np.frombuffer(buf, dtype=np.uint8)
+        #: The same bytes as a memoryview (slicing and ``tobytes`` without numpy's per-call cost).
+        self.dram_bytes = memoryview(self.dram)
         # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
         self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
         self.unit_state = [UnitState() for _ in range(self.units)]

@@ -303,6 +303,19 @@ int64_t first_nonfinite(const float* data, uint64_t count) {
   return -1;
 }
 
+int64_t stage_f32(uint64_t address, const float* data, uint64_t count) {
+  if (!need_platform()) return NO_PLATFORM;
+  const uint64_t bytes = count * sizeof(float);
+  if (data == nullptr || address < a3::DRAM_BASE || address - a3::DRAM_BASE > g_platform->dram.size() ||
+      bytes > g_platform->dram.size() - (address - a3::DRAM_BASE)) {
+    g_error = "stage_f32: the range is outside DRAM";
+    return BAD_ARGUMENT;
+  }
+  float* dst = reinterpret_cast<float*>(g_platform->dram.host_ptr() + (address - a3::DRAM_BASE));
+  std::memcpy(dst, data, bytes);
+  return first_nonfinite(dst, count);
+}
+
 int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
   if (!need_platform()) return NO_PLATFORM;
   if (g_platform->cfg.host_stores == 0) return 0;

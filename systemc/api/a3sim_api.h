@@ -65,6 +65,11 @@ int write_and_wait(uint64_t address, uint32_t value, double max_ns);
 // Index of the first NaN or infinity among `count` float32 values at `data`, or -1 if all are
 // finite (the driver's input check; the device checks again after its DMA).
 int64_t first_nonfinite(const float* data, uint64_t count);
+// The host writes `count` float32 values from `data` into DRAM at bus address `address` (its own
+// memory, through the backdoor, like a numpy view) and checks them on the way: returns the index
+// of the first NaN or infinity, -1 if all are finite, or BAD_ARGUMENT (outside DRAM; nothing
+// written). The driver's input staging: one call instead of a copy and a separate check.
+int64_t stage_f32(uint64_t address, const float* data, uint64_t count);
 // Eight uint64 at dst: job_base, job rows, phase rows, transaction rows, host time (ps), time of
 // the last interrupt delivered (ps), simulation time (ps), interrupts delivered.
 void snapshot(uintptr_t dst);

@@ -84,8 +84,22 @@ def _at(x: np.ndarray, flat: int) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(flat, x.shape))
 
 
-def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
-    """Check an array argument and return it as C-contiguous float32."""
+def nonfinite_error(name: str, x: np.ndarray) -> E.NonFiniteError:
+    """The error for a float32 argument that holds a NaN or an infinity (named at its first one)."""
+    flat = int(np.flatnonzero(~np.isfinite(x))[0])
+    return E.NonFiniteError(
+        f"{name} holds a non-finite value ({x[_at(x, flat)]}) at index {_at(x, flat)}; "
+        "the device computes on finite float32 data"
+    )
+
+
+def as_f32(name: str, x: Any, ndim: Sequence[int], check_finite: bool = True) -> np.ndarray:
+    """Check an array argument and return it as C-contiguous float32.
+
+    ``check_finite=False`` leaves the finiteness of a float32 argument to the caller, which checks
+    it while staging the data into device memory (``a3sim::stage_f32``) and raises
+    :func:`nonfinite_error` before anything reaches the device; float64 arguments are always
+    checked here (their conversion to float32 may overflow)."""
     if type(x) is not np.ndarray:
         if isinstance(x, np.ma.MaskedArray):
             if np.ma.getmaskarray(x).any():
@@ -126,12 +140,8 @@ def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
             )
         return x32
     x = np.ascontiguousarray(x, dtype=np.float32)
-    bad = _first_nonfinite(x)
-    if bad >= 0:
-        raise E.NonFiniteError(
-            f"{name} holds a non-finite value ({x[_at(x, bad)]}) at index {_at(x, bad)}; "
-            "the device computes on finite float32 data"
-        )
+    if check_finite and _first_nonfinite(x) >= 0:
+        raise nonfinite_error(name, x)
     return x
 
 

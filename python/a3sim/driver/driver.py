@@ -41,7 +41,7 @@ from ..protocol import (
     perf_offset,
 )
 from ..trace import Trace
-from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv
+from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv, nonfinite_error
 from .context import Arena, KVContext, write_sorted
 from .plan import CallAddresses, CallPlan, exact_plan, plan_for, resident_key
 from .queue import BELL, DONE, Rings, Submission, device_error
@@ -168,12 +168,14 @@ class A3Driver:
         self._f32 = dev.dram.view(np.float32)
         self._rings = Rings(dev, self._base, queue_entries, self.timeout_ns)
         self._host_stores = dev.host_stores
+        self._stage = dev.native.stage_f32
         self._pending: PendingCall | None = None
         self._shared_rows = dev.units > 1  # several units: the trace tables interleave their rows
-        self._descs: dict[tuple[int, int, int], tuple[CallPlan, np.ndarray, CallAddresses]] = {}
+        self._descs: dict[tuple[int, int, int], tuple[CallPlan, np.ndarray, CallAddresses, memoryview]] = {}
         self._job_size, self._phase_size = self.trace.job_dtype.itemsize, self.trace.phase_dtype.itemsize
         self._row_buf = np.empty(64 * (self._job_size + self._phase_size), np.uint8)
         self._row_addr = int(self._row_buf.ctypes.data)
+        self._row_mv = memoryview(self._row_buf)
         self.sq_size = self.cq_size = queue_entries
         self._finalizer = weakref.finalize(self, _release, dev, self._rings.blocks(), self._arena)
         self._reset_queues()  # also clears the completion ring
@@ -285,7 +287,7 @@ class A3Driver:
         self._ensure_owner()
         mp, want_sets = call_options(options)
         out_dtype = q.dtype if isinstance(q, np.ndarray) else _F32
-        q = as_f32("q", q, (1, 2))
+        q = as_f32("q", q, (1, 2), False)  # finiteness: checked while staging (_materialise)
         single = q.ndim == 1
         Q = q.reshape(1, -1) if single else q
         if isinstance(K, KVContext):
@@ -299,28 +301,30 @@ class A3Driver:
             if V is None:
                 raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
             ctx = None
-            Ka = as_f32("K", K, (2,))
-            Va = as_f32("V", V, (2,))
+            Ka = as_f32("K", K, (2,), False)
+            Va = as_f32("V", V, (2,), False)
             check_kv(Ka, Va, self.d_max)
             kd = Ka.shape[1]
             K3, V3 = Ka[None], Va[None]
         if Q.shape[1] != kd:
             raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
-        return self._begin(Q[None], ctx, K3, V3, mp, want_sets, wait, (False, single, out_dtype))
+        named = (("q", q), ("K", None if ctx is not None else Ka), ("V", None if ctx is not None else Va))
+        return self._begin(Q[None], ctx, K3, V3, mp, want_sets, wait, (False, single, out_dtype), named)
 
     def _start_batch(self, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
         mp, want_sets = call_options(options)
         dtype = Q.dtype if isinstance(Q, np.ndarray) else np.asarray(Q).dtype
-        Qa = as_f32("Q", Q, (3,))
-        Ka = as_f32("K", K, (3,))
-        Va = as_f32("V", V, (3,))
+        Qa = as_f32("Q", Q, (3,), False)  # finiteness: checked while staging (_materialise)
+        Ka = as_f32("K", K, (3,), False)
+        Va = as_f32("V", V, (3,), False)
         if Ka.shape != Va.shape:
             raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
         if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
             raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
         check_kv(Ka[0], Va[0], self.d_max)
-        return self._begin(Qa, None, Ka, Va, mp, want_sets, wait, (True, False, dtype))
+        named = (("Q", Qa), ("K", Ka), ("V", Va))
+        return self._begin(Qa, None, Ka, Va, mp, want_sets, wait, (True, False, dtype), named)
 
     def _begin(
         self,
@@ -332,6 +336,7 @@ class A3Driver:
         want_sets: bool,
         wait: bool,
         post: tuple[bool, bool, np.dtype],
+        named: tuple[tuple[str, np.ndarray | None], ...],
     ) -> PendingCall:
         """Plan the call (Q (B, m, d) against a context or K, V (B, n, d)), write its data and
         descriptors, ring the doorbell; with ``wait``, run until it completes."""
@@ -348,12 +353,12 @@ class A3Driver:
             mp.mode, B, m, n, d, self.n_max, self.q_rows, tl, ctx_id, want_sets, mp.M, mp.M_frac, mp.T,
             mp.min_skip, resident, self._device_sorter,
         )  # fmt: skip
-        descs, addr = self._materialise(plan, Q, ctx, K, V)
+        descs, addr, raw = self._materialise(plan, Q, ctx, K, V, named)
         job_base, job_rows, phase_rows, _, host_ps, _, now_ps, _ = self._native.snapshot_values()
         pending = PendingCall(self, plan, addr, job_base + job_rows, phase_rows, post)
         rings = self._rings
         try:
-            pending._sub = rings.begin(descs, host_ps / 1000.0, now_ps)
+            pending._sub = rings.begin(descs, host_ps / 1000.0, now_ps, raw)
             pending.t_doorbell_ns = pending._sub.t_bell
             irq = rings.doorbell(pending._sub, wait)
         except BaseException:
@@ -424,7 +429,9 @@ class A3Driver:
             rows = self._call_rows(pending.job0, pending.phase0)
         if self._shared_rows:  # other units' jobs may interleave with this call's: keep this unit's
             rows = rows.only_unit(self.unit)
-        out, rec = collect(self.device, pending.plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs)
+        out, rec = collect(
+            self.device, self._f32, pending.plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs
+        )
         batch, single, dtype = pending.post
         if batch:
             return (out.astype(dtype) if dtype == _F64 else out), rec
@@ -443,14 +450,25 @@ class A3Driver:
             self._row_buf = buf = np.empty(2 * nbytes, np.uint8)
             self._row_addr = int(buf.ctypes.data)
             self._native.copy_call_rows(job0, phase0, self._row_addr, buf.size)
-        return CallRows(buf[:nbytes].copy(), nj, nph, self.trace.job_dtype, self.trace.phase_dtype)
+            self._row_mv = memoryview(buf)
+        return CallRows(self._row_mv[:nbytes].tobytes(), nj, nph, self.trace.job_dtype, self.trace.phase_dtype)
 
     def _materialise(
-        self, plan: CallPlan, Q: np.ndarray, ctx: KVContext | None, K: np.ndarray | None, V: np.ndarray | None
-    ) -> tuple[np.ndarray, CallAddresses]:
+        self,
+        plan: CallPlan,
+        Q: np.ndarray,
+        ctx: KVContext | None,
+        K: np.ndarray | None,
+        V: np.ndarray | None,
+        named: tuple[tuple[str, np.ndarray | None], ...],
+    ) -> tuple[np.ndarray, CallAddresses, memoryview]:
         """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
-        give the descriptor records (built once per plan, arena and context, then reused)."""
-        dev, f32, lay = self.device, self._f32, plan.layout
+        give the descriptor records (built once per plan, arena and context, then reused).
+
+        Queries and K/V are staged by one native call per block, which also checks them: a NaN or
+        infinity raises :class:`~a3sim.errors.NonFiniteError`, named by ``named`` (the arguments
+        as the user passed them), before anything reaches the device."""
+        dev, lay, stage = self.device, plan.layout, self._stage
         arena = self._arena
         if arena.block is None or arena.block.size < lay.reserve:
             arena.reserve(lay.reserve)
@@ -458,14 +476,15 @@ class A3Driver:
         key = (id(plan), base, ctx.id if ctx is not None else 0)
         hit = self._descs.get(key)
         if hit is None or hit[0] is not plan:
-            hit = (plan, *self._build_descriptors(plan, base, ctx))
+            descs, addr = self._build_descriptors(plan, base, ctx)
+            hit = (plan, descs, addr, memoryview(descs.view(np.uint8)))
             if len(self._descs) >= 64:
                 self._descs.clear()
             self._descs[key] = hit
-        _, descs, addr = hit
-        dram_base, stores = dev.dram_base, self._host_stores
-        w0 = (addr.queries - dram_base) >> 2
-        f32[w0 : w0 + Q.size] = Q.reshape(-1)
+        _, descs, addr, raw = hit
+        stores = self._host_stores
+        if stage(addr.queries, Q, Q.size) != -1:
+            self._stage_failed(named[0])
         if stores:
             dev.timed_store(addr.queries, Q.size * 4, "Q")  # over the bus when host_stores = 1
         if ctx is None:
@@ -473,14 +492,25 @@ class A3Driver:
             for op in plan.loads:
                 r0, r1 = tiles_[op.tile]
                 if op.opcode == _LOAD_KV:
-                    for off, X, stream in ((op.kv_offset[0], K, "K"), (op.kv_offset[1], V, "V")):
-                        w = (base + off - dram_base) >> 2
-                        f32[w : w + (r1 - r0) * d] = X[op.item, r0:r1].reshape(-1)
-                        if stores:
-                            dev.timed_store(base + off, (r1 - r0) * d * 4, stream)
+                    ka, va = base + op.kv_offset[0], base + op.kv_offset[1]
+                    count = (r1 - r0) * d
+                    if stage(ka, K[op.item, r0:r1], count) != -1:
+                        self._stage_failed(named[1])
+                    if stage(va, V[op.item, r0:r1], count) != -1:
+                        self._stage_failed(named[2])
+                    if stores:
+                        dev.timed_store(ka, count * 4, "K")
+                        dev.timed_store(va, count * 4, "V")
                 else:
                     write_sorted(dev, base + op.sorted_offset, K[op.item, r0:r1])
-        return descs, addr
+        return descs, addr, raw
+
+    def _stage_failed(self, named: tuple[str, np.ndarray | None]) -> None:
+        """Staging found a NaN or infinity (or could not write): raise the argument's error."""
+        name, x = named
+        if x is not None and not np.isfinite(x).all():
+            raise nonfinite_error(name, x)
+        raise E.PlatformError(f"staging {name} into device memory failed: {self._native.last_error()}")
 
     def _build_descriptors(self, plan: CallPlan, base: int, ctx: KVContext | None) -> tuple[np.ndarray, CallAddresses]:
         addr = plan.addresses(base)

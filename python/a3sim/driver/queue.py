@@ -37,6 +37,12 @@ _CQ_CHECKED = COMPLETION_DTYPE.fields["check"][1]  # the check word covers the b
 _CQ_STATUS_WORD = COMPLETION_DTYPE.fields["status"][1]  # uint16 at the start of a 32-bit word
 assert _CQ_CHECKED == _CQ_BYTES - 4 and _CQ_STATUS_WORD % 4 == 0 and _CQ_BYTES % 4 == 0
 
+_SQ_BYTES = DESCRIPTOR_DTYPE.itemsize
+_SQ_WORDS, _SQ_HALVES = _SQ_BYTES // 4, _SQ_BYTES // 2
+_SQ_TAG_WORD = DESCRIPTOR_DTYPE.fields["tag"][1] // 4
+_SQ_FLAGS_HALF = DESCRIPTOR_DTYPE.fields["flags"][1] // 2
+assert DESCRIPTOR_DTYPE.fields["tag"][1] % 4 == 0 and DESCRIPTOR_DTYPE.fields["flags"][1] % 2 == 0
+
 #: What :meth:`Rings.step` asks of its caller next.
 DONE, RUN, BELL = 0, 1, 2
 
@@ -44,10 +50,11 @@ DONE, RUN, BELL = 0, 1, 2
 class Submission:
     """One call's descriptors on their way through one unit's rings (:meth:`Rings.begin`)."""
 
-    __slots__ = ("descs", "next", "k", "got", "failures", "latency", "t_bell", "window0")
+    __slots__ = ("descs", "raw", "next", "k", "got", "failures", "latency", "t_bell", "window0")
 
-    def __init__(self, descs: np.ndarray) -> None:
+    def __init__(self, descs: np.ndarray, raw: memoryview | None = None) -> None:
         self.descs = descs  # every descriptor of the call (DESCRIPTOR_DTYPE)
+        self.raw = raw if raw is not None else memoryview(descs.view(np.uint8))  # the same, as bytes
         self.next = 0  # first descriptor not yet written to the ring
         self.k = self.got = 0  # descriptors of the chunk in flight, and completed of them
         self.failures: list[np.void] = []  # failed completion records
@@ -96,10 +103,10 @@ class Rings:
         self._mmio_write = nat.mmio_write
         self._write2 = nat.mmio_write2
         self._snapshot = nat.snapshot
+        self._values = nat.snapshot_values
         self._host_stores = dev.host_stores
-        self._sq_tag = self.sq["tag"]
-        self._sq_flags = self.sq["flags"]
-        self._steps = np.arange(1, entries + 1, dtype=np.uint64)
+        sq_raw = memoryview(dev.view(self.sq_block.address, np.uint8, DESCRIPTOR_DTYPE.itemsize * entries))
+        self._sq_b, self._sq_w, self._sq_h = sq_raw, sq_raw.cast("I"), sq_raw.cast("H")
         # The completion ring as bytes and as 32-bit words (memoryviews: plain ints, no numpy scalars).
         raw = memoryview(dev.view(self.cq_block.address, np.uint8, COMPLETION_DTYPE.itemsize * entries))
         self._cq_b, self._cq_w = raw, raw.cast("I")
@@ -141,7 +148,7 @@ class Rings:
         self.cq_phase = 1
 
     def _now_ps(self) -> int:
-        return int(self._snapshot()["now_ps"])
+        return self._values()[6]  # now_ps
 
     def wait_idle(self) -> None:
         """Run the simulation until the unit is not busy; :class:`DeviceTimeoutError` when it is
@@ -165,11 +172,11 @@ class Rings:
         return self.sq_size - 1
 
     # ---- one call's descriptors: begin (write, doorbell), step after each interrupt ----
-    def begin(self, descs: np.ndarray, t_host: float, now_ps: int) -> Submission:
+    def begin(self, descs: np.ndarray, t_host: float, now_ps: int, raw: memoryview | None = None) -> Submission:
         """Write the first chunk of ``descs`` (``DESCRIPTOR_DTYPE`` records, tag 0, no IRQ flag) into
         the ring; the caller rings the doorbell (:meth:`doorbell`). ``t_host`` and ``now_ps`` are the
         host and simulation times now (ns, ps)."""
-        sub = Submission(descs)
+        sub = Submission(descs, raw)
         self._put(sub, t_host, now_ps)
         return sub
 
@@ -241,26 +248,20 @@ class Rings:
         tags, the IRQ flag on the chunk's last descriptor."""
         b0 = sub.next
         k = min(len(sub.descs) - b0, self.sq_size - 1)
-        chunk = sub.descs[b0 : b0 + k]
-        sq, tail, size, tag = self.sq, self.sq_tail, self.sq_size, self.tag
+        src = sub.raw  # the descriptors as bytes
+        sq_b, sq_w, sq_h = self._sq_b, self._sq_w, self._sq_h
+        tail, size, tag = self.sq_tail, self.sq_size, self.tag
         first = min(k, size - tail)
-        sq[tail : tail + first] = chunk[:first]
+        sq_b[tail * _SQ_BYTES : (tail + first) * _SQ_BYTES] = src[b0 * _SQ_BYTES : (b0 + first) * _SQ_BYTES]
         if first < k:
-            sq[: k - first] = chunk[first:]
-        tags, flags = self._sq_tag, self._sq_flags
-        if k <= 8:
-            i = tail
-            for _ in range(k):
-                tag = (tag + 1) & TAG_MASK
-                tags[i] = tag
-                i = i + 1 if i + 1 < size else 0
-        else:
-            new = (tag + self._steps[:k]) & TAG_MASK
-            tags[tail : tail + first] = new[:first]
-            tags[: k - first] = new[first:]
-            tag = int(new[-1])
+            sq_b[: (k - first) * _SQ_BYTES] = src[(b0 + first) * _SQ_BYTES : (b0 + k) * _SQ_BYTES]
+        i = tail
+        for _ in range(k):  # tags (32-bit words), through the ring's word view
+            tag = (tag + 1) & TAG_MASK
+            sq_w[i * _SQ_WORDS + _SQ_TAG_WORD] = tag
+            i = i + 1 if i + 1 < size else 0
         last = (tail + k - 1) % size
-        flags[last] |= _FLAG_IRQ
+        sq_h[last * _SQ_HALVES + _SQ_FLAGS_HALF] |= _FLAG_IRQ
         if self._host_stores:  # timed stores over the bus: one cache-line store per descriptor
             dsize = DESCRIPTOR_DTYPE.itemsize
             for i in range(k):
@@ -271,10 +272,10 @@ class Rings:
         sub.window0 = now_ps if now_ps is not None else self._now_ps()
 
     def _host_ns(self) -> float:
-        return float(self._snapshot()["host_ps"]) / 1000.0
+        return self._values()[4] / 1000.0  # host_ps
 
     def _last_irq_ns(self) -> float:
-        return float(self._snapshot()["last_irq_ps"]) / 1000.0
+        return self._values()[5] / 1000.0  # last_irq_ps
 
     def drain(self, limit: int, failures: list[np.void]) -> int:
         """Consume up to ``limit`` new completion records (phase-bit protocol); append the failed

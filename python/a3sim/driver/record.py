@@ -41,7 +41,7 @@ class CallRows(NamedTuple):
     """A call's job and phase trace rows as copied out of the recorder in one native call: the
     bytes (job rows, then phase rows), the row counts and the row dtypes."""
 
-    raw: np.ndarray  # uint8
+    raw: bytes
     jobs: int
     phases: int
     job_dtype: np.dtype
@@ -49,13 +49,17 @@ class CallRows(NamedTuple):
 
     def only_unit(self, unit: int) -> CallRows:
         """The rows of one unit's jobs (calls on several units interleave in the trace tables)."""
-        jb = self.jobs * self.job_dtype.itemsize
-        jobs = self.raw[:jb].view(self.job_dtype)
-        phases = self.raw[jb : jb + self.phases * self.phase_dtype.itemsize].view(self.phase_dtype)
+        jobs, phases = self.decode()
         jobs = jobs[jobs["unit"] == unit]
         phases = phases[phases["unit"] == unit]
-        raw = np.concatenate([jobs.view(np.uint8), phases.view(np.uint8)])
+        raw = jobs.tobytes() + phases.tobytes()
         return CallRows(raw, len(jobs), len(phases), self.job_dtype, self.phase_dtype)
+
+    def decode(self) -> tuple[np.ndarray, np.ndarray]:
+        """The job rows and the phase rows as structured arrays (read-only views of the bytes)."""
+        jobs = np.frombuffer(self.raw, self.job_dtype, self.jobs)
+        phases = np.frombuffer(self.raw, self.phase_dtype, self.phases, self.jobs * self.job_dtype.itemsize)
+        return jobs, phases
 
 
 class CallRecord(CallCosts):
@@ -129,18 +133,15 @@ class CallRecord(CallCosts):
     # ---- the rows, decoded on first access ----
     @cached_property
     def _jobs(self) -> np.ndarray:
-        r = self._rows
-        return r.raw[: r.jobs * r.job_dtype.itemsize].view(r.job_dtype)
+        return self._rows.decode()[0]
 
     @cached_property
     def _phases(self) -> np.ndarray:
-        r = self._rows
-        j = r.jobs * r.job_dtype.itemsize
-        return r.raw[j : j + r.phases * r.phase_dtype.itemsize].view(r.phase_dtype)
+        return self._rows.decode()[1]
 
     @cached_property
     def _stats(self) -> list[np.ndarray]:
-        return [s.view(ROW_STATS_DTYPE) for s in self._raw_stats]
+        return [np.frombuffer(s, ROW_STATS_DTYPE) for s in self._raw_stats]
 
     def __repr__(self) -> str:
         return (
@@ -232,6 +233,7 @@ class CallRecord(CallCosts):
 
 def collect(
     dev: Device,
+    f32: np.ndarray,
     plan: CallPlan,
     addr: CallAddresses,
     latency: float,
@@ -239,20 +241,22 @@ def collect(
     cycle_ns: float,
     costs: Coefficients | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
-    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``addr``
-    holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
+    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``f32`` is
+    the device's DRAM as float32 words; ``addr`` holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
     job and phase trace rows."""
     B, m, d = plan.B, plan.m, plan.d
     rows_all = B * m
-    dram, base = dev.dram, dev.dram_base
+    base = dev.dram_base
     nb = rows_all * ROW_STATS_BYTES
     # The arena is reused by the next call: copy the row stats now (bytes; decoded when read).
-    raw_stats = [dram[a - base : a - base + nb].copy() for a in addr.stats]
+    mv = dev.dram_bytes
+    raw_stats = [mv[a - base : a - base + nb].tobytes() for a in addr.stats]
     if len(addr.outs) == 1:
-        o = addr.outs[0] - base
-        out = dram[o : o + rows_all * d * 4].view(np.float32).reshape(B, m, d).copy()
+        w = (addr.outs[0] - base) >> 2
+        out = f32[w : w + rows_all * d].reshape(B, m, d)  # a copy, below
+        out = out.copy()
     else:
-        stats = [r.view(ROW_STATS_DTYPE) for r in raw_stats]
+        stats = [np.frombuffer(r, ROW_STATS_DTYPE) for r in raw_stats]
         outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr.outs]
         out = merge_tiles(outs, stats).reshape(B, m, d)
     rec = CallRecord(plan, latency, rows, raw_stats, cycle_ns, costs)
