@@ -128,6 +128,7 @@ class Native:
     write_and_wait: Callable[[int, int, float], int]
     now_ns: Callable[[], float]
     host_now_ns: Callable[[], float]
+    last_irq_ps: Callable[[], int]  # delivery time of the last interrupt (ps)
     # trace buffers (used by a3sim.trace)
     trace_enable: Callable[[bool], None]
     trace_enabled: Callable[[], bool]
@@ -168,7 +169,7 @@ class Native:
 
     _BOUND = (
         "create exists mmio_read mmio_write mmio_write2 first_nonfinite stage_f32 mmio_base dram_base dram_size dram_ptr run_until_irq "
-        "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
+        "write_and_wait now_ns host_now_ns last_irq_ps trace_enable trace_enabled trace_clear txn_count phase_count "
         "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs copy_call_rows timing_formula "
         "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram "
         "fault_set fault_count protocol_report protocol_enabled protocol_checked protocol_violations"

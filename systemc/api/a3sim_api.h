@@ -75,6 +75,8 @@ int64_t stage_f32(uint64_t address, const float* data, uint64_t count);
 void snapshot(uintptr_t dst);
 double now_ns();
 double host_now_ns();
+// Delivery time (ps) of the last interrupt that reached the host (snapshot's last_irq_ps alone).
+uint64_t last_irq_ps();
 
 // Trace buffers: counts, row layouts ("name:kind:offset;...;__size__:V:bytes") and bulk copies
 // of rows [start, start + count) to dst (a buffer of count * row size bytes).

@@ -100,6 +100,15 @@ def as_f32(name: str, x: Any, ndim: Sequence[int], check_finite: bool = True) ->
     it while staging the data into device memory (``a3sim::stage_f32``) and raises
     :func:`nonfinite_error` before anything reaches the device; float64 arguments are always
     checked here (their conversion to float32 may overflow)."""
+    if (
+        not check_finite
+        and type(x) is np.ndarray
+        and x.dtype == _F32
+        and x.ndim in ndim
+        and x.size
+        and x.flags.c_contiguous
+    ):
+        return x  # the common case: nothing to convert, finiteness checked by the caller
     if type(x) is not np.ndarray:
         if isinstance(x, np.ma.MaskedArray):
             if np.ma.getmaskarray(x).any():

@@ -429,16 +429,15 @@ class A3Driver:
             rows = self._call_rows(pending.job0, pending.phase0)
         if self._shared_rows:  # other units' jobs may interleave with this call's: keep this unit's
             rows = rows.only_unit(self.unit)
-        out, rec = collect(
-            self.device, self._f32, pending.plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs
-        )
         batch, single, dtype = pending.post
+        plan = pending.plan
+        shape = (plan.B, plan.m, plan.d) if batch else (plan.d,) if single else (plan.m, plan.d)
+        out, rec = collect(
+            self.device, self._f32, plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs, shape
+        )
         if batch:
             return (out.astype(dtype) if dtype == _F64 else out), rec
-        out = out[0]
-        if dtype != _F32:
-            out = out.astype(dtype)
-        return (out[0] if single else out), rec
+        return (out if dtype == _F32 else out.astype(dtype)), rec
 
     def _call_rows(self, job0: int, phase0: int) -> CallRows:
         """The call's job and phase rows, copied out of the recorder by one native call."""
@@ -489,14 +488,16 @@ class A3Driver:
             dev.timed_store(addr.queries, Q.size * 4, "Q")  # over the bus when host_stores = 1
         if ctx is None:
             d, tiles_ = plan.d, plan.tiles
+            whole = plan.B == 1 and len(tiles_) == 1  # K/V as the user passed them: no slicing
             for op in plan.loads:
                 r0, r1 = tiles_[op.tile]
                 if op.opcode == _LOAD_KV:
                     ka, va = base + op.kv_offset[0], base + op.kv_offset[1]
                     count = (r1 - r0) * d
-                    if stage(ka, K[op.item, r0:r1], count) != -1:
+                    Kt, Vt = (named[1][1], named[2][1]) if whole else (K[op.item, r0:r1], V[op.item, r0:r1])
+                    if stage(ka, Kt, count) != -1:
                         self._stage_failed(named[1])
-                    if stage(va, V[op.item, r0:r1], count) != -1:
+                    if stage(va, Vt, count) != -1:
                         self._stage_failed(named[2])
                     if stores:
                         dev.timed_store(ka, count * 4, "K")

@@ -104,6 +104,7 @@ class Rings:
         self._write2 = nat.mmio_write2
         self._snapshot = nat.snapshot
         self._values = nat.snapshot_values
+        self._last_irq_ps = nat.last_irq_ps
         self._host_stores = dev.host_stores
         sq_raw = memoryview(dev.view(self.sq_block.address, np.uint8, DESCRIPTOR_DTYPE.itemsize * entries))
         self._sq_b, self._sq_w, self._sq_h = sq_raw, sq_raw.cast("I"), sq_raw.cast("H")
@@ -275,7 +276,7 @@ class Rings:
         return self._values()[4] / 1000.0  # host_ps
 
     def _last_irq_ns(self) -> float:
-        return self._values()[5] / 1000.0  # last_irq_ps
+        return self._last_irq_ps() / 1000.0
 
     def drain(self, limit: int, failures: list[np.void]) -> int:
         """Consume up to ``limit`` new completion records (phase-bit protocol); append the failed

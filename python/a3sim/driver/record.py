@@ -240,8 +240,10 @@ def collect(
     rows: CallRows,
     cycle_ns: float,
     costs: Coefficients | None = None,
+    shape: tuple[int, ...] | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
-    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``f32`` is
+    """A finished call's outputs (merged over tiles, shape (B, m, d), or ``shape``: the same
+    values) and its record. ``f32`` is
     the device's DRAM as float32 words; ``addr`` holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
     job and phase trace rows."""
     B, m, d = plan.B, plan.m, plan.d
@@ -253,12 +255,11 @@ def collect(
     raw_stats = [mv[a - base : a - base + nb].tobytes() for a in addr.stats]
     if len(addr.outs) == 1:
         w = (addr.outs[0] - base) >> 2
-        out = f32[w : w + rows_all * d].reshape(B, m, d)  # a copy, below
-        out = out.copy()
+        out = f32[w : w + rows_all * d].reshape(shape or (B, m, d)).copy()
     else:
         stats = [np.frombuffer(r, ROW_STATS_DTYPE) for r in raw_stats]
         outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr.outs]
-        out = merge_tiles(outs, stats).reshape(B, m, d)
+        out = merge_tiles(outs, stats).reshape(shape or (B, m, d))
     rec = CallRecord(plan, latency, rows, raw_stats, cycle_ns, costs)
     if plan.want_sets:
         for t, (r0, _) in enumerate(plan.tiles):
