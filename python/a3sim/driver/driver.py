@@ -45,7 +45,7 @@ from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv, non
 from .context import Arena, KVContext, write_sorted
 from .plan import CallAddresses, CallPlan, exact_plan, plan_for, resident_key
 from .queue import BELL, DONE, Rings, Submission, device_error
-from .record import CallRecord, CallRows, collect
+from .record import ROW_STATS_BYTES, CallRecord, CallRows, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
 DEFAULT_QUEUE_ENTRIES = 256
@@ -57,16 +57,43 @@ _LOAD_KV = int(Opcode.LOAD_KV)
 _NOTHING_RESIDENT: tuple[object, bool] = (None, False)
 
 
+class _Prepared:
+    """What one plan needs on a driver's arena, built on its first call and reused by every later
+    call of the same plan: the descriptor records (also as bytes), the buffer addresses, and views
+    of the output and row-stats buffers."""
+
+    __slots__ = ("plan", "descs", "raw", "addr", "stats", "_outs", "_base")
+
+    def __init__(self, plan: CallPlan, descs: np.ndarray, addr: CallAddresses, dev: Device) -> None:
+        self.plan, self.descs, self.addr = plan, descs, addr
+        self.raw = memoryview(descs.view(np.uint8))
+        nb = plan.B * plan.m * ROW_STATS_BYTES
+        self.stats = [dev.dram_bytes[a - dev.dram_base : a - dev.dram_base + nb] for a in addr.stats]
+        self._outs: dict[tuple[int, ...], np.ndarray | None] = {}
+        self._base = dev.dram_base
+
+    def views(self, shape: tuple[int, ...], f32: np.ndarray) -> tuple[np.ndarray | None, list[memoryview]]:
+        """The output buffer of a one-tile call as a view of ``shape`` (None with several tiles:
+        they are merged), and the row stats of each tile as bytes."""
+        out = self._outs.get(shape)
+        if out is None and shape not in self._outs:
+            plan = self.plan
+            if len(plan.tiles) == 1:
+                w = (self.addr.outs[0] - self._base) >> 2
+                out = f32[w : w + plan.B * plan.m * plan.d].reshape(shape)
+            self._outs[shape] = out
+        return out, self.stats
+
+
 class PendingCall:
     """A call submitted to a unit (:meth:`A3Driver.submit`, :meth:`A3Driver.submit_batch`) and not
     yet collected (:meth:`A3Driver.collect`)."""
 
-    def __init__(
-        self, driver: A3Driver, plan: CallPlan, addr: CallAddresses, job0: int, phase0: int, post: tuple
-    ) -> None:
+    def __init__(self, driver: A3Driver, plan: CallPlan, prep: _Prepared, job0: int, phase0: int, post: tuple) -> None:
         self.driver = driver
         self.plan = plan
-        self.addr = addr
+        self.prep = prep
+        self.addr = prep.addr
         self.job0, self.phase0 = job0, phase0  # first job id and phase row of the call
         self.post = post  # (batch, single query, dtype of the result)
         self.done = False  # every descriptor completed (or the call failed)
@@ -171,7 +198,7 @@ class A3Driver:
         self._stage = dev.native.stage_f32
         self._pending: PendingCall | None = None
         self._shared_rows = dev.units > 1  # several units: the trace tables interleave their rows
-        self._descs: dict[tuple[int, int, int], tuple[CallPlan, np.ndarray, CallAddresses, memoryview]] = {}
+        self._prepared: dict[tuple[int, int, int], _Prepared] = {}
         self._job_size, self._phase_size = self.trace.job_dtype.itemsize, self.trace.phase_dtype.itemsize
         self._row_buf = np.empty(64 * (self._job_size + self._phase_size), np.uint8)
         self._row_addr = int(self._row_buf.ctypes.data)
@@ -353,12 +380,12 @@ class A3Driver:
             mp.mode, B, m, n, d, self.n_max, self.q_rows, tl, ctx_id, want_sets, mp.M, mp.M_frac, mp.T,
             mp.min_skip, resident, self._device_sorter,
         )  # fmt: skip
-        descs, addr, raw = self._materialise(plan, Q, ctx, K, V, named)
+        prep = self._materialise(plan, Q, ctx, K, V, named)
         job_base, job_rows, phase_rows, _, host_ps, _, now_ps, _ = self._native.snapshot_values()
-        pending = PendingCall(self, plan, addr, job_base + job_rows, phase_rows, post)
+        pending = PendingCall(self, plan, prep, job_base + job_rows, phase_rows, post)
         rings = self._rings
         try:
-            pending._sub = rings.begin(descs, host_ps / 1000.0, now_ps, raw)
+            pending._sub = rings.begin(prep.descs, host_ps / 1000.0, now_ps, prep.raw)
             pending.t_doorbell_ns = pending._sub.t_bell
             irq = rings.doorbell(pending._sub, wait)
         except BaseException:
@@ -433,8 +460,9 @@ class A3Driver:
         plan = pending.plan
         shape = (plan.B, plan.m, plan.d) if batch else (plan.d,) if single else (plan.m, plan.d)
         out, rec = collect(
-            self.device, self._f32, plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs, shape
-        )
+            self.device, self._f32, plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs, shape,
+            pending.prep.views(shape, self._f32),
+        )  # fmt: skip
         if batch:
             return (out.astype(dtype) if dtype == _F64 else out), rec
         return (out if dtype == _F32 else out.astype(dtype)), rec
@@ -460,7 +488,7 @@ class A3Driver:
         K: np.ndarray | None,
         V: np.ndarray | None,
         named: tuple[tuple[str, np.ndarray | None], ...],
-    ) -> tuple[np.ndarray, CallAddresses, memoryview]:
+    ) -> _Prepared:
         """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
         give the descriptor records (built once per plan, arena and context, then reused).
 
@@ -473,14 +501,14 @@ class A3Driver:
             arena.reserve(lay.reserve)
         base = arena.block.address
         key = (id(plan), base, ctx.id if ctx is not None else 0)
-        hit = self._descs.get(key)
-        if hit is None or hit[0] is not plan:
+        prep = self._prepared.get(key)
+        if prep is None or prep.plan is not plan:
             descs, addr = self._build_descriptors(plan, base, ctx)
-            hit = (plan, descs, addr, memoryview(descs.view(np.uint8)))
-            if len(self._descs) >= 64:
-                self._descs.clear()
-            self._descs[key] = hit
-        _, descs, addr, raw = hit
+            prep = _Prepared(plan, descs, addr, dev)
+            if len(self._prepared) >= 64:
+                self._prepared.clear()
+            self._prepared[key] = prep
+        addr = prep.addr
         stores = self._host_stores
         if stage(addr.queries, Q, Q.size) != -1:
             self._stage_failed(named[0])
@@ -504,7 +532,7 @@ class A3Driver:
                         dev.timed_store(va, count * 4, "V")
                 else:
                     write_sorted(dev, base + op.sorted_offset, K[op.item, r0:r1])
-        return descs, addr, raw
+        return prep
 
     def _stage_failed(self, named: tuple[str, np.ndarray | None]) -> None:
         """Staging found a NaN or infinity (or could not write): raise the argument's error."""

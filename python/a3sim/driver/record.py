@@ -241,21 +241,30 @@ def collect(
     cycle_ns: float,
     costs: Coefficients | None = None,
     shape: tuple[int, ...] | None = None,
+    views: tuple[np.ndarray | None, list[memoryview]] | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
     """A finished call's outputs (merged over tiles, shape (B, m, d), or ``shape``: the same
-    values) and its record. ``f32`` is
-    the device's DRAM as float32 words; ``addr`` holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
-    job and phase trace rows."""
+    values) and its record. ``f32`` is the device's DRAM as float32 words; ``addr`` holds the device
+    addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's job and phase
+    trace rows; ``views`` (optional) the output buffer of a one-tile call as a view of ``shape``
+    and each tile's row stats as bytes (``addr`` gives them otherwise)."""
     B, m, d = plan.B, plan.m, plan.d
     rows_all = B * m
     base = dev.dram_base
-    nb = rows_all * ROW_STATS_BYTES
-    # The arena is reused by the next call: copy the row stats now (bytes; decoded when read).
-    mv = dev.dram_bytes
-    raw_stats = [mv[a - base : a - base + nb].tobytes() for a in addr.stats]
-    if len(addr.outs) == 1:
-        w = (addr.outs[0] - base) >> 2
-        out = f32[w : w + rows_all * d].reshape(shape or (B, m, d)).copy()
+    if views is None:
+        nb = rows_all * ROW_STATS_BYTES
+        mv = dev.dram_bytes
+        out_view, stats_views = None, [mv[a - base : a - base + nb] for a in addr.stats]
+        if len(addr.outs) == 1:
+            w = (addr.outs[0] - base) >> 2
+            out_view = f32[w : w + rows_all * d].reshape(shape or (B, m, d))
+    else:
+        out_view, stats_views = views
+    # The arena is reused by the next call: copy the outputs and row stats now (the stats as bytes,
+    # decoded when read).
+    raw_stats = [v.tobytes() for v in stats_views]
+    if out_view is not None:
+        out = out_view.copy()
     else:
         stats = [np.frombuffer(r, ROW_STATS_DTYPE) for r in raw_stats]
         outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr.outs]
