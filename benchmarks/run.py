@@ -397,7 +397,7 @@ def bench_ops(drv, reps: int) -> dict:
             slice(None), K.ravel()
         ),
         "completion record check (zlib.crc32 of 28 bytes)": lambda: zlib.crc32(crc_bytes),
-        "trace rows of one call, job + phase in one copy (_call_rows)": lambda: drv._call_rows(job0, phase0),
+        "trace rows of one call, job + phase in one copy (RowReader.read)": lambda: drv._rows.read(job0, phase0),
         "trace row copy, job rows of one call (trace.rows)": lambda: drv.trace.rows("job", drv.trace.count("job") - 2),
         "trace row copy, phase rows of one call (trace.rows)": lambda: drv.trace.rows(
             "phase", drv.trace.count("phase") - 4

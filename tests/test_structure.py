@@ -55,14 +55,14 @@ def test_trace_records_move_in_bulk(drv, monkeypatch):
             return _fn(start, count, dst)
 
         monkeypatch.setitem(tr._copy, kind, counting)
-    call_rows = drv._native.copy_call_rows
+    call_rows = drv._rows._copy  # the driver's RowReader: native copy_call_rows
 
     def counting_call(job0, phase0, dst, cap):
         got = int(call_rows(job0, phase0, dst, cap))
         calls["call"].append(got)
         return got
 
-    monkeypatch.setattr(drv._native, "copy_call_rows", counting_call)
+    monkeypatch.setattr(drv._rows, "_copy", counting_call)
     p0 = tr.count("phase")
     _, rec = drv.attention(rand(rng, 1024, 64), rand(rng, 320, 64), rand(rng, 320, 64))
     # The call's record: its job rows and its phase rows, in one copy (a buffer too small for a

@@ -32,7 +32,7 @@ from . import errors as E
 from .config import ConfigLike
 from .device import Device
 from .driver import A3Driver, CallRecord
-from .driver.driver import PendingCall
+from .driver.call import PendingCall
 from .protocol import IRQ_DONE, IRQ_ERROR, Reg
 
 
@@ -200,7 +200,7 @@ class MultiUnitDriver:
         live = {k: p for k, p in pending.items() if k not in errors}
         rows = None
         if live:
-            rows = self.drivers[0]._call_rows(min(p.job0 for p in live.values()), min(p.phase0 for p in live.values()))
+            rows = self.drivers[0]._rows.read(min(p.job0 for p in live.values()), min(p.phase0 for p in live.values()))
         results: dict[int, Any] = {}
         for k, p in sorted(live.items()):
             try:

@@ -246,3 +246,60 @@ def check_kv(K: np.ndarray, V: np.ndarray, d_max: int) -> None:
             f"d = {K.shape[1]} exceeds the datapath width d_max = {d_max}; "
             "project K/V/q to at most d_max columns, or build the platform with a larger d_max"
         )
+
+
+_F32 = np.dtype(np.float32)
+
+
+class CallArgs(NamedTuple):
+    """A call's checked arrays: Q (B, m, d), a K/V context or K, V (B, n, d), what the result
+    looks like (batch, single query, dtype) and the arguments as the user passed them, by name
+    (what a staging error names)."""
+
+    Q: np.ndarray
+    ctx: Any
+    K: np.ndarray | None
+    V: np.ndarray | None
+    post: tuple[bool, bool, np.dtype]
+    named: tuple[tuple[str, np.ndarray | None], ...]
+
+
+def single_args(q: Any, K: Any, V: Any, d_max: int, context_type: type) -> CallArgs:
+    """Check the arrays of ``attention(q, K, V)`` (``K`` may be a ``context_type`` with V None).
+    Finiteness of float32 arrays is left to the staging of the data (``Stager``)."""
+    out_dtype = q.dtype if isinstance(q, np.ndarray) else _F32
+    q = as_f32("q", q, (1, 2), False)
+    single = q.ndim == 1
+    Q = q.reshape(1, -1) if single else q
+    if isinstance(K, context_type):
+        if V is not None:
+            raise E.ShapeError("pass V only with a K array, not with a KVContext")
+        if K.closed:
+            raise E.A3InputError("the KVContext is closed")
+        ctx, K3, V3, Ka, Va, kd = K, None, None, None, None, K.d
+    else:
+        if V is None:
+            raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
+        ctx = None
+        Ka = as_f32("K", K, (2,), False)
+        Va = as_f32("V", V, (2,), False)
+        check_kv(Ka, Va, d_max)
+        kd = Ka.shape[1]
+        K3, V3 = Ka[None], Va[None]
+    if Q.shape[1] != kd:
+        raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
+    return CallArgs(Q[None], ctx, K3, V3, (False, single, out_dtype), (("q", q), ("K", Ka), ("V", Va)))
+
+
+def batch_args(Q: Any, K: Any, V: Any, d_max: int) -> CallArgs:
+    """Check the arrays of ``attention_batch(Q, K, V)``: Q (B, m, d), K and V (B, n, d)."""
+    dtype = Q.dtype if isinstance(Q, np.ndarray) else np.asarray(Q).dtype
+    Qa = as_f32("Q", Q, (3,), False)
+    Ka = as_f32("K", K, (3,), False)
+    Va = as_f32("V", V, (3,), False)
+    if Ka.shape != Va.shape:
+        raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
+    if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
+        raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
+    check_kv(Ka[0], Va[0], d_max)
+    return CallArgs(Qa, None, Ka, Va, (True, False, dtype), (("Q", Qa), ("K", Ka), ("V", Va)))

@@ -11,8 +11,8 @@ the host with the log-sum-exp rule, which gives exact attention.
     ctx = drv.load(K, V)                       # K/V resident across calls
     out, rec = drv.attention(q, ctx, mode="approx", preset="conservative")
 
-:class:`A3Driver` only orchestrates: :mod:`.checks` validates, :mod:`.plan` plans the call,
-:mod:`.queue` talks to the rings, :mod:`.context` owns device memory, :mod:`.record` reports.
+:class:`A3Driver` only orchestrates: :mod:`.checks` validates, :mod:`.plan` plans, :mod:`.call`
+stages data, :mod:`.queue` talks to the rings, :mod:`.context` owns memory, :mod:`.record` reports.
 """
 
 from __future__ import annotations
@@ -36,16 +36,16 @@ from ..protocol import (
     QUEUE_ENTRIES_MIN,
     RES_KV,
     RES_SORTED,
-    Opcode,
     Reg,
     perf_offset,
 )
 from ..trace import Trace
-from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv, nonfinite_error
-from .context import Arena, KVContext, write_sorted
-from .plan import CallAddresses, CallPlan, exact_plan, plan_for, resident_key
-from .queue import BELL, DONE, Rings, Submission, device_error
-from .record import ROW_STATS_BYTES, CallRecord, CallRows, collect
+from .call import PendingCall, RowReader, Stager
+from .checks import CallOptions, ModeParams, as_f32, batch_args, call_options, check_kv, single_args
+from .context import Arena, KVContext
+from .plan import CallPlan, exact_plan, plan_for, resident_key
+from .queue import BELL, DONE, Rings, device_error
+from .record import CallRecord, CallRows, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
 DEFAULT_QUEUE_ENTRIES = 256
@@ -53,68 +53,7 @@ VERSION_MAJOR_SHIFT = 16
 P = ParamSpec("P")
 R = TypeVar("R")
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-_LOAD_KV = int(Opcode.LOAD_KV)
 _NOTHING_RESIDENT: tuple[object, bool] = (None, False)
-
-
-class _Prepared:
-    """What one plan needs on a driver's arena, built on its first call and reused by every later
-    call of the same plan: the descriptor records (also as bytes), the buffer addresses, and views
-    of the output and row-stats buffers."""
-
-    __slots__ = ("plan", "descs", "raw", "addr", "stats", "_outs", "_base")
-
-    def __init__(self, plan: CallPlan, descs: np.ndarray, addr: CallAddresses, dev: Device) -> None:
-        self.plan, self.descs, self.addr = plan, descs, addr
-        self.raw = memoryview(descs.view(np.uint8))
-        nb = plan.B * plan.m * ROW_STATS_BYTES
-        self.stats = [dev.dram_bytes[a - dev.dram_base : a - dev.dram_base + nb] for a in addr.stats]
-        self._outs: dict[tuple[int, ...], np.ndarray | None] = {}
-        self._base = dev.dram_base
-
-    def views(self, shape: tuple[int, ...], f32: np.ndarray) -> tuple[np.ndarray | None, list[memoryview]]:
-        """The output buffer of a one-tile call as a view of ``shape`` (None with several tiles:
-        they are merged), and the row stats of each tile as bytes."""
-        out = self._outs.get(shape)
-        if out is None and shape not in self._outs:
-            plan = self.plan
-            if len(plan.tiles) == 1:
-                w = (self.addr.outs[0] - self._base) >> 2
-                out = f32[w : w + plan.B * plan.m * plan.d].reshape(shape)
-            self._outs[shape] = out
-        return out, self.stats
-
-
-class PendingCall:
-    """A call submitted to a unit (:meth:`A3Driver.submit`, :meth:`A3Driver.submit_batch`) and not
-    yet collected (:meth:`A3Driver.collect`)."""
-
-    def __init__(self, driver: A3Driver, plan: CallPlan, prep: _Prepared, job0: int, phase0: int, post: tuple) -> None:
-        self.driver = driver
-        self.plan = plan
-        self.prep = prep
-        self.addr = prep.addr
-        self.job0, self.phase0 = job0, phase0  # first job id and phase row of the call
-        self.post = post  # (batch, single query, dtype of the result)
-        self.done = False  # every descriptor completed (or the call failed)
-        self.collected = False
-        self.t_doorbell_ns = 0.0  # host time of the (first) doorbell
-        self._sub: Submission
-
-    @property
-    def unit(self) -> int:
-        """The unit the call runs on."""
-        return self.driver.unit
-
-    def advance(self, irq: int) -> bool:
-        """After the host ran the simulation: take what the unit completed (``irq``: an interrupt of
-        this unit came, as its ``IRQ_STATUS`` says), ring the next doorbell if the call needs
-        another, and return whether the call completed. Raises what the device reported."""
-        if self.done:
-            return True
-        drv = self.driver
-        with drv.device.lock:
-            return drv._drive(self, irq, False)
 
 
 def _serialised(method: Callable[P, R]) -> Callable[P, R]:
@@ -194,15 +133,10 @@ class A3Driver:
         self._arena = Arena(dev)
         self._f32 = dev.dram.view(np.float32)
         self._rings = Rings(dev, self._base, queue_entries, self.timeout_ns)
-        self._host_stores = dev.host_stores
-        self._stage = dev.native.stage_f32
+        self._stager = Stager(dev, self._arena)
+        self._rows = RowReader(dev, self.trace)
         self._pending: PendingCall | None = None
         self._shared_rows = dev.units > 1  # several units: the trace tables interleave their rows
-        self._prepared: dict[tuple[int, int, int], _Prepared] = {}
-        self._job_size, self._phase_size = self.trace.job_dtype.itemsize, self.trace.phase_dtype.itemsize
-        self._row_buf = np.empty(64 * (self._job_size + self._phase_size), np.uint8)
-        self._row_addr = int(self._row_buf.ctypes.data)
-        self._row_mv = memoryview(self._row_buf)
         self.sq_size = self.cq_size = queue_entries
         self._finalizer = weakref.finalize(self, _release, dev, self._rings.blocks(), self._arena)
         self._reset_queues()  # also clears the completion ring
@@ -313,45 +247,14 @@ class A3Driver:
     def _start_single(self, q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
         mp, want_sets = call_options(options)
-        out_dtype = q.dtype if isinstance(q, np.ndarray) else _F32
-        q = as_f32("q", q, (1, 2), False)  # finiteness: checked while staging (_materialise)
-        single = q.ndim == 1
-        Q = q.reshape(1, -1) if single else q
-        if isinstance(K, KVContext):
-            if V is not None:
-                raise E.ShapeError("pass V only with a K array, not with a KVContext")
-            ctx, K3, V3 = K, None, None
-            if ctx.closed:
-                raise E.A3InputError("the KVContext is closed")
-            kd = ctx.d
-        else:
-            if V is None:
-                raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
-            ctx = None
-            Ka = as_f32("K", K, (2,), False)
-            Va = as_f32("V", V, (2,), False)
-            check_kv(Ka, Va, self.d_max)
-            kd = Ka.shape[1]
-            K3, V3 = Ka[None], Va[None]
-        if Q.shape[1] != kd:
-            raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
-        named = (("q", q), ("K", None if ctx is not None else Ka), ("V", None if ctx is not None else Va))
-        return self._begin(Q[None], ctx, K3, V3, mp, want_sets, wait, (False, single, out_dtype), named)
+        a = single_args(q, K, V, self.d_max, KVContext)
+        return self._begin(a.Q, a.ctx, a.K, a.V, mp, want_sets, wait, a.post, a.named)
 
     def _start_batch(self, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
         mp, want_sets = call_options(options)
-        dtype = Q.dtype if isinstance(Q, np.ndarray) else np.asarray(Q).dtype
-        Qa = as_f32("Q", Q, (3,), False)  # finiteness: checked while staging (_materialise)
-        Ka = as_f32("K", K, (3,), False)
-        Va = as_f32("V", V, (3,), False)
-        if Ka.shape != Va.shape:
-            raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
-        if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
-            raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
-        check_kv(Ka[0], Va[0], self.d_max)
-        named = (("Q", Qa), ("K", Ka), ("V", Va))
-        return self._begin(Qa, None, Ka, Va, mp, want_sets, wait, (True, False, dtype), named)
+        a = batch_args(Q, K, V, self.d_max)
+        return self._begin(a.Q, a.ctx, a.K, a.V, mp, want_sets, wait, a.post, a.named)
 
     def _begin(
         self,
@@ -380,7 +283,7 @@ class A3Driver:
             mp.mode, B, m, n, d, self.n_max, self.q_rows, tl, ctx_id, want_sets, mp.M, mp.M_frac, mp.T,
             mp.min_skip, resident, self._device_sorter,
         )  # fmt: skip
-        prep = self._materialise(plan, Q, ctx, K, V, named)
+        prep = self._stager.stage(plan, Q, ctx, K, V, named)
         job_base, job_rows, phase_rows, _, host_ps, _, now_ps, _ = self._native.snapshot_values()
         pending = PendingCall(self, plan, prep, job_base + job_rows, phase_rows, post)
         rings = self._rings
@@ -453,7 +356,7 @@ class A3Driver:
             self._forget_banks()  # what the banks hold is no longer known
             raise device_error(sub.failures, self.device.errors)
         if rows is None:
-            rows = self._call_rows(pending.job0, pending.phase0)
+            rows = self._rows.read(pending.job0, pending.phase0)
         if self._shared_rows:  # other units' jobs may interleave with this call's: keep this unit's
             rows = rows.only_unit(self.unit)
         batch, single, dtype = pending.post
@@ -466,91 +369,6 @@ class A3Driver:
         if batch:
             return (out.astype(dtype) if dtype == _F64 else out), rec
         return (out if dtype == _F32 else out.astype(dtype)), rec
-
-    def _call_rows(self, job0: int, phase0: int) -> CallRows:
-        """The call's job and phase rows, copied out of the recorder by one native call."""
-        buf = self._row_buf
-        counts = int(self._native.copy_call_rows(job0, phase0, self._row_addr, buf.size))
-        nj, nph = counts >> 32, counts & 0xFFFF_FFFF
-        nbytes = nj * self._job_size + nph * self._phase_size
-        if nbytes > buf.size:  # a large call: grow the buffer and copy again
-            self._row_buf = buf = np.empty(2 * nbytes, np.uint8)
-            self._row_addr = int(buf.ctypes.data)
-            self._native.copy_call_rows(job0, phase0, self._row_addr, buf.size)
-            self._row_mv = memoryview(buf)
-        return CallRows(self._row_mv[:nbytes].tobytes(), nj, nph, self.trace.job_dtype, self.trace.phase_dtype)
-
-    def _materialise(
-        self,
-        plan: CallPlan,
-        Q: np.ndarray,
-        ctx: KVContext | None,
-        K: np.ndarray | None,
-        V: np.ndarray | None,
-        named: tuple[tuple[str, np.ndarray | None], ...],
-    ) -> _Prepared:
-        """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
-        give the descriptor records (built once per plan, arena and context, then reused).
-
-        Queries and K/V are staged by one native call per block, which also checks them: a NaN or
-        infinity raises :class:`~a3sim.errors.NonFiniteError`, named by ``named`` (the arguments
-        as the user passed them), before anything reaches the device."""
-        dev, lay, stage = self.device, plan.layout, self._stage
-        arena = self._arena
-        if arena.block is None or arena.block.size < lay.reserve:
-            arena.reserve(lay.reserve)
-        base = arena.block.address
-        key = (id(plan), base, ctx.id if ctx is not None else 0)
-        prep = self._prepared.get(key)
-        if prep is None or prep.plan is not plan:
-            descs, addr = self._build_descriptors(plan, base, ctx)
-            prep = _Prepared(plan, descs, addr, dev)
-            if len(self._prepared) >= 64:
-                self._prepared.clear()
-            self._prepared[key] = prep
-        addr = prep.addr
-        stores = self._host_stores
-        if stage(addr.queries, Q, Q.size) != -1:
-            self._stage_failed(named[0])
-        if stores:
-            dev.timed_store(addr.queries, Q.size * 4, "Q")  # over the bus when host_stores = 1
-        if ctx is None:
-            d, tiles_ = plan.d, plan.tiles
-            whole = plan.B == 1 and len(tiles_) == 1  # K/V as the user passed them: no slicing
-            for op in plan.loads:
-                r0, r1 = tiles_[op.tile]
-                if op.opcode == _LOAD_KV:
-                    ka, va = base + op.kv_offset[0], base + op.kv_offset[1]
-                    count = (r1 - r0) * d
-                    Kt, Vt = (named[1][1], named[2][1]) if whole else (K[op.item, r0:r1], V[op.item, r0:r1])
-                    if stage(ka, Kt, count) != -1:
-                        self._stage_failed(named[1])
-                    if stage(va, Vt, count) != -1:
-                        self._stage_failed(named[2])
-                    if stores:
-                        dev.timed_store(ka, count * 4, "K")
-                        dev.timed_store(va, count * 4, "V")
-                else:
-                    write_sorted(dev, base + op.sorted_offset, K[op.item, r0:r1])
-        return prep
-
-    def _stage_failed(self, named: tuple[str, np.ndarray | None]) -> None:
-        """Staging found a NaN or infinity (or could not write): raise the argument's error."""
-        name, x = named
-        if x is not None and not np.isfinite(x).all():
-            raise nonfinite_error(name, x)
-        raise E.PlatformError(f"staging {name} into device memory failed: {self._native.last_error()}")
-
-    def _build_descriptors(self, plan: CallPlan, base: int, ctx: KVContext | None) -> tuple[np.ndarray, CallAddresses]:
-        addr = plan.addresses(base)
-        if ctx is not None:
-            load = lambda op: ctx.kv_address(op.tile)  # noqa: E731
-            load_sorted = lambda op: ctx.sorted_table(op.tile)  # noqa: E731 - sorts on first use
-        else:
-            load = lambda op: (base + op.kv_offset[0], base + op.kv_offset[1])  # noqa: E731
-            load_sorted = lambda op: base + op.sorted_offset  # noqa: E731
-        descs = plan.descriptors(addr.queries, addr.outs, addr.stats, addr.sets, load, load_sorted)
-        return descs, addr
 
     # ---- housekeeping ----
     @_serialised
