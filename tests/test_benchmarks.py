@@ -20,7 +20,18 @@ FIGURES = ["exact", "approx", "tiny", "minilm", "startup", "trace", "ops"]
 def test_bench_script_writes_every_figure(tmp_path):
     out = tmp_path / "results.json"
     p = subprocess.run(
-        [sys.executable, str(RUN), "--only", *FIGURES, "--reps", "1", "--json", str(out), "--plot", str(tmp_path / "s.png")],
+        [
+            sys.executable,
+            str(RUN),
+            "--only",
+            *FIGURES,
+            "--reps",
+            "1",
+            "--json",
+            str(out),
+            "--plot",
+            str(tmp_path / "s.png"),
+        ],
         capture_output=True,
         text=True,
         timeout=600,

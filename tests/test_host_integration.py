@@ -129,7 +129,7 @@ def test_reset_values_in_a_fresh_platform():
         "CAP_Q_ROWS": 256,
         "CAP_CLOCK_MHZ": 1000,
         "CAP_BURST_BYTES": 256,
-        "CAP_FEATURES": 1,
+        "CAP_FEATURES": 0x5,  # APPROX | MIN_SKIP (docs/register-map.md)
         "CAP_QUEUE_MAX": 65536,
         "CAP_ITER_BITS": 32,
     }

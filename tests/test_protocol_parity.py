@@ -56,6 +56,7 @@ def test_registers_and_bits(tables):
                                     "LAST_ERROR_SHIFT": P.STATUS_LAST_ERROR_SHIFT}  # fmt: skip
     assert tables["irq_bit"] == {"DONE": P.IRQ_DONE, "ERROR": P.IRQ_ERROR}
     assert tables["res_bit"] == {"KV": P.RES_KV, "SORTED": P.RES_SORTED}
+    assert tables["feat_bit"] == {f.name: f.value for f in P.Feature}
     lim = tables["limit"]
     assert lim["QUEUE_ENTRIES_MIN"] == P.QUEUE_ENTRIES_MIN
     assert (lim["DEVICE_ID"], lim["DEVICE_VERSION"]) == (P.DEVICE_ID, P.DEVICE_VERSION)

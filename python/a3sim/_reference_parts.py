@@ -123,3 +123,43 @@ def _min_side_steps(max_products: np.ndarray, min_products: np.ndarray, M: int) 
             k += 1
         t += 1
     return steps[:k]
+
+
+def _blocked_iterations(max_products: np.ndarray, min_products: np.ndarray, M: int) -> int:
+    """Rule 3: how many of the M iterations start with R < 0 (their min side is blocked).
+
+    ``max_products`` / ``min_products`` are the adding picks of each side in pick order (the max
+    side adds its t-th in iteration t; the min side its next one in every iteration it is not
+    blocked). Once neither side can add any more, R is constant: the remaining iterations are all
+    blocked or none is.
+    """
+    a, b = len(max_products), len(min_products)
+    maxp, minp = max_products.tolist(), min_products.tolist()
+    R, k, t, blocked = 0.0, 0, 0, 0
+    while t < M and (t < a or k < b):
+        go = not R < 0.0
+        if t >= a and not go:
+            break  # blocked for good: only the max side could raise R, and it is spent
+        blocked += 0 if go else 1
+        if t < a:
+            R += maxp[t]
+        if go and k < b:
+            R += minp[k]
+            k += 1
+        t += 1
+    return blocked + (M - t if R < 0.0 else 0)
+
+
+def _pointer_moves_fast(q, sorted_values, sorted_rows, M, min_skip: bool) -> tuple[int, int]:
+    """Fast form of ``reference.pointer_moves``: each side moves min(M, d' n) times, the min side
+    only in the iterations the skip does not block (R replayed over the adding picks)."""
+    q = _as_f32("q", q, (1,))
+    M = _check_M(M)
+    values, rows = _check_table(sorted_values, sorted_rows, q.shape[0], np.asarray(sorted_values).shape[-1])
+    live = int(np.count_nonzero(q)) * values.shape[1]
+    if not min_skip:
+        return min(M, live), min(M, live)
+    q64 = q.astype(np.float64)
+    _, max_products = _side_picks(q64, values, rows, M, +1)
+    _, min_products = _side_picks(q64, values, rows, M, -1)
+    return min(M, live), min(M - _blocked_iterations(max_products, min_products, M), live)

@@ -7,7 +7,14 @@ from the configuration, reports key sorting apart from the pipeline, and estimat
 
 * module: ``(dynamic mW x busy cycles + static mW x job cycles) x cycle ns``;
 * SRAM: ``(dynamic mW x bytes / sram_full_use_bytes + static mW x job cycles) x cycle ns``;
-* DRAM: ``bytes x dram_pj_per_byte + activates x dram_activate_pj``; bus: ``bytes x bus_pj_per_byte``.
+* DRAM (simple policy): ``bytes x dram_pj_per_byte``; (banked policy): ``read bytes x
+  dram_rd_pj_per_byte + written bytes x dram_wr_pj_per_byte + activates x dram_activate_pj``;
+  bus: ``bytes x bus_pj_per_byte``.
+
+These are **whole-job** figures: static power over the job's whole time (DMA included), every SRAM
+byte (fills too), every job (LOAD_KV, LOAD_SORTED). Beside them, :func:`compute_energy_pj` gives the
+**compute** figure of the paper's scope (docs/spec.md 3.7, Fig. 15a): ATTEND jobs only, the Table I
+modules and SRAMs of the design that runs the mode, static power over the compute time only.
 
 Energy against the host CPU uses :data:`CPU_POWER_W`, an assumption (see there).
 """
@@ -43,6 +50,17 @@ TABLE_I: dict[str, str] = {
     "value_sram": "value_sram",
     "sorted_sram": "sorted_sram",
 }
+#: The Table I components of base A3 (paper Sec. III): the three modules of the exact pipeline and
+#: the key and value SRAMs. The approximation adds candidate selection, post-scoring and the
+#: sorted-key SRAM (Sec. IV-V).
+BASE_A3: tuple[str, ...] = ("dot_product", "exponent", "output", "key_sram", "value_sram")
+#: The components of the design that runs each mode (descriptor mode 0 exact, 1 approx,
+#: 2 post_only), for the compute figure: base A3; the whole unit; base A3 with post-scoring.
+DESIGN_BY_MODE: dict[int, tuple[str, ...]] = {
+    0: BASE_A3,
+    1: tuple(TABLE_I),
+    2: (*BASE_A3, "post_scoring"),
+}
 #: Job-row columns of the busy cycles (modules) or bytes (SRAMs) charged at dynamic power.
 _ACTIVITY: dict[str, tuple[str, ...]] = {
     "dot_product": ("cyc_dot",),
@@ -75,6 +93,9 @@ class Coefficients:
     dram_pj_per_byte: float
     dram_activate_pj: float
     bus_pj_per_byte: float
+    dram_banked: bool  # the banked DRAM policy: activates counted, read / write burst energy per byte
+    dram_rd_pj_per_byte: float
+    dram_wr_pj_per_byte: float
     elem_bytes: float
     stage_fixed: tuple[int, int, int]  # L_dot, L_exp, L_div + L_mac: base A3's three modules
 
@@ -90,9 +111,34 @@ class Coefficients:
             dram_pj_per_byte=cfg("dram_pj_per_byte"),
             dram_activate_pj=cfg("dram_activate_pj"),
             bus_pj_per_byte=cfg("bus_pj_per_byte"),
+            dram_banked=cfg("dram_timing") != 0,
+            dram_rd_pj_per_byte=cfg("dram_rd_pj_per_byte"),
+            dram_wr_pj_per_byte=cfg("dram_wr_pj_per_byte"),
             elem_bytes=cfg("elem_bytes"),
             stage_fixed=(int(cfg("L_dot")), int(cfg("L_exp")), int(cfg("L_div") + cfg("L_mac"))),
         )
+
+    @property
+    def compute_energy_pj(self) -> dict[str, float]:
+        """Energy of the compute pipeline by Table I component (pJ), the paper's scope: ATTEND jobs,
+        the modules and SRAMs of the design that runs the mode, static power over the compute time
+        only (:func:`compute_energy_pj`). The whole-job figures are :attr:`energy_pj` and
+        :attr:`unit_energy_pj`."""
+        co = self._require_costs()
+        return {k: float(v.sum()) for k, v in compute_energy_pj(self._jobs, co).items()}
+
+    @property
+    def compute_energy_total_pj(self) -> float:
+        """Sum of :attr:`compute_energy_pj` (pJ)."""
+        return float(sum(self.compute_energy_pj.values()))
+
+    @property
+    def base_compute_energy_pj(self) -> float:
+        """The compute energy (paper scope, pJ) base A3 would spend on the same call: its three
+        modules and two SRAMs on :func:`base_a3_rows`. Equal to :attr:`compute_energy_total_pj`
+        for an exact call."""
+        co = self._require_costs()
+        return float(sum(v.sum() for v in compute_energy_pj(base_a3_rows(self._jobs, co), co).values()))
 
     @property
     def area_mm2(self) -> float:
@@ -110,9 +156,36 @@ def job_energy_pj(rows: np.ndarray, co: Coefficients) -> dict[str, np.ndarray]:
         if comp.endswith("_sram"):
             activity = activity / co.sram_full_use_bytes
         out[comp] = (co.dyn_mw[comp] * activity + co.static_mw[comp] * job) * co.cycle_ns
-    dma = (rows["bytes_rd"] + rows["bytes_wr"]).astype(np.float64)
-    out["dram"] = dma * co.dram_pj_per_byte + rows["dram_activates"].astype(np.float64) * co.dram_activate_pj
-    out["bus"] = dma * co.bus_pj_per_byte
+    rd, wr = rows["bytes_rd"].astype(np.float64), rows["bytes_wr"].astype(np.float64)
+    acts = rows["dram_activates"].astype(np.float64) * co.dram_activate_pj
+    if co.dram_banked:
+        out["dram"] = rd * co.dram_rd_pj_per_byte + wr * co.dram_wr_pj_per_byte + acts
+    else:
+        out["dram"] = (rd + wr) * co.dram_pj_per_byte + acts
+    out["bus"] = (rd + wr) * co.bus_pj_per_byte
+    return out
+
+
+def compute_energy_pj(rows: np.ndarray, co: Coefficients) -> dict[str, np.ndarray]:
+    """Energy of the compute pipeline by Table I component (pJ, one value per job row): the scope
+    of the paper's energy figures (docs/energy-model.md section 1.2).
+
+    Only ATTEND jobs count, and of them only the time the pipeline computes: for every component of
+    the design that runs the job's mode (:data:`DESIGN_BY_MODE`),
+    ``(dynamic mW x busy cycles (modules) or bytes / sram_full_use_bytes (SRAMs) + static mW x
+    compute_cycles) x cycle ns``; the other components are 0. Left out: the SRAM fills (LOAD_KV,
+    LOAD_SORTED), key sorting, the DMA time of every job (descriptor fetch, queries in, outputs
+    out, completion), DRAM and bus.
+    """
+    att = (rows["opcode"] == _OPCODE_ATTEND).astype(np.float64)
+    busy_time = rows["compute_cycles"].astype(np.float64) * att
+    out: dict[str, np.ndarray] = {}
+    for comp, cols in _ACTIVITY.items():
+        present = np.array([comp in DESIGN_BY_MODE.get(int(mo), ()) for mo in rows["mode"]], dtype=np.float64)
+        activity = sum(rows[c].astype(np.float64) for c in cols)
+        if comp.endswith("_sram"):
+            activity = activity / co.sram_full_use_bytes
+        out[comp] = (co.dyn_mw[comp] * activity + co.static_mw[comp] * busy_time) * co.cycle_ns * att * present
     return out
 
 
@@ -138,6 +211,7 @@ def base_a3_rows(rows: np.ndarray, co: Coefficients) -> np.ndarray:
     reads = m * n * d * int(co.elem_bytes)
     r["sram_key"] = reads
     r["sram_value"] = reads
+    r["mode"] = 0  # the exact pipeline (DESIGN_BY_MODE: base A3's components)
     base[att] = r
     return base
 
@@ -187,8 +261,10 @@ class CallCosts:
 
     @property
     def unit_energy_pj(self) -> float:
-        """Energy of the A3 unit itself (the Table I components: modules and the key, value and
-        sorted-key SRAMs; no DRAM, no bus), pJ: the scope of the paper's energy figures."""
+        """Whole-job energy of the A3 unit itself (the Table I components: modules and the key,
+        value and sorted-key SRAMs; no DRAM, no bus), pJ: every job of the call (SRAM fills
+        included), static power over each job's whole time (DMA included). The paper's narrower
+        scope is :attr:`compute_energy_pj`."""
         e = self.energy_pj
         return float(sum(e[c] for c in TABLE_I))
 
@@ -198,6 +274,28 @@ class CallCosts:
         see :func:`base_a3_rows`. Equal to :attr:`energy_pj` for an exact call."""
         co = self._require_costs()
         return {k: float(v.sum()) for k, v in job_energy_pj(base_a3_rows(self._jobs, co), co).items()}
+
+    @property
+    def compute_energy_pj(self) -> dict[str, float]:
+        """Energy of the compute pipeline by Table I component (pJ), the paper's scope: ATTEND jobs,
+        the modules and SRAMs of the design that runs the mode, static power over the compute time
+        only (:func:`compute_energy_pj`). The whole-job figures are :attr:`energy_pj` and
+        :attr:`unit_energy_pj`."""
+        co = self._require_costs()
+        return {k: float(v.sum()) for k, v in compute_energy_pj(self._jobs, co).items()}
+
+    @property
+    def compute_energy_total_pj(self) -> float:
+        """Sum of :attr:`compute_energy_pj` (pJ)."""
+        return float(sum(self.compute_energy_pj.values()))
+
+    @property
+    def base_compute_energy_pj(self) -> float:
+        """The compute energy (paper scope, pJ) base A3 would spend on the same call: its three
+        modules and two SRAMs on :func:`base_a3_rows`. Equal to :attr:`compute_energy_total_pj`
+        for an exact call."""
+        co = self._require_costs()
+        return float(sum(v.sum() for v in compute_energy_pj(base_a3_rows(self._jobs, co), co).values()))
 
     @property
     def area_mm2(self) -> float:

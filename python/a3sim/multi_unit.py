@@ -204,7 +204,7 @@ class MultiUnitDriver:
         results: dict[int, Any] = {}
         for k, p in sorted(live.items()):
             try:
-                results[k] = self.drivers[k]._collect_with(p, rows)
+                results[k] = self.drivers[k]._finish(p, rows)  # under the device lock (held here)
             except BaseException as exc:  # noqa: BLE001
                 errors[k] = exc
         if errors:

@@ -187,7 +187,8 @@ class Row:
     queries: int
     layers: dict[int, LayerCounts]
     seconds: float
-    energy: float | None = None
+    energy: float | None = None  # compute energy, the paper's scope (pJ; docs/energy-model.md)
+    energy_detail: dict[str, float] = field(default_factory=dict)  # whole-job figures and counts
 
 
 @dataclass
@@ -284,6 +285,7 @@ def run_study(
                         be.layers,
                         time.time() - t1,
                         be.energy,
+                        dict(be.detail),
                     )
                 )
                 bar.remove_task(sub)
@@ -311,6 +313,8 @@ def study_as_dict(study: Study) -> dict[str, Any]:
                 "query_latency_ns": r.query_latency_ns,
                 "queries": r.queries,
                 "seconds": round(r.seconds, 1),
+                "energy_pj": r.energy,
+                "energy_detail": r.energy_detail,
             }
             for r in study.rows
         ],

@@ -99,6 +99,31 @@ PRESET_KEYS = ("exact", "conservative", "aggressive")
 
 
 # ------------------------------------------------------------------------------- device backend
+def energy_detail(rec: Any) -> dict[str, float]:
+    """The energy figures of a call (pJ) and the counts that explain them (docs/energy-model.md):
+    compute figure by component (``compute:<component>``), whole-job figure by component
+    (``job:<component>``), the static part of the whole-job unit figure, job cycles by opcode,
+    compute cycles, SRAM fill and read bytes, K/V loads."""
+    from .energy import TABLE_I
+
+    j = rec._jobs
+    op = j["opcode"]
+    co = rec._require_costs()
+    out: dict[str, float] = {f"compute:{k}": v for k, v in rec.compute_energy_pj.items()}
+    out.update({f"job:{k}": v for k, v in rec.energy_pj.items()})
+    cyc = j["job_cycles"].astype(np.float64)
+    out["job:static"] = float(sum(co.static_mw[c] for c in TABLE_I) * cyc.sum() * co.cycle_ns)
+    for code, name in ((1, "load_kv"), (2, "attend"), (3, "load_sorted")):
+        out[f"cycles:{name}"] = float(cyc[op == code].sum())
+        out[f"jobs:{name}"] = float((op == code).sum())
+    out["cycles:compute"] = float(j["compute_cycles"].sum())
+    out["bytes:kv_fill"] = float((j["sram_key"] + j["sram_value"])[op == 1].sum())
+    out["bytes:sorted_fill"] = float(j["sram_sorted"][op == 3].sum())
+    out["bytes:sorted_read"] = float(j["sram_sorted"][op == 2].sum())
+    out["bytes:dma"] = float((j["bytes_rd"] + j["bytes_wr"]).sum())
+    return out
+
+
 @dataclass
 class LayerCounts:
     heads: int = 0
@@ -128,7 +153,10 @@ class DeviceAttention:
         self.latency_weight = 0
         self.queries = 0
         self.layers: dict[int, LayerCounts] = {}
-        self.energy = 0.0  # the A3 unit's energy (pJ; Table I scope, docs/energy-model.md)
+        # Energy (pJ, docs/energy-model.md): ``energy`` is the compute figure of the paper's scope
+        # (CallRecord.compute_energy_pj); ``detail`` the whole-job figures and the counts behind them.
+        self.energy = 0.0
+        self.detail: dict[str, float] = {}
         self._kw = config.kwargs()
 
     def __call__(self, Q: np.ndarray, K: np.ndarray, V: np.ndarray, *, layer: int = 0) -> np.ndarray:
@@ -147,7 +175,9 @@ class DeviceAttention:
         lc.keys += B * m * n
         lc.candidates += int(rec.n_candidates.sum())
         lc.selected += int(rec.n_selected.sum())
-        self.energy += float(rec.unit_energy_pj)
+        self.energy += rec.compute_energy_total_pj
+        for k, v in energy_detail(rec).items():
+            self.detail[k] = self.detail.get(k, 0.0) + v
         return out.astype(Q.dtype, copy=False)
 
     @property

@@ -99,6 +99,19 @@ class ResFlag(enum.IntFlag):
 
 RES_KV, RES_SORTED = ResFlag.KV, ResFlag.SORTED
 
+
+class Feature(enum.IntFlag):
+    """CAP_FEATURES bits: what the unit implements (docs/register-map.md)."""
+
+    APPROX = 1 << 0  # the approximate pipeline (always present)
+    DEVICE_SORTER = 1 << 1  # LOAD_SORTED may sort K on the device
+    MIN_SKIP = 1 << 2  # candidate selection has the min-side skip (docs/spec.md 3.2 rule 3)
+    FIXED_POINT = 1 << 3  # the fixed-point datapath is in force (docs/spec.md 2.1)
+
+
+FEAT_APPROX, FEAT_DEVICE_SORTER = Feature.APPROX, Feature.DEVICE_SORTER
+FEAT_MIN_SKIP, FEAT_FIXED_POINT = Feature.MIN_SKIP, Feature.FIXED_POINT
+
 PERF_COUNTERS = (
     "JOBS",
     "ERRORS",

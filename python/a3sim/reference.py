@@ -54,6 +54,7 @@ from ._reference_parts import (
     _check_table,
     _log_threshold,
     _min_side_steps,
+    _pointer_moves_fast,
     _side_picks,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "greedy_scores_literal",
     "greedy_scores",
     "candidate_selection",
+    "pointer_moves",
     "exact_scores",
     "a3_attention",
 ]
@@ -108,6 +110,11 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool 
     :func:`greedy_scores`.  ``min_skip`` is rule 3 (the min-side skip).  Returns G,
     float64 of shape (n,).
     """
+    return _selection_loop(q, sorted_values, sorted_rows, M, min_skip)[0]
+
+
+def _selection_loop(q, sorted_values, sorted_rows, M: int, min_skip: bool) -> tuple[np.ndarray, int, int]:
+    """The loop of docs/spec.md 3.2: G and the pointer moves of the max and the min side."""
     q = _as_f32("q", q, (1,))
     M = _check_M(M)
     d = q.shape[0]
@@ -134,6 +141,7 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool 
 
     G = np.zeros(n, dtype=np.float64)
     R = 0.0  # rule 3: the sum of every value added to G so far (both sides)
+    max_moves = min_moves = 0  # pointer steps: each reads one sorted-table entry
     for _iteration in range(M):
         max_live = any(live(max_ptr, j) for j in range(d))
         min_blocked = min_skip and R < 0  # decided from the earlier iterations [project rule]
@@ -152,6 +160,7 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool 
                 G[rows[best_j, max_ptr[best_j]]] += best_p
                 R += best_p
             max_ptr[best_j] += max_step[best_j]  # one step inward
+            max_moves += 1
 
         # 2. min side: the smallest product under a live min pointer, lowest column on ties.
         if min_blocked:
@@ -167,7 +176,8 @@ def greedy_scores_literal(q, sorted_values, sorted_rows, M: int, min_skip: bool 
                 G[rows[best_j, min_ptr[best_j]]] += best_p
                 R += best_p
             min_ptr[best_j] += min_step[best_j]
-    return G
+            min_moves += 1
+    return G, max_moves, min_moves
 
 
 def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) -> np.ndarray:
@@ -203,6 +213,24 @@ def greedy_scores(q, sorted_values, sorted_rows, M: int, min_skip: bool = True) 
     # ufunc.at is unbuffered and applies the additions one by one in array order.
     np.add.at(G, seq_rows, seq_products)
     return G
+
+
+def pointer_moves(
+    q, sorted_values, sorted_rows, M: int, *, literal: bool = False, min_skip: bool = True
+) -> tuple[int, int]:
+    """Pointer moves of candidate selection (docs/spec.md 3.2) over its M iterations, ``(max side,
+    min side)``: each move reads one entry of the sorted-key table (docs/energy-model.md).
+
+    A side moves one pointer in every iteration while entries remain under its live pointers (the
+    d' columns with q[j] != 0 hold d' n entries), whether or not the product adds to G; with
+    ``min_skip`` the min side does not move in the iterations that start with R < 0.  The fast
+    form replays R over the adding picks only (the others leave R unchanged);
+    ``literal=True`` counts the steps of the spec-shaped loop instead.
+    """
+    if literal:
+        _, a, b = _selection_loop(q, sorted_values, sorted_rows, M, min_skip)
+        return a, b
+    return _pointer_moves_fast(q, sorted_values, sorted_rows, M, min_skip)
 
 
 def candidate_selection(

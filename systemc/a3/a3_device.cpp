@@ -241,7 +241,8 @@ void A3Device::account(JobRecord& rec, const TrafficMark& start, uint64_t prefet
   rec.sram_query = now.bank[3] - start.bank[3];
   rec.sram_output = now.bank[4] - start.bank[4];
   rec.sram_score = now.bank[5] - start.bank[5];
-  rec.dram_activates = 0;  // the simple DRAM policy (the only one) has no rows to activate
+  // rec.dram_activates: added by the DRAM as this job's accesses activate rows (the banked policy;
+  // the simple policy has none).
   rec.job_cycles = (rec.t_end_ps - rec.t_start_ps) / cycle_.value();
   energy_.account(rec);
 }

@@ -46,7 +46,7 @@ constexpr uint32_t CAP_D_MAX = 0x084;        // RO
 constexpr uint32_t CAP_Q_ROWS = 0x088;       // RO
 constexpr uint32_t CAP_CLOCK_MHZ = 0x08C;    // RO
 constexpr uint32_t CAP_BURST_BYTES = 0x090;  // RO
-constexpr uint32_t CAP_FEATURES = 0x094;     // RO  bit0 approx pipeline, bit1 device sorter
+constexpr uint32_t CAP_FEATURES = 0x094;     // RO  feature bits (namespace feat)
 constexpr uint32_t CAP_QUEUE_MAX = 0x098;    // RO  largest SQ_SIZE / CQ_SIZE (QUEUE_ENTRIES_MAX)
 constexpr uint32_t CAP_ITER_BITS = 0x09C;    // RO  width of the iteration counter: ATTEND needs M < 2^bits
 // Bank residency, owned by the unit: the tag the host put in the M field of the LOAD_KV whose K/V
@@ -76,6 +76,13 @@ namespace res {
 constexpr uint32_t KV = 1u << 0;      // RES_FLAGS: the K/V banks hold the tagged load
 constexpr uint32_t SORTED = 1u << 1;  // RES_FLAGS: the sorted-key bank holds K's table
 }  // namespace res
+namespace feat {
+constexpr uint32_t APPROX = 1u << 0;         // CAP_FEATURES: the approximate pipeline (always present)
+constexpr uint32_t DEVICE_SORTER = 1u << 1;  // CAP_FEATURES: LOAD_SORTED may sort on the device
+constexpr uint32_t MIN_SKIP = 1u << 2;       // CAP_FEATURES: candidate selection has the min-side skip
+                                             // (spec 3.2 rule 3; dflag::NO_MIN_SKIP turns it off)
+constexpr uint32_t FIXED_POINT = 1u << 3;    // CAP_FEATURES: the fixed-point datapath is in force (spec 2.1)
+}  // namespace feat
 
 // Performance counters, in order from PERF_BASE, 8 bytes apart.
 #define A3_PERF_TABLE(X)                                                     \

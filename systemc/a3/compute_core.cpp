@@ -54,6 +54,7 @@ ComputeCore::ComputeCore(sc_module_name name, const Config& cfg, SramBanks& bank
 Error ComputeCore::attend(const AttendJob& job, JobRecord& rec, const PhaseFn& on_phase) {
   select_operands(job);
   stats_.resize(job.m);
+  moves_.assign(job.m, 0);
   if (job.want_sets) sets_.assign(static_cast<size_t>(job.m) * 2 * set_words(job.n), 0u);
   if (job.mode == Mode::EXACT)
     compute_exact(job);
@@ -147,6 +148,7 @@ void ComputeCore::compute_approx(const AttendJob& job) {
                        pre_selected};
       QueryResult r = approx_query(kv, params, io, sc);
       stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
+      moves_[i] = r.max_moves + r.min_moves;
       if (want_sets) {
         uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
         for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
@@ -181,12 +183,13 @@ void ComputeCore::count_sram_traffic(const AttendJob& job) {
     return;
   }
   const uint64_t entry = u(cfg_.sorted_entry_bytes);
-  const uint64_t live_cap = 2ull * n * d;
   for (uint32_t i = 0; i < m; ++i) {
     const uint32_t n_cand = stats_[i].n_cand, n_sel = stats_[i].n_sel;
     if (job.mode == Mode::APPROX) {
-      // pointer reads: 2d at fill, then one per side per iteration while entries are live
-      banks_.sorted.count_read((2ull * d + std::min<uint64_t>(2 * job.M, live_cap)) * entry);
+      // Sorted-key reads: the head of every column on both sides at the fill (2d), then one entry
+      // per pointer move the kernel reports (the min side makes none in the iterations the skip
+      // blocks; docs/energy-model.md section 1).
+      banks_.sorted.count_read((2ull * d + moves_[i]) * entry);
       banks_.query.count_read(row);
     }
     banks_.query.count_read(row);

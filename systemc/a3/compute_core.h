@@ -101,6 +101,7 @@ class ComputeCore : public sc_core::sc_module {
   std::vector<ApproxScratch> approx_, approx2_;    // two per worker (queries go in pairs)
   std::vector<std::vector<uint32_t>> cand_, sel_;  // one per worker
   std::vector<RowStats> stats_;
+  std::vector<uint64_t> moves_;  // per query: candidate selection's pointer moves (sorted-key reads)
   std::vector<uint32_t> sets_;
   std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
   uint64_t kt_generation_ = ~uint64_t(0);

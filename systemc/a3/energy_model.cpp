@@ -19,9 +19,13 @@ void EnergyModel::account(JobRecord& rec) const {
   rec.e_key_sram = sram(cfg_.key_sram_dyn_mw, cfg_.key_sram_static_mw, rec.sram_key);
   rec.e_value_sram = sram(cfg_.value_sram_dyn_mw, cfg_.value_sram_static_mw, rec.sram_value);
   rec.e_sorted_sram = sram(cfg_.sorted_sram_dyn_mw, cfg_.sorted_sram_static_mw, rec.sram_sorted);
-  const double dram_bytes = static_cast<double>(rec.bytes_rd + rec.bytes_wr);
-  rec.e_dram = dram_bytes * cfg_.dram_pj_per_byte + static_cast<double>(rec.dram_activates) * cfg_.dram_activate_pj;
-  rec.e_bus = dram_bytes * cfg_.bus_pj_per_byte;
+  const double rd = static_cast<double>(rec.bytes_rd), wr = static_cast<double>(rec.bytes_wr);
+  const double acts = static_cast<double>(rec.dram_activates) * cfg_.dram_activate_pj;
+  if (cfg_.dram_timing != 0)  // banked: activates counted, per-byte burst energy without activation
+    rec.e_dram = rd * cfg_.dram_rd_pj_per_byte + wr * cfg_.dram_wr_pj_per_byte + acts;
+  else  // simple: no rows; the all-inclusive per-byte figure
+    rec.e_dram = (rd + wr) * cfg_.dram_pj_per_byte + acts;
+  rec.e_bus = (rd + wr) * cfg_.bus_pj_per_byte;
 }
 
 }  // namespace a3

@@ -16,7 +16,9 @@ class EnergyModel {
   // Fills rec.e_* (pJ) from rec's counts:
   //   module:  (dyn_mW x busy cycles + static_mW x job cycles) x cycle_ns
   //   SRAM:    (dyn_mW x bytes / sram_full_use_bytes + static_mW x job cycles) x cycle_ns
-  //   DRAM:    DMA bytes x dram_pj_per_byte + activates x dram_activate_pj
+  //   DRAM:    simple policy: DMA bytes x dram_pj_per_byte (activation included, no activates counted);
+  //            banked policy: read bytes x dram_rd_pj_per_byte + written bytes x dram_wr_pj_per_byte
+  //            + activates x dram_activate_pj (the activates the DRAM attributed to the job)
   //   bus:     DMA bytes x bus_pj_per_byte
   // Busy cycles: dot-product cyc_dot; exponent cyc_exp; output cyc_out; candidate selection
   // cyc_cand_sel + cyc_scan (the greedy-score registers are part of that module); post-scoring

@@ -82,7 +82,10 @@ bool RegisterFile::read_reg(uint32_t off, uint32_t& v) {
     case reg::CAP_Q_ROWS: v = static_cast<uint32_t>(cfg_.q_rows); return true;
     case reg::CAP_CLOCK_MHZ: v = static_cast<uint32_t>(cfg_.clock_mhz); return true;
     case reg::CAP_BURST_BYTES: v = static_cast<uint32_t>(cfg_.burst_bytes); return true;
-    case reg::CAP_FEATURES: v = 1u | (cfg_.device_sorter != 0 ? 2u : 0u); return true;
+    case reg::CAP_FEATURES:
+      v = feat::APPROX | feat::MIN_SKIP | (cfg_.device_sorter != 0 ? feat::DEVICE_SORTER : 0u) |
+          (cfg_.datapath != 0 ? feat::FIXED_POINT : 0u);
+      return true;
     case reg::CAP_QUEUE_MAX: v = QUEUE_ENTRIES_MAX; return true;
     case reg::CAP_ITER_BITS: v = static_cast<uint32_t>(cfg_.iter_counter_bits); return true;
     case reg::RES_KV_TAG_LO: v = static_cast<uint32_t>(res_tag_); return true;

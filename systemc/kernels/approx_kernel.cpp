@@ -271,16 +271,23 @@ struct ColumnSide {
 // the start of an iteration, the min side does nothing. A blocked min side may
 // be unblocked later by the max side; once the max side is spent, R no longer
 // grows, so a blocked min side stays blocked and the loop ends.
+//
+// `skipped` receives the number of the M iterations whose min side the skip blocked (R < 0 at
+// their start), also those after the loop ended early: R no longer changes then, so either all of
+// them are blocked or none. The sorted-table reads follow from it (QueryResult::min_moves).
 template <class Side>
 void run_selection(Side max_side, Side min_side, const double* qd, uint32_t d, uint32_t n, uint64_t M, bool min_skip,
-                   double* g) {
+                   double* g, uint64_t& skipped) {
   max_side.start(qd, d, n, 1.0);
   min_side.start(qd, d, n, -1.0);
   bool max_on = max_side.active(), min_on = min_side.active();
   double R = 0.0;
-  for (uint64_t t = 0; t < M; ++t) {
-    const bool min_go = min_on && !(min_skip && R < 0.0);  // decided before this iteration's max side
+  uint64_t t = 0, blocked_count = 0;
+  for (; t < M; ++t) {
+    const bool blocked = min_skip && R < 0.0;  // decided before this iteration's max side
+    const bool min_go = min_on && !blocked;
     if (!max_on && !min_go) break;
+    blocked_count += blocked ? 1u : 0u;
     double added;
     if (max_on) {
       const uint32_t r = max_side.pop(added);
@@ -295,13 +302,16 @@ void run_selection(Side max_side, Side min_side, const double* qd, uint32_t d, u
       min_on = min_side.active();
     }
   }
+  if (t < M && min_skip && R < 0.0) blocked_count += M - t;
+  skipped = blocked_count;
 }
 
 template <unsigned Levels>
-void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, uint64_t M, bool min_skip, double* g) {
+void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, uint64_t M, bool min_skip, double* g,
+                uint64_t& skipped) {
   constexpr uint32_t L = 1u << Levels;
   run_selection(PackedSide<Levels>{v.slot, v.key, v.value, v.row, 0u},
-                PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, min_skip, g);
+                PackedSide<Levels>{v.slot + L, v.key + 2 * L, v.value, v.row, 0u}, qd, d, n, M, min_skip, g, skipped);
 }
 
 // Two queries at once: four independent dependency chains (each query's max and min side) in one
@@ -309,16 +319,21 @@ void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, ui
 // order (contract rule 3), so the result is bit for bit that of run_selection per query.
 template <class Side>
 void run_selection2(Side a_max, Side a_min, Side b_max, Side b_min, const double* qa, const double* qb, uint32_t d,
-                    uint32_t n, uint64_t M, bool min_skip, double* ga, double* gb) {
+                    uint32_t n, uint64_t M, bool min_skip, double* ga, double* gb, uint64_t& skipped_a,
+                    uint64_t& skipped_b) {
   a_max.start(qa, d, n, 1.0);
   a_min.start(qa, d, n, -1.0);
   b_max.start(qb, d, n, 1.0);
   b_min.start(qb, d, n, -1.0);
   bool a1 = a_max.active(), a2 = a_min.active(), b1 = b_max.active(), b2 = b_min.active();
   double ra = 0.0, rb = 0.0;
-  for (uint64_t t = 0; t < M; ++t) {
-    const bool a2go = a2 && !(min_skip && ra < 0.0), b2go = b2 && !(min_skip && rb < 0.0);
+  uint64_t t = 0, ka = 0, kb = 0;  // iterations whose min side the skip blocked (see run_selection)
+  for (; t < M; ++t) {
+    const bool a_blocked = min_skip && ra < 0.0, b_blocked = min_skip && rb < 0.0;
+    const bool a2go = a2 && !a_blocked, b2go = b2 && !b_blocked;
     if (!(a1 || a2go || b1 || b2go)) break;
+    ka += a_blocked ? 1u : 0u;
+    kb += b_blocked ? 1u : 0u;
     double x;
     if (a1) {
       const uint32_t r = a_max.pop(x);
@@ -345,17 +360,21 @@ void run_selection2(Side a_max, Side a_min, Side b_max, Side b_min, const double
       b2 = b_min.active();
     }
   }
+  if (t < M && min_skip && ra < 0.0) ka += M - t;
+  if (t < M && min_skip && rb < 0.0) kb += M - t;
+  skipped_a = ka;
+  skipped_b = kb;
 }
 
 template <unsigned Levels>
 void run_packed2(SelectionBuffers va, SelectionBuffers vb, const double* qa, const double* qb, uint32_t d, uint32_t n,
-                 uint64_t M, bool min_skip, double* ga, double* gb) {
+                 uint64_t M, bool min_skip, double* ga, double* gb, uint64_t& skipped_a, uint64_t& skipped_b) {
   constexpr uint32_t L = 1u << Levels;
   run_selection2(PackedSide<Levels>{va.slot, va.key, va.value, va.row, 0u},
                  PackedSide<Levels>{va.slot + L, va.key + 2 * L, va.value, va.row, 0u},
                  PackedSide<Levels>{vb.slot, vb.key, vb.value, vb.row, 0u},
                  PackedSide<Levels>{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, 0u}, qa, qb, d, n, M, min_skip, ga,
-                 gb);
+                 gb, skipped_a, skipped_b);
 }
 
 // Exact scores of the given rows (contract rule 4): for each row a double sum
@@ -471,6 +490,7 @@ QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryI
 
   uint32_t* cand = s.cand_.data();
   uint32_t n_cand = 0;
+  uint64_t max_moves = 0, min_moves = 0;
 
   if (post_only) {
     for (uint32_t i = 0; i < n; ++i) cand[i] = i;
@@ -484,19 +504,28 @@ QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryI
     if (!io.pre_selected) std::fill(g, g + n, 0.0);
     switch (io.pre_selected ? ~0u : d <= 64 ? leaves_for(d) : 0u) {
       case ~0u: break;  // select_two() left G in the scratch
-      case 1: run_packed<0>(v, qd, d, n, M, skip, g); break;
-      case 2: run_packed<1>(v, qd, d, n, M, skip, g); break;
-      case 4: run_packed<2>(v, qd, d, n, M, skip, g); break;
-      case 8: run_packed<3>(v, qd, d, n, M, skip, g); break;
-      case 16: run_packed<4>(v, qd, d, n, M, skip, g); break;
-      case 32: run_packed<5>(v, qd, d, n, M, skip, g); break;
-      case 64: run_packed<6>(v, qd, d, n, M, skip, g); break;
+      case 1: run_packed<0>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 2: run_packed<1>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 4: run_packed<2>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 8: run_packed<3>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 16: run_packed<4>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 32: run_packed<5>(v, qd, d, n, M, skip, g, s.skipped_); break;
+      case 64: run_packed<6>(v, qd, d, n, M, skip, g, s.skipped_); break;
       default: {
         const uint32_t L = leaves_for(d);
         run_selection(ColumnSide{v.slot, v.key, v.win, L, v.value, v.row},
-                      ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n, M, skip, g);
+                      ColumnSide{v.slot + L, v.key + 2 * L, v.win + 2 * L, L, v.value, v.row}, qd, d, n, M, skip, g,
+                      s.skipped_);
       }
     }
+    // Pointer moves (docs/energy-model.md, sorted-key reads): each side moves one pointer per
+    // iteration while entries under its live pointers remain (d' columns with q[j] != 0, n entries
+    // each); the min side not in the iterations the skip blocked.
+    uint64_t live = 0;
+    for (uint32_t j = 0; j < d; ++j) live += (qd[j] != 0.0) ? 1u : 0u;
+    live *= n;
+    max_moves = std::min<uint64_t>(M, live);
+    min_moves = std::min<uint64_t>(skip ? M - s.skipped_ : M, live);
 
     for (uint32_t i = 0; i < n; ++i) {
       cand[n_cand] = i;
@@ -529,7 +558,7 @@ QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryI
   if (io.cand_out) std::copy(cand, cand + n_cand, io.cand_out);
   if (p.fixed != nullptr) {  // docs/spec.md 2.1: the fixed-point exponent, weights and outputs
     const FixedResult f = p.fixed->softmax_output(score, cand, n_cand, V, d, T, io.sel_out, io.out);
-    return QueryResult{n_cand, f.n_sel, f.s_max, f.sum_exp};
+    return QueryResult{n_cand, f.n_sel, f.s_max, f.sum_exp, max_moves, min_moves};
   }
 
   // Post-scoring (contract rule 5), compacting SEL rows and their weights
@@ -556,7 +585,7 @@ QueryResult approx_query(const KeyTable& kv, const ApproxParams& p, const QueryI
   weighted_sum(V, d, cand, score, n_sel, acc);
   const double inv = 1.0 / sum_exp;  // sum_exp >= 1: the s_max row is always kept
   for (uint32_t j = 0; j < d; ++j) io.out[j] = float(acc[j] * inv);
-  return QueryResult{n_cand, n_sel, s_max, sum_exp};
+  return QueryResult{n_cand, n_sel, s_max, sum_exp, max_moves, min_moves};
 }
 
 // ---------------------------------------------------------------------------
@@ -629,13 +658,13 @@ void select_two(const float* qa, const float* qb, const KeyTable& kv, const Appr
   const SelectionBuffers va{sa.slot_.data(), sa.key_.data(), sa.win_.data(), kv.sorted_value, kv.sorted_row};
   const SelectionBuffers vb{sb.slot_.data(), sb.key_.data(), sb.win_.data(), kv.sorted_value, kv.sorted_row};
   switch (leaves_for(d)) {
-    case 1: run_packed2<0>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    case 2: run_packed2<1>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    case 4: run_packed2<2>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    case 8: run_packed2<3>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    case 16: run_packed2<4>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    case 32: run_packed2<5>(va, vb, da, db, d, n, M, skip, ga, gb); break;
-    default: run_packed2<6>(va, vb, da, db, d, n, M, skip, ga, gb); break;
+    case 1: run_packed2<0>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    case 2: run_packed2<1>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    case 4: run_packed2<2>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    case 8: run_packed2<3>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    case 16: run_packed2<4>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    case 32: run_packed2<5>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
+    default: run_packed2<6>(va, vb, da, db, d, n, M, skip, ga, gb, sa.skipped_, sb.skipped_); break;
   }
 }
 

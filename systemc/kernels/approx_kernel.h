@@ -62,6 +62,12 @@ struct QueryResult {
   uint32_t n_sel;   // |SEL|
   double s_max;     // max exact score over C
   double sum_exp;   // sum over SEL of exp(s_i - s_max), for log-sum-exp merging of tiles
+  // Candidate selection's pointer moves over the M iterations (0 in post_only): the max side moves
+  // in every iteration while an entry under its live pointers remains, min(M, d' n) with d' the
+  // columns where q[j] != 0; the min side likewise except in the iterations the skip blocked.
+  // Each move reads one sorted-table entry (docs/energy-model.md).
+  uint64_t max_moves = 0;
+  uint64_t min_moves = 0;
 };
 
 // What the banks hold for a query: K and V (row-major n x d) and, for approx mode, the sorted-key
@@ -127,6 +133,7 @@ class ApproxScratch {
   std::vector<detail::Slot> slot_;  // max side [0, leaves), min side [leaves, 2 * leaves)
   std::vector<uint64_t> key_;       // winner tree keys: max side [0, 2 * leaves), min side after
   std::vector<uint32_t> win_;       // winner tree columns, as key_ (used when d > 64)
+  uint64_t skipped_ = 0;            // iterations of the last selection whose min side was blocked
 };
 
 // One query of A3 approximate attention (docs/spec.md 3.2 + 3.3), or post-scoring alone

@@ -81,13 +81,19 @@ namespace a3 {
     "row per cycle); Table I dynamic power is charged per byte at this rate")                                          \
   X(dram_pj_per_byte, 160.0, "pJ/B",                                                                                   \
     "[Horowitz, ISSCC 2014, 'Computing's energy problem'] DRAM access 1.3-2.6 nJ per 64 bits = 20-40 pJ/bit; the low " \
-    "end, 20 pJ/bit")                                                                                                  \
-  X(dram_activate_pj, 0.0, "pJ",                                                                                       \
-    "[ours] 0: the per-byte figure of Horowitz 2014 includes row activation, and the simple DRAM policy counts no "    \
-    "activates")                                                                                                       \
+    "end, 20 pJ/bit. All-inclusive (activation, I/O): used with the simple DRAM policy, which counts no activates")    \
+  X(dram_rd_pj_per_byte, 43.5, "pJ/B",                                                                                 \
+    "[Micron, TN-40-07 (2017) IDD method; currents of DRAMsim3 DDR4_8Gb_x8_3200.ini] banked policy, read burst: "      \
+    "VDD (IDD4R - IDD3N) tBURST x 8 devices / 64 B = 1.2 V x 116 mA x 2.5 ns x 8 / 64 B; no ACT, I/O or background")   \
+  X(dram_wr_pj_per_byte, 36.75, "pJ/B",                                                                                \
+    "[Micron, TN-40-07 (2017) IDD method; currents of DRAMsim3 DDR4_8Gb_x8_3200.ini] banked policy, write burst: "     \
+    "VDD (IDD4W - IDD3N) tBURST x 8 devices / 64 B = 1.2 V x 98 mA x 2.5 ns x 8 / 64 B")                               \
+  X(dram_activate_pj, 4176.0, "pJ",                                                                                    \
+    "[Micron, TN-40-07 (2017) IDD method; currents of DRAMsim3 DDR4_8Gb_x8_3200.ini] banked policy, one ACT + PRE: "   \
+    "VDD (IDD0 tRC - IDD3N tRAS - IDD2N tRP) x 8, IDD0/3N/2N = 57/52/37 mA, tRAS 32 ns, tRP 13.75 ns")                 \
   X(bus_pj_per_byte, 0.0, "pJ/B",                                                                                      \
-    "[ours] 0: Table I has no interconnect figure and the SoC's wire lengths are not modelled; set it to study bus "   \
-    "energy")                                                                                                          \
+    "[ours] 0: Table I has no interconnect figure, no verified 40 nm wire energy was found and the SoC's wire "        \
+    "lengths are not modelled (docs/energy-model.md 2); set it to study bus energy")                                   \
   X(burst_bytes, 256.0, "bytes", "[ours] DMA burst = one TLM transaction (16 beats x 16 B AXI INCR)")                  \
   X(dma_outstanding, 8.0, "bursts", "[ours] DMA bursts in flight; 8 x 256 B covers DRAM latency x bandwidth")          \
   X(dma_setup_ns, 10.0, "ns", "[ours] DMA engine set-up per transfer (descriptor decode, address gen)")                \

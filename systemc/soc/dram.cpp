@@ -72,10 +72,15 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
   const uint64_t issue = (sc_time_stamp() + delay).value();
   const bool record = recorder_ && recorder_->enabled;
   if (record) bursts_.clear();
+  const uint64_t acts0 = timing_->stats().activates;
   const uint64_t done = timing_->access(addr, len, write, issue, record ? &bursts_ : nullptr);
+  TxnTag* tag = nullptr;
+  trans.get_extension(tag);
+  // Row activates of this access go to the job that issued it (its energy, docs/energy-model.md);
+  // a policy without rows (simple) counts none.
+  const uint64_t acts = timing_->stats().activates - acts0;
+  if (acts != 0 && recorder_ && tag && tag->job != NO_JOB) recorder_->job(tag->job).dram_activates += acts;
   if (record) {
-    TxnTag* tag = nullptr;
-    trans.get_extension(tag);
     const uint32_t burst = timing_->burst_bytes();
     for (const DramBurst& b : bursts_) {
       DramRecord r{};

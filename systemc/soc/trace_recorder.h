@@ -58,7 +58,7 @@ struct JobRecord {
   uint64_t sram_wr;
   // SRAM bytes (read + written) per bank during the job
   uint64_t sram_key, sram_value, sram_sorted, sram_query, sram_output, sram_score;
-  uint64_t dram_activates;  // row activates of the job's DRAM accesses (0: the simple policy has none)
+  uint64_t dram_activates;  // row activates of the job's DRAM accesses, added by the DRAM (simple policy: 0)
   // Energy by component, pJ (energy_model.h, spec 3.7)
   double e_dot, e_exp, e_out, e_cand_sel, e_post, e_key_sram, e_value_sram, e_sorted_sram, e_dram, e_bus;
   uint32_t job;

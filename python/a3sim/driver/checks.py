@@ -12,7 +12,7 @@ import numpy as np
 from .. import _native
 from .. import errors as E
 from ..presets import DEFAULT_PRESET, MODES, PRESETS
-from ..protocol import M_MAX, Mode
+from ..protocol import FEAT_MIN_SKIP, M_MAX, Mode
 
 _MODE_BY_NAME = {name: Mode(i) for i, name in enumerate(MODES)}
 
@@ -46,8 +46,10 @@ class CallOptions(TypedDict, total=False):
     min_skip: bool
 
 
-def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
-    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets."""
+def call_options(options: Mapping[str, Any], features: int | None = None) -> tuple[ModeParams, bool]:
+    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets.
+    ``features``: the unit's ``CAP_FEATURES`` (an approx call relies on the min-side skip unless
+    it passes ``min_skip=False``)."""
     if not options:
         return _EXACT, False
     unknown = set(options) - set(CallOptions.__annotations__)
@@ -65,6 +67,10 @@ def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
         raise E.ArgumentTypeError(f"min_skip must be True or False, got {min_skip!r}")
     if not min_skip:
         mp = mp._replace(min_skip=False)
+    elif mp.mode == Mode.APPROX and features is not None and not features & FEAT_MIN_SKIP:
+        raise E.ParameterError(
+            "this unit has no min-side skip (CAP_FEATURES bit MIN_SKIP is clear): pass min_skip=False"
+        )
     return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
 
 

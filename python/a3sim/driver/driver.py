@@ -32,6 +32,8 @@ from ..energy import Coefficients
 from ..protocol import (
     DEVICE_ID,
     DEVICE_VERSION,
+    FEAT_DEVICE_SORTER,
+    FEAT_FIXED_POINT,
     PERF_COUNTERS,
     QUEUE_ENTRIES_MIN,
     RES_KV,
@@ -126,7 +128,11 @@ class A3Driver:
         self.timeout_ns = timeout_ns
         self.trace = Trace(dev)
         self._state = dev.unit_state[unit]
-        self._device_sorter = dev.cfg("device_sorter") != 0
+        # What the unit implements, from CAP_FEATURES (docs/register-map.md): the device sorter, the
+        # min-side skip (calls rely on it by default) and the fixed-point datapath.
+        self.features = self.read_reg(Reg.CAP_FEATURES)
+        self._device_sorter = bool(self.features & FEAT_DEVICE_SORTER)
+        self.fixed_point = bool(self.features & FEAT_FIXED_POINT)
         self._cycle_ns = 1000.0 / dev.cfg("clock_mhz")
         self._costs = Coefficients.from_config(dev.cfg)
         self._native = dev.native
@@ -206,7 +212,7 @@ class A3Driver:
         explicit ``M`` / ``T`` override it; ``sets`` asks the device for each query's candidate and
         selected rows (default: on in the approximate modes).
         """
-        return self._finish(self._start_single(q, K, V, options, True))
+        return self._finish(self._start(False, q, K, V, options, True))
 
     @_serialised
     def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
@@ -217,7 +223,7 @@ class A3Driver:
         cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
         the per-query arrays are in item order. ``options`` as for :meth:`attention`.
         """
-        return self._finish(self._start_batch(Q, K, V, options, True))
+        return self._finish(self._start(True, Q, K, V, options, True))
 
     @_serialised
     def submit(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> PendingCall:
@@ -226,12 +232,12 @@ class A3Driver:
         the call and returns what :meth:`attention` would. Host software driving several units
         submits on each, then waits on all their interrupts (:mod:`a3sim.multi_unit`). One call per
         driver may be in flight; no other driver may use the unit until it is collected."""
-        return self._start_single(q, K, V, options, False)
+        return self._start(False, q, K, V, options, False)
 
     @_serialised
     def submit_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> PendingCall:
         """The first half of :meth:`attention_batch` (see :meth:`submit`)."""
-        return self._start_batch(Q, K, V, options, False)
+        return self._start(True, Q, K, V, options, False)
 
     @_serialised
     def collect(self, pending: PendingCall) -> tuple[np.ndarray, CallRecord]:
@@ -244,16 +250,10 @@ class A3Driver:
         return self._finish(pending)
 
     # ---- the call: checks, then begin (plan, data, descriptors, doorbell), then finish ----
-    def _start_single(self, q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
+    def _start(self, batch: bool, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
         self._ensure_owner()
-        mp, want_sets = call_options(options)
-        a = single_args(q, K, V, self.d_max, KVContext)
-        return self._begin(a.Q, a.ctx, a.K, a.V, mp, want_sets, wait, a.post, a.named)
-
-    def _start_batch(self, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
-        self._ensure_owner()
-        mp, want_sets = call_options(options)
-        a = batch_args(Q, K, V, self.d_max)
+        mp, want_sets = call_options(options, self.features)
+        a = batch_args(Q, K, V, self.d_max) if batch else single_args(Q, K, V, self.d_max, KVContext)
         return self._begin(a.Q, a.ctx, a.K, a.V, mp, want_sets, wait, a.post, a.named)
 
     def _begin(
@@ -331,11 +331,6 @@ class A3Driver:
         pending.done = pending.collected = True
         self._pending = None
         self._forget_banks()
-
-    def _collect_with(self, pending: PendingCall, rows: CallRows | None) -> tuple[np.ndarray, Any]:
-        """:meth:`collect` with the trace rows of several units' calls copied once (multi_unit)."""
-        with self.device.lock:
-            return self._finish(pending, rows)
 
     def _finish(self, pending: PendingCall, rows: CallRows | None = None) -> tuple[np.ndarray, Any]:
         """Wait for the call if it has not completed, then its outputs (shaped as the user passed
