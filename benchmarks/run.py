@@ -367,12 +367,10 @@ def bench_ops(drv, reps: int) -> dict:
     head = rings.cq_head
     crc_bytes = dev.dram_bytes[blk.address - dev.dram_base : blk.address - dev.dram_base + 28]
     f32view = dev.view(blk.address, np.float32, 32)
-    snap0 = nat.snapshot_values()
-    job0, phase0 = snap0[0] + snap0[1] - 2, snap0[2] - 6  # the rows of the last call (2 jobs)
 
-    def tiny_split() -> tuple[float, float, float]:
-        """Medians (s, CPU time of the calling thread) of one tiny offload, of the simulation inside
-        it (timed through the ring's doorbell hook) and of their difference, from the same samples."""
+    def split(call: Callable[[], object], calls: int) -> tuple[float, float, float]:
+        """Medians (s, CPU time of the calling thread) of one call, of the simulation inside it
+        (timed through the ring's doorbell hook) and of their difference, from the same samples."""
         inner_ns = [0]
         native_wait = rings._write_and_wait
 
@@ -382,21 +380,31 @@ def bench_ops(drv, reps: int) -> dict:
             inner_ns[0] += time.thread_time_ns() - t0
             return r
 
+        call()
         rings._write_and_wait = timed
         try:
             whole, sim = [], []
             for _ in range(max(3, reps // 2)):
                 inner_ns[0] = 0
                 t0 = time.thread_time_ns()
-                for _ in range(200):
-                    drv.attention(q, K, V)
-                whole.append((time.thread_time_ns() - t0) / 200 / 1e9)
-                sim.append(inner_ns[0] / 200 / 1e9)
+                for _ in range(calls):
+                    call()
+                whole.append((time.thread_time_ns() - t0) / calls / 1e9)
+                sim.append(inner_ns[0] / calls / 1e9)
         finally:
             rings._write_and_wait = native_wait
         rest = [w - s for w, s in zip(whole, sim)]
         return statistics.median(whole), statistics.median(sim), statistics.median(rest)
 
+    out: dict[str, float] = {}
+    # First the split of a whole call, on the trace as the call left it, then the single operations.
+    whole, sim, rest = split(lambda: drv.attention(q, K, V), 200)
+    out["tiny offload, timed with its split below"] = whole * 1e6
+    out["tiny offload: simulation (doorbell to interrupt, write_and_wait)"] = sim * 1e6
+    out["tiny offload: Python driver around it (whole - simulation)"] = max(rest * 1e6, 1e-3)
+    drv.attention(q, K, V)
+    snap0 = nat.snapshot_values()
+    job0, phase0 = snap0[0] + snap0[1] - 2, snap0[2] - 6  # the rows of the last call (2 jobs)
     inner = 2000
     ops = {
         "snapshot (native counters and times, numpy record)": lambda: nat.snapshot(),
@@ -422,14 +430,15 @@ def bench_ops(drv, reps: int) -> dict:
         "whole tiny offload (drv.attention(q, K, V))": lambda: drv.attention(q, K, V),
         "tiny offload as submit + collect": lambda: drv.collect(drv.submit(q, K, V)),
     }
-    out = {}
     for name, f in ops.items():
         whole = "tiny offload" in name
         out[name] = median_thread_cpu(f, max(3, reps // 2), inner=200 if whole else inner) * 1e6
-    whole, sim, rest = tiny_split()
-    out["tiny offload, timed with its split below"] = whole * 1e6
-    out["tiny offload: simulation (doorbell to interrupt, write_and_wait)"] = sim * 1e6
-    out["tiny offload: Python driver around it (whole - simulation)"] = max(rest * 1e6, 1e-3)
+    # MiniLM's shape: one layer's 12 heads of 128 tokens (d = 32) in one attention_batch.
+    Qb, Kb, Vb = (rng.standard_normal((12, 128, 32)).astype(np.float32) for _ in range(3))
+    whole, sim, rest = split(lambda: drv.attention_batch(Qb, Kb, Vb, sets=False), 3)
+    out["MiniLM layer, 12 heads x 128 tokens (attention_batch)"] = whole * 1e6
+    out["MiniLM layer: simulation (write_and_wait)"] = sim * 1e6
+    out["MiniLM layer: Python driver around it"] = max(rest * 1e6, 1e-3)
     dev.free(blk)
     drv.trace.enabled = True
     return {"name": "ops", "label": "per-operation costs (us of thread CPU time, median)", "ops_us": out}
