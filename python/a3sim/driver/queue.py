@@ -234,16 +234,6 @@ class Rings:
         self._put(sub, None, None)
         return BELL
 
-    def submit(self, descs: np.ndarray, t_host: float, now_ps: int) -> tuple[float, list[np.void]]:
-        """Write descriptors to the ring, ring the doorbell (once per ``capacity`` descriptors), run
-        until they all complete. Returns the latency (doorbell to interrupt, ns, summed over the
-        doorbells) and the failed completion records."""
-        sub = self.begin(descs, t_host, now_ps)
-        irq = self.doorbell(sub, True)
-        while (st := self.step(sub, irq)) != DONE:
-            irq = self.doorbell(sub, True) if st == BELL else self.device.run(self.timeout_ns)
-        return sub.latency, sub.failures
-
     def _put(self, sub: Submission, t_host: float | None, now_ps: int | None) -> None:
         """Write the next chunk of ``sub`` at the tail: one structured copy (two at the wrap), the
         tags, the IRQ flag on the chunk's last descriptor."""
