@@ -56,6 +56,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _NOTHING_RESIDENT: tuple[object, bool] = (None, False)
+_RES_FLAGS, _RES_KV_TAG_LO, _RES_KV_TAG_HI = int(Reg.RES_FLAGS), int(Reg.RES_KV_TAG_LO), int(Reg.RES_KV_TAG_HI)
 
 
 def _serialised(method: Callable[P, R]) -> Callable[P, R]:
@@ -177,10 +178,11 @@ class A3Driver:
     def _residency(self) -> tuple[object, bool]:
         """What the unit's banks hold, as the unit publishes it (docs/register-map.md): the plan's
         key of the K/V tile (or None) and whether its sorted-key table is loaded."""
-        flags = self.read_reg(Reg.RES_FLAGS)
+        rd, base = self.device.mmio_read, self._base  # the device lock is held by the call
+        flags = rd(base + _RES_FLAGS)
         if not flags & RES_KV:
             return None, False
-        tag = self.read_reg(Reg.RES_KV_TAG_LO) | (self.read_reg(Reg.RES_KV_TAG_HI) << 32)
+        tag = rd(base + _RES_KV_TAG_LO) | (rd(base + _RES_KV_TAG_HI) << 32)
         return resident_key(tag), bool(flags & RES_SORTED)
 
     def _owns_unit(self) -> bool:
