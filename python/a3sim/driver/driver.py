@@ -232,8 +232,10 @@ class A3Driver:
         """The first half of :meth:`attention`: check, write the call's data and descriptors, ring
         the doorbell, and return at once, without running the simulation. :meth:`collect` waits for
         the call and returns what :meth:`attention` would. Host software driving several units
-        submits on each, then waits on all their interrupts (:mod:`a3sim.multi_unit`). One call per
-        driver may be in flight; no other driver may use the unit until it is collected."""
+        submits on each, then waits on all their interrupts (:mod:`a3sim.multi_unit`, which also
+        copies all units' trace rows at once: with tracing off, a collect releases the rows it read,
+        other units' included). One call per driver may be in flight; no other driver may use the
+        unit until it is collected."""
         return self._start(False, q, K, V, options, False)
 
     @_serialised
