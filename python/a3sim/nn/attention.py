@@ -80,6 +80,10 @@ class LayerStats:
     base_energy_pj: float = 0.0
     unit_energy_pj: float = 0.0
     base_unit_energy_pj: float = 0.0
+    compute_energy_pj: float = 0.0
+    base_compute_energy_pj: float = 0.0
+    """Energy (pJ) of the device and of base A3 on the same calls: whole jobs with DRAM and bus,
+    the A3 unit's whole jobs, and the compute pipeline (the paper's scope; a3sim.energy)."""
 
     @property
     def gain(self) -> float:
@@ -96,6 +100,12 @@ class LayerStats:
     def unit_energy_gain(self) -> float:
         """The same for the A3 unit alone (Table I components), the paper's scope."""
         return self.base_unit_energy_pj / self.unit_energy_pj if self.unit_energy_pj else float("nan")
+
+    @property
+    def compute_energy_gain(self) -> float:
+        """The same for the compute pipeline alone (ATTEND jobs, static power over compute time):
+        the scope of the paper's Fig. 15a (docs/energy-model.md)."""
+        return self.base_compute_energy_pj / self.compute_energy_pj if self.compute_energy_pj else float("nan")
 
 
 class A3Attention:
@@ -172,6 +182,8 @@ class A3Attention:
         st.base_energy_pj += sum(base.values())
         st.unit_energy_pj += rec.unit_energy_pj
         st.base_unit_energy_pj += sum(base[c] for c in TABLE_I)
+        st.compute_energy_pj += rec.compute_energy_total_pj
+        st.base_compute_energy_pj += rec.base_compute_energy_pj
         return out.astype(Q.dtype, copy=False)
 
     def total(self) -> LayerStats:
