@@ -92,6 +92,21 @@ class MultiCallRecord:
         return float(sum(r.unit_energy_pj for r in self.per_unit.values()))
 
     @property
+    def compute_energy_pj(self) -> dict[str, float]:
+        """Compute-pipeline energy by Table I component (pJ, the paper's scope), summed over the
+        units' records (a3sim.energy.CallCosts)."""
+        return _sum_dicts(r.compute_energy_pj for r in self.per_unit.values())
+
+    @property
+    def compute_energy_total_pj(self) -> float:
+        return float(sum(r.compute_energy_total_pj for r in self.per_unit.values()))
+
+    @property
+    def base_compute_energy_pj(self) -> float:
+        """Base A3's compute energy (paper scope, pJ) for the same calls, summed over the units."""
+        return float(sum(r.base_compute_energy_pj for r in self.per_unit.values()))
+
+    @property
     def n_candidates(self) -> np.ndarray:
         return np.concatenate([r.n_candidates for _, r in sorted(self.per_unit.items())])
 
