@@ -36,6 +36,8 @@ print(json.dumps(dict(
     bw_total=float(bw["total"].sum() * 500.0), dram_bytes=int(d.bytes.sum()),
     max_bw=float(bw["total"].max()), peak=dram_stats(mu.device).peak_gbps,
     makespan=rec.makespan_ns, units_used=sorted(int(u) for u in js.unit.unique()),
+    own_jobs=all(set(js[js.job.isin(r.jobs)].unit) == {{k}} for k, r in rec.per_unit.items()),
+    jobs=len(rec.jobs), distinct_jobs=len(set(rec.jobs.tolist())),
 )))
 """
 
@@ -48,6 +50,9 @@ def test_heads_spread_over_units_overlap_and_contend():
     r = run(4, 0)
     assert r["err"] < 1e-5
     assert r["units_used"] == [0, 1, 2, 3]
+    # Each unit's record holds its own jobs only (the units' rows interleave in the trace), and
+    # the whole call counts each job once: 8 heads, a LOAD_KV and an ATTEND each.
+    assert r["own_jobs"] and r["jobs"] == r["distinct_jobs"] == 16
     spans = r["spans"]
     # Every unit's work overlaps every other's (all doorbells rung before the simulation ran).
     for a0, a1 in spans:

@@ -36,6 +36,9 @@ def test_native_calls_before_a_platform_exists_are_refused():
             "host_transaction": a.host_transaction(False, 0, 0, 4, 4, 0xFFFFFFFF, False),
             "initiator_names": str(a.initiator_names()), "target_names": str(a.target_names()),
             "protocol_report": str(a.protocol_report()),
+            "mmio_write2": a.mmio_write2(0x1000000000, 1, 0x1000000004, 2),
+            "stage_f32": a.stage_f32(0x1000, np.zeros(4, np.float32), 4),
+            "copy_call_rows": a.copy_call_rows(0, 0, buf.ctypes.data, buf.size), "last_irq_ps": a.last_irq_ps(),
         }
         a.snapshot(snap.ctypes.data)
         a.trace_enable(False); a.trace_clear(); a.protocol_clear(); a.snapshot(0)
@@ -60,6 +63,8 @@ def test_native_calls_before_a_platform_exists_are_refused():
         "fault_set",
         "host_transaction",
         "host_store",
+        "mmio_write2",
+        "stage_f32",
     ):
         assert lines[name] == "-1000", name
     for name in (
@@ -79,6 +84,8 @@ def test_native_calls_before_a_platform_exists_are_refused():
         "dram_count",
         "copy_dram",
         "snapshot",
+        "copy_call_rows",
+        "last_irq_ps",
     ):
         assert lines[name] == "0", name
     assert float(lines["host_now_ns"]) == 0.0

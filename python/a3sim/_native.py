@@ -113,6 +113,13 @@ class Native:
     mmio_read: Callable[[int], int]
     mmio_write: Callable[[int, int], int]
     mmio_base: Callable[[int], int]
+    # two MMIO writes in one call (IRQ_ACK then CQ_HEAD): 1 or the TLM status of the failed write
+    mmio_write2: Callable[[int, int, int, int], int]
+    # index of the first NaN / infinity of a C-contiguous float32 array (data, count), or -1
+    first_nonfinite: Callable[[Any, int], int]
+    # copy float32 data into DRAM at a bus address and check it: first NaN / infinity index, -1, or
+    # BAD_ARGUMENT (outside DRAM)
+    stage_f32: Callable[[int, Any, int], int]
     dram_base: Callable[[], int]
     dram_size: Callable[[], int]
     dram_ptr: Callable[[], int]
@@ -121,6 +128,7 @@ class Native:
     write_and_wait: Callable[[int, int, float], int]
     now_ns: Callable[[], float]
     host_now_ns: Callable[[], float]
+    last_irq_ps: Callable[[], int]  # delivery time of the last interrupt (ps)
     # trace buffers (used by a3sim.trace)
     trace_enable: Callable[[bool], None]
     trace_enabled: Callable[[], bool]
@@ -135,6 +143,9 @@ class Native:
     copy_txns: Callable[[int, int, int], int]
     copy_phases: Callable[[int, int, int], int]
     copy_jobs: Callable[[int, int, int], int]
+    # a call's job rows (from a job id) and phase rows (from an index) in one copy:
+    # copy_call_rows(job_id, phase_start, dst, capacity) -> (jobs << 32) | phases
+    copy_call_rows: Callable[[int, int, int, int], int]
     # cycles of one timing formula: timing_formula(Formula, a, b) (see also :meth:`timing`)
     timing_formula: Callable[[int, int, int], int]
     # timed host store of DRAM bytes over the bus (host_stores = 1): 1, 0 (backdoor) or TLM status
@@ -157,9 +168,9 @@ class Native:
     protocol_violations: Callable[[], int]
 
     _BOUND = (
-        "create exists mmio_read mmio_write mmio_base dram_base dram_size dram_ptr run_until_irq "
-        "write_and_wait now_ns host_now_ns trace_enable trace_enabled trace_clear txn_count phase_count "
-        "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs timing_formula "
+        "create exists mmio_read mmio_write mmio_write2 first_nonfinite stage_f32 mmio_base dram_base dram_size dram_ptr run_until_irq "
+        "write_and_wait now_ns host_now_ns last_irq_ps trace_enable trace_enabled trace_clear txn_count phase_count "
+        "job_count job_base txn_layout phase_layout job_layout copy_txns copy_phases copy_jobs copy_call_rows timing_formula "
         "host_store dram_spec dram_stats dram_reset_stats dram_latency_hist dram_count dram_layout copy_dram "
         "fault_set fault_count protocol_report protocol_enabled protocol_checked protocol_violations"
     ).split()
@@ -171,6 +182,7 @@ class Native:
         self._snap = np.zeros(1, SNAPSHOT_DTYPE)
         self._snap_addr = int(self._snap.ctypes.data)
         self._snap_fn = ns.snapshot
+        self._snap_u64 = self._snap.view(np.uint64)
 
     def __getattr__(self, name: str) -> Any:
         """Native functions without a typed binding above (fuzzing and protocol tests) pass through
@@ -187,6 +199,12 @@ class Native:
         by the next call: copy it to keep it)."""
         self._snap_fn(self._snap_addr)
         return self._snap[0]
+
+    def snapshot_values(self) -> list[int]:
+        """:meth:`snapshot` as eight Python ints, in :data:`SNAPSHOT_DTYPE` order (the driver's
+        per-call read: no numpy scalars)."""
+        self._snap_fn(self._snap_addr)
+        return self._snap_u64.tolist()
 
     def config_rows(self) -> list[ConfigRow]:
         """The configuration in force (or the defaults before ``create``)."""

@@ -24,37 +24,6 @@ from .errors import AllocationError, ConfigError, MmioError, OutOfDeviceMemory, 
 from .protocol import STREAMS
 
 
-class DeviceLock:
-    """The device's lock: a re-entrant lock whose holder may admit guest threads.
-
-    Every driver call runs under it (one SystemC kernel, shared DRAM and units). A coordinator that
-    holds it and hands control between its own worker threads one at a time (as
-    :class:`a3sim.multi_unit.MultiUnitDriver` does) admits those threads, so that the drivers they
-    run pass the lock; no other thread does.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._guests: set[int] = set()
-
-    def __enter__(self) -> DeviceLock:
-        if threading.get_ident() not in self._guests:
-            self._lock.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if threading.get_ident() not in self._guests:
-            self._lock.release()
-
-    def admit(self) -> None:
-        """Let the calling thread pass (only while the coordinator holds the lock)."""
-        self._guests.add(threading.get_ident())
-
-    def dismiss(self) -> None:
-        """The calling thread takes the lock like any other again."""
-        self._guests.discard(threading.get_ident())
-
-
 @dataclass
 class Block:
     """A block of simulated DRAM owned by host software."""
@@ -145,12 +114,14 @@ class Device:
         self.dram_size = int(self.native.dram_size())
         buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.native.dram_ptr()))
         self.dram = np.frombuffer(buf, dtype=np.uint8)
+        #: The same bytes as a memoryview (slicing and ``tobytes`` without numpy's per-call cost).
+        self.dram_bytes = memoryview(self.dram)
         # The first 4 KiB stay unused, so that address 0 is never a valid buffer.
         self.allocator = DramAllocator(self.dram_base + 4096, self.dram_size - 4096)
         self.unit_state = [UnitState() for _ in range(self.units)]
         #: Serialises every driver call on this device (one SystemC kernel, shared DRAM and units):
-        #: drivers used from several threads take it around each call.
-        self.lock = DeviceLock()
+        #: drivers used from several threads take it around each call (re-entrant).
+        self.lock = threading.RLock()
         #: status code -> (NAME, message)
         self.errors = {c: (e.name, e.message) for c, e in self.native.error_codes().items()}
         self.initiators = self.native.initiator_names()

@@ -7,15 +7,14 @@ every unit's interrupt.
     out, rec = mu.attention_batch(Q, K, V)              # Q (B, m, d), K/V (B, n, d): heads spread
     rec.makespan_ns, rec.per_unit                       # first doorbell -> last interrupt
 
-Each unit is driven by its own :class:`a3sim.driver.A3Driver` (``A3Driver(unit=k)``), unchanged:
-each driver call runs in a worker thread, and the driver's doorbell-and-wait hook
-(the ring's ``_write_and_wait``) is replaced by a gate that rings the doorbell and parks the thread.
-When every unit has rung, the host runs the simulation until an interrupt, reads the
+Each unit is driven by its own :class:`a3sim.driver.A3Driver` (``A3Driver(unit=k)``), unchanged,
+through its submit/collect split: the host submits each unit's call (``submit_batch``: data,
+descriptors, doorbell, no simulation), then runs the simulation until an interrupt, reads the
 ``IRQ_STATUS`` of each waiting unit (an interrupt service routine's MMIO reads) and lets the
-drivers of the finished units collect their completions and acknowledge. Only one thread runs at a
-time (the gate hands control over explicitly), so the SystemC kernel is never entered twice; the
-coordinator holds the device lock for the whole call and admits its worker threads
-(:class:`a3sim.device.DeviceLock`), so no other thread can use the device meanwhile.
+drivers of the finished units take their completions (``PendingCall.advance``: drain, acknowledge,
+the next doorbell if a call needs more than one ring's worth), until every unit is done; then it
+collects each call's outputs and record (``collect``). One thread; the coordinator holds the
+device lock for the whole call, so no other thread can use the device meanwhile.
 
 ``MultiUnitDriver`` offers what :class:`a3sim.nn.attention.A3Attention` needs of a driver
 (``attention_batch``, ``device``, ``trace``, ``q_rows``, ``n_max``), so the networks of
@@ -24,7 +23,6 @@ coordinator holds the device lock for the whole call and admits its worker threa
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -34,6 +32,7 @@ from . import errors as E
 from .config import ConfigLike
 from .device import Device
 from .driver import A3Driver, CallRecord
+from .driver.call import PendingCall
 from .protocol import IRQ_DONE, IRQ_ERROR, Reg
 
 
@@ -93,8 +92,13 @@ class MultiCallRecord:
         return float(sum(r.unit_energy_pj for r in self.per_unit.values()))
 
     @property
+    def compute_energy_pj(self) -> dict[str, float]:
+        """Compute-pipeline energy by Table I component (pJ, the paper's scope), summed over the
+        units' records (a3sim.energy.CallCosts)."""
+        return _sum_dicts(r.compute_energy_pj for r in self.per_unit.values())
+
+    @property
     def compute_energy_total_pj(self) -> float:
-        """The compute pipeline's energy (the paper's Fig. 15a scope), summed over the units."""
         return float(sum(r.compute_energy_total_pj for r in self.per_unit.values()))
 
     @property
@@ -122,63 +126,6 @@ def _sum_dicts(parts: Any) -> dict[str, float]:
         for k, v in part.items():
             out[k] = out.get(k, 0.0) + float(v)
     return out
-
-
-class _Gate:
-    """Hands control between the host's coordinator and the drivers' worker threads."""
-
-    def __init__(self, device: Device) -> None:
-        self.device = device
-        self.cv = threading.Condition()
-        self.turn: Any = "host"  # who may run: "host" or a unit index
-        self.waiting: dict[int, bool] = {}  # unit -> parked at its doorbell
-        self.irq: dict[int, int] = {}
-        self.doorbells: list[float] = []
-
-    def hook(self, unit: int) -> Callable[[int, int, float], int]:
-        def write_and_wait(address: int, value: int, max_ns: float) -> int:
-            dev = self.device
-            self.doorbells.append(dev.host_now_ns())
-            if dev.api.mmio_write(address, value) != 1:
-                return -1
-            with self.cv:
-                self.waiting[unit] = True
-                self.turn = "host"
-                self.cv.notify_all()
-                self.cv.wait_for(lambda: self.turn == unit)
-                return self.irq.pop(unit, 0)
-
-        return write_and_wait
-
-    def run_thread(self, unit: int, fn: Callable[[], Any], results: dict, errors: dict) -> threading.Thread:
-        def body() -> None:
-            with self.cv:
-                self.cv.wait_for(lambda: self.turn == unit)
-            self.device.lock.admit()  # the coordinator holds the lock; the gate serialises us
-            try:
-                results[unit] = fn()
-            except BaseException as exc:  # noqa: BLE001 - re-raised by the host
-                errors[unit] = exc
-            finally:
-                self.device.lock.dismiss()
-                with self.cv:
-                    self.waiting.pop(unit, None)
-                    self.turn = "host"
-                    self.cv.notify_all()
-
-        t = threading.Thread(target=body, name=f"a3-unit-{unit}", daemon=True)
-        t.start()
-        return t
-
-    def give(self, unit: int, irq: int | None = None) -> None:
-        """Let ``unit``'s thread run until it parks again or ends."""
-        with self.cv:
-            if irq is not None:
-                self.irq[unit] = irq
-                self.waiting[unit] = False
-            self.turn = unit
-            self.cv.notify_all()
-            self.cv.wait_for(lambda: self.turn == "host")
 
 
 class MultiUnitDriver:
@@ -223,55 +170,66 @@ class MultiUnitDriver:
             return [np.arange(k, B, n) for k in range(n)]
         return [a for a in np.array_split(np.arange(B), n)]
 
-    def run_parallel(self, calls: dict[int, Callable[[A3Driver], Any]]) -> tuple[dict[int, Any], MultiCallRecord]:
-        """Run ``calls[k](driver_k)`` for each unit k concurrently on the simulated platform; returns
-        their results and the record of the whole (per-unit CallRecords when results are
-        ``(out, CallRecord)`` pairs)."""
+    def run_parallel(
+        self, calls: dict[int, Callable[[A3Driver], PendingCall]]
+    ) -> tuple[dict[int, Any], MultiCallRecord]:
+        """Run one call per unit concurrently on the simulated platform: ``calls[k](driver_k)``
+        submits unit k's call (``driver.submit`` or ``driver.submit_batch``) and returns its
+        :class:`PendingCall`. Every doorbell is rung before the simulation runs. Returns each unit's
+        ``(out, CallRecord)`` and the record of the whole."""
         with self.device.lock:
             return self._run_parallel(calls)
 
-    def _run_parallel(self, calls: dict[int, Callable[[A3Driver], Any]]) -> tuple[dict[int, Any], MultiCallRecord]:
+    def _run_parallel(
+        self, calls: dict[int, Callable[[A3Driver], PendingCall]]
+    ) -> tuple[dict[int, Any], MultiCallRecord]:
         dev = self.device
-        gate = _Gate(dev)
-        saved = {}
-        results: dict[int, Any] = {}
         errors: dict[int, BaseException] = {}
+        pending: dict[int, PendingCall] = {}
         done_ns: dict[int, float] = {}
-        try:
-            for k in calls:
-                drv = self.drivers[k]
-                saved[k] = drv._rings._write_and_wait
-                drv._rings._write_and_wait = gate.hook(k)
-            threads = {
-                k: gate.run_thread(k, lambda f=fn, d=self.drivers[k]: f(d), results, errors) for k, fn in calls.items()
-            }
-            # Let every unit's driver prepare its work and ring its doorbell, in unit order.
-            for k in calls:
-                gate.give(k)
-            t_first = min(gate.doorbells) if gate.doorbells else dev.host_now_ns()
-            while any(gate.waiting.get(k) for k in calls):
-                parked = [k for k in calls if gate.waiting.get(k)]
-                irq = dev.run(self.timeout_ns)
-                released = False
-                for k in parked:
-                    st = self.drivers[k].read_reg(Reg.IRQ_STATUS)
-                    if st & (IRQ_DONE | IRQ_ERROR):
-                        done_ns[k] = dev.last_irq_ns()
-                        gate.give(k, irq=1)
-                        released = True
-                if not released and not irq:
-                    for k in parked:  # nothing left to simulate: let the drivers report it
-                        gate.give(k, irq=0)
-            for t in threads.values():
-                t.join(timeout=60)
-        finally:
-            for k, old in saved.items():
-                self.drivers[k]._rings._write_and_wait = old
+        # Submit every unit's call: data, descriptors and doorbell, in unit order.
+        for k, fn in sorted(calls.items()):
+            try:
+                pending[k] = fn(self.drivers[k])
+            except BaseException as exc:  # noqa: BLE001 - raised below, after the other units
+                errors[k] = exc
+        t_first = min((p.t_doorbell_ns for p in pending.values()), default=dev.host_now_ns())
+        waiting = sorted(k for k, p in pending.items() if not p.done)
+
+        def advance(k: int, irq: int) -> None:
+            try:
+                if pending[k].advance(irq):
+                    waiting.remove(k)
+            except BaseException as exc:  # noqa: BLE001
+                errors[k] = exc
+                waiting.remove(k)
+
+        # Wait on every unit's interrupt: run, then serve the units whose IRQ_STATUS says so.
+        while waiting:
+            irq = dev.run(self.timeout_ns)
+            released = False
+            for k in list(waiting):
+                if self.drivers[k].read_reg(Reg.IRQ_STATUS) & (IRQ_DONE | IRQ_ERROR):
+                    done_ns[k] = dev.last_irq_ns()
+                    released = True
+                    advance(k, 1)
+            if not released and not irq:
+                for k in list(waiting):  # nothing left to simulate: let the drivers report it
+                    advance(k, 0)
+        # Collect: the job and phase rows of all units' calls in one copy, each driver keeps its own.
+        live = {k: p for k, p in pending.items() if k not in errors}
+        rows = None
+        if live:
+            rows = self.drivers[0]._rows.read(min(p.job0 for p in live.values()), min(p.phase0 for p in live.values()))
+        results: dict[int, Any] = {}
+        for k, p in sorted(live.items()):
+            try:
+                results[k] = self.drivers[k]._finish(p, rows)  # under the device lock (held here)
+            except BaseException as exc:  # noqa: BLE001
+                errors[k] = exc
         if errors:
-            raise next(iter(errors.values()))
-        per_unit = {
-            k: r[1] for k, r in results.items() if isinstance(r, tuple) and len(r) == 2 and isinstance(r[1], CallRecord)
-        }
+            raise errors[min(errors)]
+        per_unit = {k: r[1] for k, r in results.items()}
         t_last = max(done_ns.values()) if done_ns else dev.last_irq_ns()
         return results, MultiCallRecord(per_unit, t_first, t_last, done_ns)
 
@@ -283,7 +241,7 @@ class MultiUnitDriver:
             raise E.ShapeError(f"Q must be 3-D (B, m, d), got shape {Q.shape}")
         parts = self.assign(Q.shape[0])
         calls = {
-            k: (lambda drv, idx=idx: drv.attention_batch(Q[idx], K[idx], V[idx], **kw))
+            k: (lambda drv, idx=idx: drv.submit_batch(Q[idx], K[idx], V[idx], **kw))
             for k, idx in enumerate(parts)
             if len(idx)
         }

@@ -295,6 +295,46 @@ int mmio_write(uint64_t address, uint32_t value) {
   if (!need_platform()) return NO_PLATFORM;
   return g_platform->host.mmio_write32(address, value);
 }
+int mmio_write2(uint64_t address0, uint32_t value0, uint64_t address1, uint32_t value1) {
+  if (!need_platform()) return NO_PLATFORM;
+  const int st = g_platform->host.mmio_write32(address0, value0);
+  if (st != tlm::TLM_OK_RESPONSE) return st;
+  return g_platform->host.mmio_write32(address1, value1);
+}
+
+int64_t first_nonfinite(const float* data, uint64_t count) {
+  if (data == nullptr) return -1;
+  // Blocks of 256 values: a branch-free test of the exponent bits (vectorised), then a scalar
+  // search only in a block that holds a NaN or an infinity.
+  constexpr uint32_t kExponent = 0x7f800000u;
+  for (uint64_t b = 0; b < count; b += 256) {
+    const uint64_t e = std::min<uint64_t>(count, b + 256);
+    uint32_t bad = 0;
+    for (uint64_t i = b; i < e; ++i) {
+      uint32_t u;
+      std::memcpy(&u, data + i, sizeof u);
+      bad |= static_cast<uint32_t>((u & kExponent) == kExponent);
+    }
+    if (bad)
+      for (uint64_t i = b; i < e; ++i)
+        if (!std::isfinite(data[i])) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+int64_t stage_f32(uint64_t address, const float* data, uint64_t count) {
+  if (!need_platform()) return NO_PLATFORM;
+  const uint64_t bytes = count * sizeof(float);
+  if (data == nullptr || address < a3::DRAM_BASE || address - a3::DRAM_BASE > g_platform->dram.size() ||
+      bytes > g_platform->dram.size() - (address - a3::DRAM_BASE)) {
+    g_error = "stage_f32: the range is outside DRAM";
+    return BAD_ARGUMENT;
+  }
+  float* dst = reinterpret_cast<float*>(g_platform->dram.host_ptr() + (address - a3::DRAM_BASE));
+  std::memcpy(dst, data, bytes);
+  return first_nonfinite(dst, count);
+}
+
 int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
   if (!need_platform()) return NO_PLATFORM;
   if (g_platform->cfg.host_stores == 0) return 0;
@@ -345,6 +385,7 @@ void snapshot(uintptr_t dst) {
   o[7] = g_platform->host.irqs_delivered();
 }
 double now_ns() { return sc_core::sc_time_stamp().to_seconds() * 1e9; }
+uint64_t last_irq_ps() { return need_platform() ? g_platform->host.last_irq_ps() : 0; }
 double host_now_ns() { return need_platform() ? static_cast<double>(g_platform->host.host_time_ps()) / 1000.0 : 0.0; }
 
 void trace_enable(bool on) {
@@ -376,6 +417,24 @@ uint64_t copy_jobs(uint64_t s, uint64_t c, uintptr_t d) {
   const uint64_t n = copy_rows(g_platform->recorder.jobs(), s, c, d);
   g_platform->recorder.jobs_read(s, n);
   return n;
+}
+
+uint64_t copy_call_rows(uint64_t job_id, uint64_t phase_start, uintptr_t dst, uint64_t capacity) {
+  if (!need_platform()) return 0;
+  a3::TraceRecorder& r = g_platform->recorder;
+  const uint64_t held_jobs = r.jobs().size(), held_phases = r.phases().size();
+  const uint64_t j0 = job_id > r.job_base() ? std::min(job_id - r.job_base(), held_jobs) : 0;
+  const uint64_t p0 = std::min(phase_start, held_phases);
+  const uint64_t nj = held_jobs - j0, np = held_phases - p0;
+  if (nj >= (1ull << 32) || np >= (1ull << 32)) return 0;
+  const uint64_t counts = (nj << 32) | np;
+  const uint64_t job_bytes = nj * sizeof(a3::JobRecord);
+  if (dst == 0 || job_bytes + np * sizeof(a3::PhaseRecord) > capacity) return counts;
+  copy_rows(r.jobs(), j0, nj, dst);
+  copy_rows(r.phases(), p0, np, dst + job_bytes);
+  r.jobs_read(j0, nj);
+  r.phases_read(p0, np);
+  return counts;
 }
 
 // ---- fault injection ----

@@ -42,6 +42,9 @@ const char* target_names();
 int64_t mmio_read(uint64_t address);
 int mmio_write(uint64_t address, uint32_t value);
 uint64_t mmio_base(uint32_t unit);
+// Two MMIO writes in one call, in order (e.g. IRQ_ACK, then CQ_HEAD after a drain): 1, or the TLM
+// status of the first write that got an error response (the second is then not issued).
+int mmio_write2(uint64_t address0, uint32_t value0, uint64_t address1, uint32_t value1);
 // Timed host store (config host_stores = 1): the host's bytes [address, +bytes) of DRAM, already
 // written through the backdoor view, go over the bus as cache-line writes tagged with `stream`
 // (a3::Stream code). Returns 1 (TLM_OK_RESPONSE), 0 when host_stores = 0 (nothing to do), or the
@@ -59,11 +62,21 @@ int run_until_irq(double max_ns);
 // A host MMIO write followed by run_until_irq (a doorbell, then wait for the interrupt): one call
 // instead of two. Returns -1 if the write got an error response.
 int write_and_wait(uint64_t address, uint32_t value, double max_ns);
+// Index of the first NaN or infinity among `count` float32 values at `data`, or -1 if all are
+// finite (the driver's input check; the device checks again after its DMA).
+int64_t first_nonfinite(const float* data, uint64_t count);
+// The host writes `count` float32 values from `data` into DRAM at bus address `address` (its own
+// memory, through the backdoor, like a numpy view) and checks them on the way: returns the index
+// of the first NaN or infinity, -1 if all are finite, or BAD_ARGUMENT (outside DRAM; nothing
+// written). The driver's input staging: one call instead of a copy and a separate check.
+int64_t stage_f32(uint64_t address, const float* data, uint64_t count);
 // Eight uint64 at dst: job_base, job rows, phase rows, transaction rows, host time (ps), time of
 // the last interrupt delivered (ps), simulation time (ps), interrupts delivered.
 void snapshot(uintptr_t dst);
 double now_ns();
 double host_now_ns();
+// Delivery time (ps) of the last interrupt that reached the host (snapshot's last_irq_ps alone).
+uint64_t last_irq_ps();
 
 // Trace buffers: counts, row layouts ("name:kind:offset;...;__size__:V:bytes") and bulk copies
 // of rows [start, start + count) to dst (a buffer of count * row size bytes).
@@ -80,6 +93,12 @@ const char* job_layout();
 uint64_t copy_txns(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_phases(uint64_t start, uint64_t count, uintptr_t dst);
 uint64_t copy_jobs(uint64_t start, uint64_t count, uintptr_t dst);
+// The rows of one driver call in one copy: job rows from job id `job_id` and phase rows from
+// index `phase_start`, each to the end of its table, job rows first, then phase rows, at dst (a
+// buffer of `capacity` bytes). Returns (jobs << 32) | phases; when they do not fit, nothing is
+// copied (call again with a buffer of jobs * job row size + phases * phase row size bytes).
+// Counts as a read of those rows (retention, docs/trace-schema.md section 6).
+uint64_t copy_call_rows(uint64_t job_id, uint64_t phase_start, uintptr_t dst, uint64_t capacity);
 // Rows dropped by the retention bound trace_max_rows (docs/trace-schema.md section 6).
 uint64_t trace_dropped();
 

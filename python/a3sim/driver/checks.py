@@ -9,9 +9,10 @@ from typing import Any, NamedTuple, TypedDict
 
 import numpy as np
 
+from .. import _native
 from .. import errors as E
 from ..presets import DEFAULT_PRESET, MODES, PRESETS
-from ..protocol import M_MAX, Mode
+from ..protocol import FEAT_MIN_SKIP, M_MAX, Mode
 
 _MODE_BY_NAME = {name: Mode(i) for i, name in enumerate(MODES)}
 
@@ -50,8 +51,10 @@ class CallOptions(TypedDict, total=False):
     overflow: str
 
 
-def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
-    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets."""
+def call_options(options: Mapping[str, Any], features: int | None = None) -> tuple[ModeParams, bool]:
+    """Check a call's keyword arguments: its :class:`ModeParams` and whether it collects sets.
+    ``features``: the unit's ``CAP_FEATURES`` (an approx call relies on the min-side skip unless
+    it passes ``min_skip=False``)."""
     if not options:
         return _EXACT, False
     unknown = set(options) - set(CallOptions.__annotations__)
@@ -72,6 +75,10 @@ def call_options(options: Mapping[str, Any]) -> tuple[ModeParams, bool]:
     overflow = check_overflow(options.get("overflow", "tile"), mp.mode)
     if overflow != "tile":
         mp = mp._replace(overflow=overflow)
+    if min_skip and mp.mode == Mode.APPROX and features is not None and not features & FEAT_MIN_SKIP:
+        raise E.ParameterError(
+            "this unit has no min-side skip (CAP_FEATURES bit MIN_SKIP is clear): pass min_skip=False"
+        )
     return mp, bool(sets) if sets is not None else mp.mode != Mode.EXACT
 
 
@@ -94,21 +101,72 @@ def check_overflow(overflow: Any, mode: Mode = Mode.EXACT) -> str:
     return overflow
 
 
-def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
-    """Check an array argument and return it as C-contiguous float32."""
-    if isinstance(x, np.ma.MaskedArray):
-        if np.ma.getmaskarray(x).any():
-            raise E.MaskedInputError(
-                f"{name} is a masked array with masked elements; the device has no mask: pass "
-                f"{name}.filled(value) or drop the masked rows"
-            )
-        x = np.ma.getdata(x)
-    if not isinstance(x, np.ndarray):
-        try:
-            x = np.asarray(x)
-        except Exception as exc:  # e.g. ragged lists
-            raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
-    if x.dtype not in (np.float32, np.float64):
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _first_nonfinite(x: np.ndarray) -> int:
+    """Flat index of the first NaN or infinity of a C-contiguous float32 array, or -1: one native
+    call (a numpy reduction costs several times more on the small arrays of one call)."""
+    return int(_native.native().first_nonfinite(x, x.size))
+
+
+def _at(x: np.ndarray, flat: int) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.unravel_index(flat, x.shape))
+
+
+def nonfinite_error(name: str, x: np.ndarray) -> E.NonFiniteError:
+    """The error for a float32 argument that holds a NaN or an infinity (named at its first one)."""
+    flat = int(np.flatnonzero(~np.isfinite(x))[0])
+    return E.NonFiniteError(
+        f"{name} holds a non-finite value ({x[_at(x, flat)]}) at index {_at(x, flat)}; "
+        "the device computes on finite float32 data"
+    )
+
+
+def check_context_overflow(ctx: Any, mp: ModeParams, explicit: bool, n_max: int) -> None:
+    """A K/V context beyond n_max was loaded tiled or streamed (``A3Driver.load(overflow=...)``):
+    a call that asks for the other way (``explicit``: it passed ``overflow``), or a streamed
+    context in an approximate call, is refused."""
+    if ctx is None or ctx.n <= n_max or ctx.stream == (mp.overflow == "stream"):
+        return
+    if explicit or mp.mode != Mode.EXACT:
+        raise E.ParameterError(
+            f"this KVContext was loaded with overflow={'stream' if ctx.stream else 'tile'!r}; "
+            "a streamed context serves exact calls only"
+        )
+
+
+def as_f32(name: str, x: Any, ndim: Sequence[int], check_finite: bool = True) -> np.ndarray:
+    """Check an array argument and return it as C-contiguous float32.
+
+    ``check_finite=False`` leaves the finiteness of a float32 argument to the caller, which checks
+    it while staging the data into device memory (``a3sim::stage_f32``) and raises
+    :func:`nonfinite_error` before anything reaches the device; float64 arguments are always
+    checked here (their conversion to float32 may overflow)."""
+    if (
+        not check_finite
+        and type(x) is np.ndarray
+        and x.dtype == _F32
+        and x.ndim in ndim
+        and x.size
+        and x.flags.c_contiguous
+    ):
+        return x  # the common case: nothing to convert, finiteness checked by the caller
+    if type(x) is not np.ndarray:
+        if isinstance(x, np.ma.MaskedArray):
+            if np.ma.getmaskarray(x).any():
+                raise E.MaskedInputError(
+                    f"{name} is a masked array with masked elements; the device has no mask: pass "
+                    f"{name}.filled(value) or drop the masked rows"
+                )
+            x = np.ma.getdata(x)
+        if not isinstance(x, np.ndarray):
+            try:
+                x = np.asarray(x)
+            except Exception as exc:  # e.g. ragged lists
+                raise E.ShapeError(f"{name} cannot be read as an array: {exc}") from None
+    dt = x.dtype
+    if dt != _F32 and dt != _F64:
         raise E.DTypeError(
             f"{name} has dtype {x.dtype}; the device takes float32 or float64 (convert with {name}.astype(np.float32))"
         )
@@ -117,24 +175,26 @@ def as_f32(name: str, x: Any, ndim: Sequence[int]) -> np.ndarray:
         raise E.ShapeError(f"{name} must be {want}, got shape {x.shape}")
     if x.size == 0:
         raise E.EmptyInputError(f"{name} is empty (shape {x.shape}); n, d and m must be at least 1")
-    # A finite sum means every element is finite; only otherwise look element by element.
-    if not math.isfinite(x.sum()) and not np.isfinite(x).all():
-        bad = np.argwhere(~np.isfinite(x))[0]
-        raise E.NonFiniteError(
-            f"{name} holds a non-finite value ({x[tuple(bad)]}) at index {tuple(int(i) for i in bad)}; "
-            "the device computes on finite float32 data"
-        )
-    if x.dtype == np.float64:
+    if dt == _F64:
         with np.errstate(over="ignore"):
             x32 = np.ascontiguousarray(x, dtype=np.float32)
-        if not math.isfinite(x32.sum()) and not np.isfinite(x32).all():
-            bad = np.argwhere(~np.isfinite(x32))[0]
+        bad = _first_nonfinite(x32)
+        if bad >= 0:
+            if not np.isfinite(x).all():
+                first = int(np.flatnonzero(~np.isfinite(x))[0])
+                raise E.NonFiniteError(
+                    f"{name} holds a non-finite value ({x[_at(x, first)]}) at index {_at(x, first)}; "
+                    "the device computes on finite float32 data"
+                )
             raise E.NonFiniteError(
-                f"{name} holds {x[tuple(bad)]!r} at index {tuple(int(i) for i in bad)}, beyond the float32 "
+                f"{name} holds {x[_at(x, bad)]!r} at index {_at(x, bad)}, beyond the float32 "
                 f"range of the device (|x| <= {float(np.finfo(np.float32).max):.4g}); scale the input"
             )
         return x32
-    return np.ascontiguousarray(x, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if check_finite and _first_nonfinite(x) >= 0:
+        raise nonfinite_error(name, x)
+    return x
 
 
 def check_M(M: Any) -> int:
@@ -229,3 +289,60 @@ def check_kv(K: np.ndarray, V: np.ndarray, d_max: int) -> None:
             f"d = {K.shape[1]} exceeds the datapath width d_max = {d_max}; "
             "project K/V/q to at most d_max columns, or build the platform with a larger d_max"
         )
+
+
+_F32 = np.dtype(np.float32)
+
+
+class CallArgs(NamedTuple):
+    """A call's checked arrays: Q (B, m, d), a K/V context or K, V (B, n, d), what the result
+    looks like (batch, single query, dtype) and the arguments as the user passed them, by name
+    (what a staging error names)."""
+
+    Q: np.ndarray
+    ctx: Any
+    K: np.ndarray | None
+    V: np.ndarray | None
+    post: tuple[bool, bool, np.dtype]
+    named: tuple[tuple[str, np.ndarray | None], ...]
+
+
+def single_args(q: Any, K: Any, V: Any, d_max: int, context_type: type) -> CallArgs:
+    """Check the arrays of ``attention(q, K, V)`` (``K`` may be a ``context_type`` with V None).
+    Finiteness of float32 arrays is left to the staging of the data (``Stager``)."""
+    out_dtype = q.dtype if isinstance(q, np.ndarray) else _F32
+    q = as_f32("q", q, (1, 2), False)
+    single = q.ndim == 1
+    Q = q.reshape(1, -1) if single else q
+    if isinstance(K, context_type):
+        if V is not None:
+            raise E.ShapeError("pass V only with a K array, not with a KVContext")
+        if K.closed:
+            raise E.A3InputError("the KVContext is closed")
+        ctx, K3, V3, Ka, Va, kd = K, None, None, None, None, K.d
+    else:
+        if V is None:
+            raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
+        ctx = None
+        Ka = as_f32("K", K, (2,), False)
+        Va = as_f32("V", V, (2,), False)
+        check_kv(Ka, Va, d_max)
+        kd = Ka.shape[1]
+        K3, V3 = Ka[None], Va[None]
+    if Q.shape[1] != kd:
+        raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
+    return CallArgs(Q[None], ctx, K3, V3, (False, single, out_dtype), (("q", q), ("K", Ka), ("V", Va)))
+
+
+def batch_args(Q: Any, K: Any, V: Any, d_max: int) -> CallArgs:
+    """Check the arrays of ``attention_batch(Q, K, V)``: Q (B, m, d), K and V (B, n, d)."""
+    dtype = Q.dtype if isinstance(Q, np.ndarray) else np.asarray(Q).dtype
+    Qa = as_f32("Q", Q, (3,), False)
+    Ka = as_f32("K", K, (3,), False)
+    Va = as_f32("V", V, (3,), False)
+    if Ka.shape != Va.shape:
+        raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
+    if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
+        raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
+    check_kv(Ka[0], Va[0], d_max)
+    return CallArgs(Qa, None, Ka, Va, (True, False, dtype), (("Q", Qa), ("K", Ka), ("V", Va)))

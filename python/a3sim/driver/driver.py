@@ -11,8 +11,8 @@ the host with the log-sum-exp rule, which gives exact attention.
     ctx = drv.load(K, V)                       # K/V resident across calls
     out, rec = drv.attention(q, ctx, mode="approx", preset="conservative")
 
-:class:`A3Driver` only orchestrates: :mod:`.checks` validates, :mod:`.plan` plans the call,
-:mod:`.queue` talks to the rings, :mod:`.context` owns device memory, :mod:`.record` reports.
+:class:`A3Driver` only orchestrates: :mod:`.checks` validates, :mod:`.plan` plans, :mod:`.call`
+stages data, :mod:`.queue` talks to the rings, :mod:`.context` owns memory, :mod:`.record` reports.
 """
 
 from __future__ import annotations
@@ -34,27 +34,30 @@ from ..protocol import (
     DEVICE_VERSION,
     FEAT_DEVICE_SORTER,
     FEAT_FIXED_POINT,
-    FEAT_MIN_SKIP,
     PERF_COUNTERS,
     QUEUE_ENTRIES_MIN,
     RES_KV,
     RES_SORTED,
-    Mode,
     Reg,
     perf_offset,
 )
 from ..trace import Trace
-from .checks import CallOptions, ModeParams, as_f32, call_options, check_kv, check_overflow
-from .context import Arena, KVContext, write_sorted
-from .plan import CallPlan, Descriptor, Op, exact_plan, plan_call, resident_key
-from .queue import Rings, device_error
-from .record import CallRecord, collect
+from . import checks as _checks
+from .call import PendingCall, RowReader, Stager
+from .checks import CallOptions, ModeParams, as_f32, batch_args, call_options, check_kv, single_args
+from .context import Arena, KVContext
+from .plan import CallPlan, exact_plan, plan_for, resident_key
+from .queue import BELL, DONE, Rings, device_error
+from .record import CallRecord, CallRows, collect
 
 #: Descriptor and completion ring entries of a driver unless it asks for others.
 DEFAULT_QUEUE_ENTRIES = 256
 VERSION_MAJOR_SHIFT = 16
 P = ParamSpec("P")
 R = TypeVar("R")
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_NOTHING_RESIDENT: tuple[object, bool] = (None, False)
+_RES_FLAGS, _RES_KV_TAG_LO, _RES_KV_TAG_HI = int(Reg.RES_FLAGS), int(Reg.RES_KV_TAG_LO), int(Reg.RES_KV_TAG_HI)
 
 
 def _serialised(method: Callable[P, R]) -> Callable[P, R]:
@@ -138,6 +141,10 @@ class A3Driver:
         self._arena = Arena(dev)
         self._f32 = dev.dram.view(np.float32)
         self._rings = Rings(dev, self._base, queue_entries, self.timeout_ns)
+        self._stager = Stager(dev, self._arena)
+        self._rows = RowReader(dev, self.trace)
+        self._pending: PendingCall | None = None
+        self._shared_rows = dev.units > 1  # several units: the trace tables interleave their rows
         self.sq_size = self.cq_size = queue_entries
         self._finalizer = weakref.finalize(self, _release, dev, self._rings.blocks(), self._arena)
         self._reset_queues()  # also clears the completion ring
@@ -172,10 +179,11 @@ class A3Driver:
     def _residency(self) -> tuple[object, bool]:
         """What the unit's banks hold, as the unit publishes it (docs/register-map.md): the plan's
         key of the K/V tile (or None) and whether its sorted-key table is loaded."""
-        flags = self.read_reg(Reg.RES_FLAGS)
+        rd, base = self.device.mmio_read, self._base  # the device lock is held by the call
+        flags = rd(base + _RES_FLAGS)
         if not flags & RES_KV:
             return None, False
-        tag = self.read_reg(Reg.RES_KV_TAG_LO) | (self.read_reg(Reg.RES_KV_TAG_HI) << 32)
+        tag = rd(base + _RES_KV_TAG_LO) | (rd(base + _RES_KV_TAG_HI) << 32)
         return resident_key(tag), bool(flags & RES_SORTED)
 
     def _owns_unit(self) -> bool:
@@ -192,10 +200,9 @@ class A3Driver:
     def load(self, K: Any, V: Any, overflow: str = "tile") -> KVContext:
         """Copy K and V (n x d) into device memory, to stay there across calls. ``overflow`` (for
         n > n_max): "tile" (default) or "stream" (exact calls only), as for :meth:`attention`."""
-        K = as_f32("K", K, (2,))
-        V = as_f32("V", V, (2,))
+        K, V = as_f32("K", K, (2,)), as_f32("V", V, (2,))
         check_kv(K, V, self.d_max)
-        return KVContext(self, K, V, check_overflow(overflow))
+        return KVContext(self, K, V, _checks.check_overflow(overflow))
 
     @_serialised
     def attention(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
@@ -208,40 +215,7 @@ class A3Driver:
         explicit ``M`` / ``T`` override it; ``sets`` asks the device for each query's candidate and
         selected rows (default: on in the approximate modes).
         """
-        self._ensure_owner()
-        mp, want_sets = call_options(options)
-        q_in = q
-        q = as_f32("q", q, (1, 2))
-        single = q.ndim == 1
-        Q = q.reshape(1, -1) if single else q
-        if isinstance(K, KVContext):
-            if V is not None:
-                raise E.ShapeError("pass V only with a K array, not with a KVContext")
-            ctx, Ka, Va = K, None, None
-            if ctx.closed:
-                raise E.A3InputError("the KVContext is closed")
-            if ctx.n > self.n_max and ctx.stream != (mp.overflow == "stream") and ("overflow" in options or mp.mode):
-                raise E.ParameterError(f"this KVContext was loaded with overflow={'stream' if ctx.stream else 'tile'!r}; "
-                                       "a streamed context serves exact calls only")  # fmt: skip
-            kd = ctx.d
-        else:
-            if V is None:
-                raise E.ShapeError("V is missing: pass K and V arrays, or a KVContext from load()")
-            ctx = None
-            Ka = as_f32("K", K, (2,))
-            Va = as_f32("V", V, (2,))
-            check_kv(Ka, Va, self.d_max)
-            kd = Ka.shape[1]
-        if Q.shape[1] != kd:
-            raise E.ShapeError(f"q has d = {Q.shape[1]} but K/V have d = {kd}")
-        Q3 = Q[None]
-        K3, V3 = (Ka[None], Va[None]) if Ka is not None else (None, None)
-        out, rec = self._run_call(Q3, ctx, K3, V3, mp, want_sets)
-        out = out[0]
-        out_dtype = np.asarray(q_in).dtype if isinstance(q_in, np.ndarray) else np.float32
-        if out_dtype != np.float32:
-            out = out.astype(out_dtype)
-        return (out[0] if single else out), rec
+        return self._finish(self._start(False, q, K, V, options, True))
 
     @_serialised
     def attention_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> tuple[np.ndarray, CallRecord]:
@@ -252,24 +226,43 @@ class A3Driver:
         cost one Python round trip per layer. The record covers the whole batch: ``m`` is B * m and
         the per-query arrays are in item order. ``options`` as for :meth:`attention`.
         """
-        self._ensure_owner()
-        mp, want_sets = call_options(options)
-        dtype = np.asarray(Q).dtype
-        Qa = as_f32("Q", Q, (3,))
-        Ka = as_f32("K", K, (3,))
-        Va = as_f32("V", V, (3,))
-        if Ka.shape != Va.shape:
-            raise E.ShapeError(f"K and V must have the same shape (B, n, d); got K {Ka.shape} and V {Va.shape}")
-        if Qa.shape[0] != Ka.shape[0] or Qa.shape[2] != Ka.shape[2]:
-            raise E.ShapeError(f"Q {Qa.shape} and K {Ka.shape} must agree in B and d")
-        check_kv(Ka[0], Va[0], self.d_max)
-        out, rec = self._run_call(Qa, None, Ka, Va, mp, want_sets)
-        if dtype in (np.float64,):
-            out = out.astype(dtype)
-        return out, rec
+        return self._finish(self._start(True, Q, K, V, options, True))
 
-    # ---- the call ----
-    def _run_call(
+    @_serialised
+    def submit(self, q: Any, K: Any, V: Any = None, **options: Unpack[CallOptions]) -> PendingCall:
+        """The first half of :meth:`attention`: check, write the call's data and descriptors, ring
+        the doorbell, and return at once, without running the simulation. :meth:`collect` waits for
+        the call and returns what :meth:`attention` would. Host software driving several units
+        submits on each, then waits on all their interrupts (:mod:`a3sim.multi_unit`, which also
+        copies all units' trace rows at once: with tracing off, a collect releases the rows it read,
+        other units' included). One call per driver may be in flight; no other driver may use the
+        unit until it is collected."""
+        return self._start(False, q, K, V, options, False)
+
+    @_serialised
+    def submit_batch(self, Q: Any, K: Any, V: Any, **options: Unpack[CallOptions]) -> PendingCall:
+        """The first half of :meth:`attention_batch` (see :meth:`submit`)."""
+        return self._start(True, Q, K, V, options, False)
+
+    @_serialised
+    def collect(self, pending: PendingCall) -> tuple[np.ndarray, CallRecord]:
+        """Run the simulation until a submitted call completes (if it has not yet), then return its
+        outputs and record, as :meth:`attention` / :meth:`attention_batch` would."""
+        if pending.driver is not self:
+            raise E.A3InputError("this pending call was submitted to another driver")
+        if pending.collected:
+            raise E.A3InputError("this pending call was already collected")
+        return self._finish(pending)
+
+    # ---- the call: checks, then begin (plan, data, descriptors, doorbell), then finish ----
+    def _start(self, batch: bool, Q: Any, K: Any, V: Any, options: dict[str, Any], wait: bool) -> PendingCall:
+        self._ensure_owner()
+        mp, want_sets = call_options(options, self.features)
+        a = batch_args(Q, K, V, self.d_max) if batch else single_args(Q, K, V, self.d_max, KVContext)
+        _checks.check_context_overflow(a.ctx, mp, "overflow" in options, self.n_max)
+        return self._begin(a.Q, a.ctx, a.K, a.V, mp, want_sets, wait, a.post, a.named)
+
+    def _begin(
         self,
         Q: np.ndarray,
         ctx: KVContext | None,
@@ -277,105 +270,116 @@ class A3Driver:
         V: np.ndarray | None,
         mp: ModeParams,
         want_sets: bool,
-    ) -> tuple[np.ndarray, CallRecord]:
-        """Plan, submit and collect one call: Q (B, m, d) against a context or K, V (B, n, d)."""
+        wait: bool,
+        post: tuple[bool, bool, np.dtype],
+        named: tuple[tuple[str, np.ndarray | None], ...],
+    ) -> PendingCall:
+        """Plan the call (Q (B, m, d) against a context or K, V (B, n, d)), write its data and
+        descriptors, ring the doorbell; with ``wait``, run until it completes."""
+        if self._pending is not None:
+            raise E.A3InputError("a submitted call is still in flight on this driver: collect() it first")
         B, m, d = Q.shape
-        n = ctx.n if ctx is not None else K.shape[1]
-        store0 = self.device.host_store_ns
-        if mp.mode == Mode.APPROX and mp.min_skip and not self.features & FEAT_MIN_SKIP:
-            raise E.ParameterError(
-                "this unit has no min-side skip (CAP_FEATURES bit MIN_SKIP is clear): pass min_skip=False"
-            )
-        plan = plan_call(
-            mode=mp.mode, B=B, m=m, n=n, d=d, n_max=self.n_max, q_rows=self.q_rows,
-            tile_list=ctx.tiles if ctx is not None else None, ctx_id=ctx.id if ctx is not None else None,
-            want_sets=want_sets, M=mp.M, M_frac=mp.M_frac, T=mp.T, min_skip=mp.min_skip,
-            resident=self._residency(), device_sorter=self._device_sorter,
-            stream=ctx.stream if ctx is not None else mp.overflow == "stream",
+        if ctx is not None:
+            n, tl, ctx_id = ctx.n, tuple(ctx.tiles), ctx.id
+            resident = self._residency()  # what the unit's banks hold decides the LOAD_KV/LOAD_SORTED
+        else:
+            n, tl, ctx_id = K.shape[1], None, None
+            resident = _NOTHING_RESIDENT  # arrays of one call are loaded by every call regardless
+        plan = plan_for(
+            mp.mode, B, m, n, d, self.n_max, self.q_rows, tl, ctx_id, want_sets, mp.M, mp.M_frac, mp.T,
+            mp.min_skip, resident, self._device_sorter, ctx.stream if ctx is not None else mp.overflow == "stream",
         )  # fmt: skip
-        descs, addr = self._materialise(plan, Q, ctx, K, V)
-        snap = self._native.snapshot()
-        job0, phase0 = int(snap["job_base"] + snap["job_rows"]), int(snap["phase_rows"])
-        t_host = float(snap["host_ps"]) / 1000.0
-        job_base0 = int(snap["job_base"])
-        latency = 0.0
-        failures: list[np.void] = []
-        cap = self._rings.capacity
+        store0 = self.device.host_store_ns
+        prep = self._stager.stage(plan, Q, ctx, K, V, named)
+        job_base, job_rows, phase_rows, _, host_ps, _, now_ps, _ = self._native.snapshot_values()
+        pending = PendingCall(self, plan, prep, job_base + job_rows, phase_rows, post)
+        pending.store0_ns = store0
+        rings = self._rings
         try:
-            for b0 in range(0, len(descs), cap):
-                lat, fails = self._rings.submit(descs[b0 : b0 + cap], self._host_ns, t_host if b0 == 0 else None)
-                latency += lat
-                failures.extend(fails)
-        except E.DeviceTimeoutError:
-            self._forget_banks()
-            self._state.owner = None  # re-program the unit (after the work in flight) before the next call
-            raise
+            pending._sub = rings.begin(prep.descs, host_ps / 1000.0, now_ps, prep.raw)
+            pending.t_doorbell_ns = pending._sub.t_bell
+            irq = rings.doorbell(pending._sub, wait)
         except BaseException:
             self._forget_banks()
             raise
-        if failures:
+        if wait:
+            self._drive(pending, irq, True)
+        else:
+            self._pending = pending
+        return pending
+
+    def _drive(self, pending: PendingCall, irq: int, wait: bool) -> bool:
+        """Step a call after the simulation ran (``irq``: an interrupt of this unit came). With
+        ``wait``, ring further doorbells and run the simulation until the call completes; without,
+        ring a further doorbell if one is due and return whether the call completed."""
+        rings, sub = self._rings, pending._sub
+        try:
+            while True:
+                st = rings.step(sub, irq)
+                if st == DONE:
+                    pending.done = True
+                    return True
+                if st == BELL:
+                    irq = rings.doorbell(sub, wait)
+                    if not wait:
+                        return False
+                elif not wait:
+                    return False
+                else:
+                    irq = self.device.run(self.timeout_ns)
+        except E.DeviceTimeoutError:
+            self._abandon(pending)
+            self._state.owner = None  # re-program the unit (after the work in flight) before the next call
+            raise
+        except BaseException:
+            self._abandon(pending)
+            raise
+
+    def _abandon(self, pending: PendingCall) -> None:
+        pending.done = pending.collected = True
+        self._pending = None
+        self._forget_banks()
+
+    def _finish(self, pending: PendingCall, rows: CallRows | None = None) -> tuple[np.ndarray, Any]:
+        """Wait for the call if it has not completed, then its outputs (shaped as the user passed
+        the inputs) and record. ``rows``: trace rows already copied (else this call's are)."""
+        if pending.collected:
+            raise E.A3InputError("this call failed or was already collected")
+        if not pending.done:
+            if not self._owns_unit():
+                self._abandon(pending)
+                raise E.PlatformError("another driver re-programmed the unit before this call was collected")
+            run = self.device.run
+            while not self._drive(pending, run(self.timeout_ns), False):
+                pass
+        pending.collected = True
+        self._pending = None
+        sub = pending._sub
+        if sub.failures:
             self._forget_banks()  # what the banks hold is no longer known
-            raise device_error(failures, self.device.errors)
-        rows = (self.trace.rows("job", job0 - job_base0), self.trace.rows("phase", phase0))
-        out, rec = collect(self.device, plan, addr, latency, rows, self._cycle_ns, self._costs)
-        rec.host_store_ns = self.device.host_store_ns - store0  # 0 unless host_stores = 1
-        return out, rec
-
-    def _host_ns(self) -> float:
-        return float(self._native.snapshot()["host_ps"]) / 1000.0
-
-    def _materialise(
-        self, plan: CallPlan, Q: np.ndarray, ctx: KVContext | None, K: np.ndarray | None, V: np.ndarray | None
-    ) -> tuple[list[Descriptor], dict[str, Any]]:
-        """Reserve the arena, write queries, K/V and sorted tables where the plan keeps them, and
-        build the descriptor records."""
-        dev, lay, f32 = self.device, plan.layout, self._f32
-        assert lay is not None
-        self._arena.reserve(lay.reserve)
-        base = self._arena.base
-        d = plan.d
-        qa = base + lay.queries
-        w0 = (qa - dev.dram_base) >> 2
-        f32[w0 : w0 + Q.size] = Q.ravel()
-        dev.timed_store(qa, Q.size * 4, "Q")  # over the bus when host_stores = 1
-        addr = {
-            "outs": [base + o for o in lay.outs],
-            "stats": [base + o for o in lay.stats],
-            "sets": [base + o if plan.want_sets else 0 for o in lay.sets],
-        }
-
-        def load(op: Op) -> tuple[int, int]:
-            if ctx is not None:
-                return ctx.kv_address(op.tile)
-            r0, r1 = plan.tiles[op.tile]
-            ka, va = (base + o for o in op.kv_offset)
-            for a, X, stream in ((ka, K, "K"), (va, V, "V")):
-                w = (a - dev.dram_base) >> 2
-                f32[w : w + (r1 - r0) * d] = X[op.item, r0:r1].ravel()
-                dev.timed_store(a, (r1 - r0) * d * 4, stream)
-            return ka, va
-
-        def load_sorted(op: Op) -> int:
-            if ctx is not None:
-                return ctx.sorted_table(op.tile)
-            r0, r1 = plan.tiles[op.tile]
-            sa = base + op.sorted_offset
-            write_sorted(dev, sa, K[op.item, r0:r1])
-            return sa
-
-        descs = plan.descriptors(qa, addr["outs"], addr["stats"], addr["sets"], load, load_sorted)
-        return descs, addr
+            raise device_error(sub.failures, self.device.errors)
+        if rows is None:
+            rows = self._rows.read(pending.job0, pending.phase0)
+        if self._shared_rows:  # other units' jobs may interleave with this call's: keep this unit's
+            rows = rows.only_unit(self.unit)
+        batch, single, dtype = pending.post
+        plan = pending.plan
+        shape = (plan.B, plan.m, plan.d) if batch else (plan.d,) if single else (plan.m, plan.d)
+        out, rec = collect(
+            self.device, self._f32, plan, pending.addr, sub.latency, rows, self._cycle_ns, self._costs, shape,
+            pending.prep.views(shape, self._f32),
+        )  # fmt: skip
+        rec.host_store_ns = self.device.host_store_ns - pending.store0_ns  # 0 unless host_stores = 1
+        if batch:
+            return (out.astype(dtype) if dtype == _F64 else out), rec
+        return (out if dtype == _F32 else out.astype(dtype)), rec
 
     # ---- housekeeping ----
     @_serialised
     def perf_counters(self) -> dict[str, int]:
         """The unit's 64-bit performance counters (docs/register-map.md)."""
-        out = {}
-        for name in PERF_COUNTERS:
-            lo = self.read_reg(perf_offset(name))
-            hi = self.read_reg(perf_offset(name) + 4)
-            out[name] = (hi << 32) | lo
-        return out
+        offsets = {name: perf_offset(name) for name in PERF_COUNTERS}  # low word, then high word
+        return {name: self.read_reg(a) | (self.read_reg(a + 4) << 32) for name, a in offsets.items()}
 
     def close(self) -> None:
         """Free the driver's queues and buffers (the platform stays). Closing twice is harmless;

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from ..protocol import (
     DESCRIPTOR_DTYPE,
     FLAG_NO_MIN_SKIP,
@@ -84,6 +86,16 @@ class Op(NamedTuple):
     sorted_offset: int | None = None  # LOAD_SORTED of arrays: the sorted table in the arena
 
 
+class CallAddresses(NamedTuple):
+    """Device addresses of a call's buffers: the queries, and per tile the outputs, row stats and
+    set bitmaps (0 when the call collects no sets)."""
+
+    queries: int
+    outs: list[int]
+    stats: list[int]
+    sets: list[int]
+
+
 @dataclass
 class Layout:
     """Where a call's buffers sit in the arena (byte offsets from its base)."""
@@ -119,6 +131,8 @@ class CallPlan:
     stream: bool = False  # one tile of all n > n_max rows, streamed beyond the banks (LOAD_KV flag STREAM)
     M: list[int] = field(default_factory=list)  # per tile (approx mode)
     ops: list[Op] = field(default_factory=list)
+    #: The LOAD_KV and LOAD_SORTED operations of ``ops`` (the ones that move K/V data).
+    loads: list[Op] = field(default_factory=list)
     layout: Layout | None = None
     #: What the banks hold after the call succeeds: (K/V key, sorted table loaded).
     resident_after: tuple[object, bool] = (None, False)
@@ -147,6 +161,17 @@ class CallPlan:
         return total
 
     # ---- descriptors ----
+    def addresses(self, base: int) -> CallAddresses:
+        """Device addresses of the call's buffers in an arena at ``base``."""
+        lay = self.layout
+        assert lay is not None
+        return CallAddresses(
+            base + lay.queries,
+            [base + o for o in lay.outs],
+            [base + o for o in lay.stats],
+            [base + o if self.want_sets else 0 for o in lay.sets],
+        )
+
     def descriptors(
         self,
         queries: int,
@@ -155,12 +180,13 @@ class CallPlan:
         sets: Sequence[int],
         load: Callable[[Op], tuple[int, int]],
         load_sorted: Callable[[Op], int],
-    ) -> list[Descriptor]:
-        """The plan's descriptor records (tag 0, no IRQ flag: the queue sets those).
+    ) -> np.ndarray:
+        """The plan's descriptor records, a ``DESCRIPTOR_DTYPE`` array (tag 0, no IRQ flag: the
+        queue sets those).
 
         ``queries``, ``outs``, ``stats`` and ``sets`` are device addresses of the call's buffers;
         ``load(op)`` returns the K and V addresses of a LOAD_KV and ``load_sorted(op)`` the table
-        address of a LOAD_SORTED (writing the data where the plan keeps it in the arena).
+        address of a LOAD_SORTED.
         """
         d, m = self.d, self.m
         flags = (_FLAGS_SETS if self.want_sets else _FLAGS) | (0 if self.min_skip else int(FLAG_NO_MIN_SKIP))
@@ -185,7 +211,7 @@ class CallPlan:
                     queries + row * d * F32, outs[t] + row * d * F32, stats[t] + row * ROW_STATS_BYTES,
                     (sets[t] + row * 2 * w * F32) if self.want_sets else 0,
                 ))  # fmt: skip
-        return recs
+        return np.array(recs, dtype=DESCRIPTOR_DTYPE)
 
 
 _TILE_BITS = 16  # a K/V tag is (context id << 16) | (tile + 1); 0 means "untagged"
@@ -288,11 +314,48 @@ def make_plan(
                 sorted_res = True
             plan.ops.extend(Op(Opcode.ATTEND, b, t, c0, mc) for c0, mc in jobs)
     plan.layout = lay
+    plan.loads = [op for op in plan.ops if op.opcode != Opcode.ATTEND]
     plan.resident_after = (key, sorted_res)
     return plan
 
 
 _cached_plan = lru_cache(maxsize=256)(make_plan)
+_PLANS: dict[tuple, CallPlan] = {}
+
+
+def plan_for(
+    mode: Mode,
+    B: int,
+    m: int,
+    n: int,
+    d: int,
+    n_max: int,
+    q_rows: int,
+    tile_list: tuple[tuple[int, int], ...] | None,
+    ctx_id: int | None,
+    want_sets: bool,
+    M: int,
+    M_frac: float | None,
+    T: float,
+    min_skip: bool,
+    resident: tuple[object, bool],
+    device_sorter: bool,
+    stream: bool = False,
+) -> CallPlan:
+    """:func:`plan_call` with positional arguments, for the driver's hot path: the cache key is the
+    argument tuple itself (a plan must never be modified)."""
+    key = (mode, B, m, n, d, n_max, q_rows, tile_list, ctx_id, want_sets, M, M_frac, T, min_skip, resident,
+           device_sorter, stream)  # fmt: skip
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= 256:
+            _PLANS.clear()
+        plan = _PLANS[key] = make_plan(
+            mode=mode, B=B, m=m, n=n, d=d, n_max=n_max, q_rows=q_rows, tile_list=tile_list, ctx_id=ctx_id,
+            want_sets=want_sets, M=M, M_frac=M_frac, T=T, min_skip=min_skip, resident=resident,
+            device_sorter=device_sorter, stream=stream,
+        )  # fmt: skip
+    return plan
 
 
 def exact_plan(m: int, n: int, d: int, n_max: int, q_rows: int) -> CallPlan:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -12,7 +12,11 @@ from ..protocol import MODES, PHASES, ROW_STATS_DTYPE, Mode, Opcode
 
 if TYPE_CHECKING:
     from ..device import Device
-    from .plan import CallPlan
+    from .plan import CallAddresses, CallPlan
+
+
+#: Bytes of one query's row stats.
+ROW_STATS_BYTES = ROW_STATS_DTYPE.itemsize
 
 
 def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarray:
@@ -33,6 +37,31 @@ def merge_tiles(outs: list[np.ndarray], row_stats: list[np.ndarray]) -> np.ndarr
     return (acc / wt.sum(axis=0)[:, None]).astype(np.float32)
 
 
+class CallRows(NamedTuple):
+    """A call's job and phase trace rows as copied out of the recorder in one native call: the
+    bytes (job rows, then phase rows), the row counts and the row dtypes."""
+
+    raw: bytes
+    jobs: int
+    phases: int
+    job_dtype: np.dtype
+    phase_dtype: np.dtype
+
+    def only_unit(self, unit: int) -> CallRows:
+        """The rows of one unit's jobs (calls on several units interleave in the trace tables)."""
+        jobs, phases = self.decode()
+        jobs = jobs[jobs["unit"] == unit]
+        phases = phases[phases["unit"] == unit]
+        raw = jobs.tobytes() + phases.tobytes()
+        return CallRows(raw, len(jobs), len(phases), self.job_dtype, self.phase_dtype)
+
+    def decode(self) -> tuple[np.ndarray, np.ndarray]:
+        """The job rows and the phase rows as structured arrays (read-only views of the bytes)."""
+        jobs = np.frombuffer(self.raw, self.job_dtype, self.jobs)
+        phases = np.frombuffer(self.raw, self.phase_dtype, self.phases, self.jobs * self.job_dtype.itemsize)
+        return jobs, phases
+
+
 class CallRecord(CallCosts):
     """What one ``attention`` call cost on the simulated device.
 
@@ -40,38 +69,82 @@ class CallRecord(CallCosts):
     delivery to the host (summed over the call's doorbells when the queue had to be filled more
     than once); it never includes the host's stores. ``host_store_ns`` is the host time the call's
     timed stores took (queries, K/V arrays, sorted tables, descriptors; ``host_stores = 1``, else 0),
-    and ``end_to_end_ns`` their sum: the time of the call as the host sees it. ``phases`` sums each phase's duration over the call's jobs; compute stages of one
-    job overlap (they are pipelined), so their sum may exceed the latency. Derived figures are
-    computed on first access from the call's job and phase rows (copied at the end of the call).
+    and ``end_to_end_ns`` their sum: the time of the call as the host sees it. ``phases`` sums each
+    phase's duration over the call's jobs; compute stages of one job overlap (they are pipelined),
+    so their sum may exceed the latency. The call's job and phase rows are copied (as bytes) at the
+    end of the call; they are decoded, and every derived figure computed, on first access.
     """
 
     def __init__(
         self,
-        *,
-        mode: str,
-        m: int,
-        n: int,
-        d: int,
-        tiles: int,
-        M: int | list[int] | None,
-        T: float | None,
+        plan: CallPlan,
         latency_ns: float,
-        job_rows: np.ndarray,
-        phase_rows: np.ndarray,
+        rows: CallRows,
         row_stats: list[np.ndarray],
         cycle_ns: float,
         costs: Coefficients | None = None,
     ) -> None:
+        self._plan = plan
         self._costs = costs  # energy coefficients and stage/sorting views: a3sim.energy.CallCosts
-        self.mode, self.m, self.n, self.d, self.tiles, self.M, self.T = mode, m, n, d, tiles, M, T
         self.latency_ns = latency_ns
         self.host_store_ns = 0.0  # set by the driver (docs/memory-model.md section 7)
-        self._jobs = job_rows
-        self._phases = phase_rows
-        self._stats = row_stats
+        self._rows = rows
+        self._raw_stats = row_stats  # uint8 copies, decoded on first access
         self._cycle_ns = cycle_ns
         self._bitmaps: list[tuple[int, np.ndarray]] = []
         self._sets: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+
+    # ---- what the call was (from its plan) ----
+    @property
+    def mode(self) -> str:
+        """ "exact", "approx" or "post_only"."""
+        return MODES[int(self._plan.mode)]
+
+    @property
+    def m(self) -> int:
+        """Queries of the call (B * m for a batch)."""
+        return self._plan.B * self._plan.m
+
+    @property
+    def n(self) -> int:
+        """Keys."""
+        return self._plan.n
+
+    @property
+    def d(self) -> int:
+        """Columns of q, K and V."""
+        return self._plan.d
+
+    @property
+    def tiles(self) -> int:
+        """K/V tiles of the call (``docs/spec.md`` 2)."""
+        return len(self._plan.tiles)
+
+    @property
+    def M(self) -> int | list[int] | None:
+        """Candidate-selection iterations (approx mode): one value, or one per tile if they differ."""
+        if self._plan.mode != Mode.APPROX:
+            return None
+        M_used = self._plan.M
+        return M_used[0] if len(set(M_used)) == 1 else list(M_used)
+
+    @property
+    def T(self) -> float | None:
+        """Post-scoring threshold (approximate modes)."""
+        return self._plan.T if self._plan.mode != Mode.EXACT else None
+
+    # ---- the rows, decoded on first access ----
+    @cached_property
+    def _jobs(self) -> np.ndarray:
+        return self._rows.decode()[0]
+
+    @cached_property
+    def _phases(self) -> np.ndarray:
+        return self._rows.decode()[1]
+
+    @cached_property
+    def _stats(self) -> list[np.ndarray]:
+        return [np.frombuffer(s, ROW_STATS_DTYPE) for s in self._raw_stats]
 
     def __repr__(self) -> str:
         return (
@@ -168,40 +241,46 @@ class CallRecord(CallCosts):
 
 def collect(
     dev: Device,
+    f32: np.ndarray,
     plan: CallPlan,
-    addr: dict[str, Any],
+    addr: CallAddresses,
     latency: float,
-    rows: tuple[np.ndarray, np.ndarray],
+    rows: CallRows,
     cycle_ns: float,
     costs: Coefficients | None = None,
+    shape: tuple[int, ...] | None = None,
+    views: tuple[np.ndarray | None, list[memoryview]] | None = None,
 ) -> tuple[np.ndarray, CallRecord]:
-    """A finished call's outputs (merged over tiles, shape (B, m, d)) and its record. ``addr``
-    holds the device addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's
-    job and phase trace rows."""
+    """A finished call's outputs (merged over tiles, shape (B, m, d), or ``shape``: the same
+    values) and its record. ``f32`` is the device's DRAM as float32 words; ``addr`` holds the device
+    addresses of the per-tile outputs, stats and set bitmaps; ``rows`` the call's job and phase
+    trace rows; ``views`` (optional) the output buffer of a one-tile call as a view of ``shape``
+    and each tile's row stats as bytes (``addr`` gives them otherwise)."""
     B, m, d = plan.B, plan.m, plan.d
     rows_all = B * m
-    row_stats = [dev.view(a, ROW_STATS_DTYPE, rows_all).copy() for a in addr["stats"]]
-    outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr["outs"]]
-    out = merge_tiles(outs, row_stats).reshape(B, m, d)
-    M_used = plan.M
-    rec = CallRecord(
-        mode=MODES[int(plan.mode)],
-        m=rows_all,
-        n=plan.n,
-        d=d,
-        tiles=len(plan.tiles),
-        M=(M_used[0] if len(set(M_used)) == 1 else list(M_used)) if plan.mode == Mode.APPROX else None,
-        T=plan.T if plan.mode != Mode.EXACT else None,
-        latency_ns=latency,
-        job_rows=rows[0],
-        phase_rows=rows[1],
-        row_stats=row_stats,
-        cycle_ns=cycle_ns,
-        costs=costs,
-    )
+    base = dev.dram_base
+    if views is None:
+        nb = rows_all * ROW_STATS_BYTES
+        mv = dev.dram_bytes
+        out_view, stats_views = None, [mv[a - base : a - base + nb] for a in addr.stats]
+        if len(addr.outs) == 1:
+            w = (addr.outs[0] - base) >> 2
+            out_view = f32[w : w + rows_all * d].reshape(shape or (B, m, d))
+    else:
+        out_view, stats_views = views
+    # The arena is reused by the next call: copy the outputs and row stats now (the stats as bytes,
+    # decoded when read).
+    raw_stats = [v.tobytes() for v in stats_views]
+    if out_view is not None:
+        out = out_view.copy()
+    else:
+        stats = [np.frombuffer(r, ROW_STATS_DTYPE) for r in raw_stats]
+        outs = [dev.view(a, np.float32, rows_all * d).reshape(rows_all, d) for a in addr.outs]
+        out = merge_tiles(outs, stats).reshape(shape or (B, m, d))
+    rec = CallRecord(plan, latency, rows, raw_stats, cycle_ns, costs)
     if plan.want_sets:
         for t, (r0, _) in enumerate(plan.tiles):
             w = plan.words[t]
-            bm = dev.view(addr["sets"][t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
+            bm = dev.view(addr.sets[t], np.uint32, rows_all * 2 * w).reshape(rows_all, 2, w).copy()
             rec._bitmaps.append((r0, bm))
     return out, rec
