@@ -11,6 +11,7 @@
 #include "kernels/approx_kernel.h"
 #include "kernels/blas.h"
 #include "kernels/exact_kernel.h"
+#include "kernels/worker_pool.h"
 
 namespace {
 template <class F>
@@ -87,6 +88,32 @@ extern "C" int sc_main(int argc, char** argv) {
                                 a3::ExactPrecision::F32);
           },
           50));
+  // What the compute core runs: blocks of kExactBlock = 64 rows through a WorkerPool.
+  a3::WorkerPool one(1), two(2, false);
+  row("exact: whole job, F32, blocks of 64 rows, pool of 1 thread",
+      per_call_us([&] { a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, one); },
+                  50));
+  row("exact: whole job, F32, blocks of 64 rows, pool of 2 threads",
+      per_call_us([&] { a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, two); },
+                  50));
+  // Block size of the exact kernel: 1024 queries cut into blocks of B rows, one thread.
+  {
+    const uint32_t mq = 1024;
+    std::vector<float> Qm(size_t(mq) * d), Om(size_t(mq) * d);
+    std::vector<a3::RowStats> sm(mq);
+    for (size_t i = 0; i < Qm.size(); ++i) Qm[i] = Q[i % Q.size()];
+    for (uint32_t bs : {32u, 64u, 128u, 256u}) {
+      char name[96];
+      std::snprintf(name, sizeof name, "exact: 1024 queries in blocks of %u rows (per 1024 queries)", bs);
+      row(name, per_call_us(
+                    [&] {
+                      for (uint32_t b = 0; b < mq; b += bs)
+                        a3::exact_attention(Qm.data() + size_t(b) * d, bs, K.data(), V.data(), n, d,
+                                            Om.data() + size_t(b) * d, sm.data() + b, ex);
+                    },
+                    20));
+    }
+  }
   // ---- approx ----
   a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
   std::vector<double> KT(size_t(a3::padded_rows(n)) * d), SA(size_t(m) * n);
