@@ -1,6 +1,7 @@
 // bench_kernels.cpp - per-component costs of the functional kernels (host time, one thread), the
 // figures docs/performance.md quotes. Built by CMake (target bench_kernels); `make bench` runs it.
 //   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 160 = n/2)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -122,6 +123,19 @@ extern "C" int sc_main(int argc, char** argv) {
   std::printf("approx rows: M=%llu, T=0.05, per query\n", static_cast<unsigned long long>(M));
   row("approx: scores of all rows (all_scores)",
       per_call_us([&] { a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data()); }, 20) / m);
+  // The pool's chunks: 16 queries (before issue 10's second pass) against 24 = 2 register blocks.
+  for (uint32_t c : {16u, 24u}) {
+    char name[96];
+    std::snprintf(name, sizeof name, "approx: all_scores in chunks of %u queries", c);
+    row(name, per_call_us(
+                  [&] {
+                    for (uint32_t i = 0; i < m; i += c)
+                      a3::all_scores(Q.data() + size_t(i) * d, std::min(c, m - i), KT.data(), n, d,
+                                     SA.data() + size_t(i) * n);
+                  },
+                  20) /
+                  m);
+  }
   const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
   const a3::ApproxParams ap{M, 0.05, false, true};
   row("approx: whole query, one at a time (approx_query, scores given)",

@@ -160,6 +160,10 @@ inline uint32_t padded_rows(uint32_t n) { return (n + 15u) & ~15u; }
 // KT (d x padded_rows(n), double) = K^T with zero padding, the layout all_scores() reads.
 void transpose_keys(const float* K, uint32_t n, uint32_t d, double* KT);
 
+// Queries per register block of all_scores(): a caller that cuts a job into chunks scores them at
+// full speed with chunks of a multiple of this (other sizes cost up to ~1.5x per query).
+inline constexpr uint32_t kScoreQueries = 12;
+
 // S (m x n) = exact scores of every row for m queries (row-major float32 Q, m x d), following
 // contract rule 4 exactly: the same bits as the scores approx_query computes for its candidates.
 void all_scores(const float* Q, uint32_t m, const double* KT, uint32_t n, uint32_t d, double* S);
