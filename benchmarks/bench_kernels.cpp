@@ -154,6 +154,21 @@ extern "C" int sc_main(int argc, char** argv) {
                                                                   },
                                                                   20) /
                                                                   m);
+  // The compute core's way: the sorted table laid out by pad_sorted_table() (once per job).
+  std::vector<double> pv(a3::padded_table_entries(n, d));
+  std::vector<uint32_t> pr(pv.size());
+  row("approx: pad_sorted_table (per job)",
+      per_call_us([&] { a3::pad_sorted_table(sv.data(), sr.data(), n, d, pv.data(), pr.data()); }, 50));
+  a3::KeyTable kvp = kv;
+  kvp.padded_value = pv.data();
+  kvp.padded_row = pr.data();
+  row("approx: candidate selection, two queries interleaved, padded table",
+      per_call_us(
+          [&] {
+            for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kvp, ap, sa, sb);
+          },
+          20) /
+          m);
   const a3::ApproxParams plain{M, 0.05, false, false};
   row("approx: candidate selection, two queries interleaved, min_skip off",
       per_call_us(

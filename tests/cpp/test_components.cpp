@@ -126,20 +126,34 @@ static void test_batch_scores_and_pool() {
           CHECK(std::memcmp(o1.data(), o2.data(), d * sizeof(float)) == 0);
         }
       }
-      // Two queries selected together give what each gives alone, with the min-side skip on and off.
-      a3::ApproxScratch sa(n, d), sb(n, d);
+      // Two queries selected together give what each gives alone, with the min-side skip on and off;
+      // selection over the padded table (pad_sorted_table) gives the same G bits as over the plain one.
+      std::vector<double> pv(a3::padded_table_entries(n, d));
+      std::vector<uint32_t> pr(pv.size());
+      a3::pad_sorted_table(sv.data(), sr.data(), n, d, pv.data(), pr.data());
+      a3::KeyTable kvp = kv;
+      kvp.padded_value = pv.data();
+      kvp.padded_row = pr.data();
+      a3::ApproxScratch sa(n, d), sb(n, d), sp(n, d);
+      std::vector<float> o5(d);
       std::vector<float> o3(d), o4(d);
       std::vector<uint32_t> c3(n), s3(n), c4(n), s4(n);
       for (uint32_t i = 0; i + 1 < m; i += 2) {
         for (uint64_t M : {uint64_t(0), uint64_t(1), uint64_t(n), uint64_t(3) * n * d}) {
           for (bool skip : {true, false}) {
             const a3::ApproxParams p{M, 0.05, false, skip};
-            a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv, p, sa, sb);
+            const a3::KeyTable& kv2 = (i / 2) % 2 ? kvp : kv;  // pairs over either table
+            a3::select_two(&Q[i * d], &Q[(i + 1) * d], kv2, p, sa, sb);
             auto ra = a3::approx_query(
-                kv, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true}, sa);
+                kv2, p, a3::QueryIO{&Q[i * d], o1.data(), c1.data(), s1.data(), &S[size_t(i) * n], true}, sa);
             auto rb = a3::approx_query(
-                kv, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true}, sb);
+                kv2, p, a3::QueryIO{&Q[(i + 1) * d], o2.data(), c2.data(), s2.data(), &S[size_t(i + 1) * n], true}, sb);
             auto r3 = a3::approx_query(kv, p, a3::QueryIO{&Q[i * d], o3.data(), c3.data(), s3.data()}, sc);
+            CHECK(std::memcmp(sa.greedy_scores(), sc.greedy_scores(), n * sizeof(double)) == 0);
+            auto r5 = a3::approx_query(kvp, p, a3::QueryIO{&Q[i * d], o5.data()}, sp);
+            CHECK(std::memcmp(sp.greedy_scores(), sc.greedy_scores(), n * sizeof(double)) == 0);
+            CHECK(r5.n_cand == r3.n_cand && r5.n_sel == r3.n_sel);
+            CHECK(std::memcmp(o5.data(), o3.data(), d * sizeof(float)) == 0);
             auto r4 = a3::approx_query(kv, p, a3::QueryIO{&Q[(i + 1) * d], o4.data(), c4.data(), s4.data()}, sc);
             CHECK(ra.n_cand == r3.n_cand && ra.n_sel == r3.n_sel && rb.n_cand == r4.n_cand && rb.n_sel == r4.n_sel);
             CHECK(std::equal(c1.begin(), c1.begin() + ra.n_cand, c3.begin()));
