@@ -1,6 +1,7 @@
 // bench_kernels.cpp - per-component costs of the functional kernels (host time, one thread), the
 // figures docs/performance.md quotes. Built by CMake (target bench_kernels); `make bench` runs it.
 //   bench_kernels [M]      M: candidate-selection iterations of the approx rows (default 160 = n/2)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include "kernels/approx_kernel.h"
 #include "kernels/blas.h"
 #include "kernels/exact_kernel.h"
+#include "kernels/worker_pool.h"
 
 namespace {
 template <class F>
@@ -87,6 +89,32 @@ extern "C" int sc_main(int argc, char** argv) {
                                 a3::ExactPrecision::F32);
           },
           50));
+  // What the compute core runs: blocks of kExactBlock = 64 rows through a WorkerPool.
+  a3::WorkerPool one(1), two(2, false);
+  row("exact: whole job, F32, blocks of 64 rows, pool of 1 thread",
+      per_call_us([&] { a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, one); },
+                  50));
+  row("exact: whole job, F32, blocks of 64 rows, pool of 2 threads",
+      per_call_us([&] { a3::exact_attention(Q.data(), m, K.data(), V.data(), n, d, O.data(), st.data(), ex, two); },
+                  50));
+  // Block size of the exact kernel: 1024 queries cut into blocks of B rows, one thread.
+  {
+    const uint32_t mq = 1024;
+    std::vector<float> Qm(size_t(mq) * d), Om(size_t(mq) * d);
+    std::vector<a3::RowStats> sm(mq);
+    for (size_t i = 0; i < Qm.size(); ++i) Qm[i] = Q[i % Q.size()];
+    for (uint32_t bs : {32u, 64u, 128u, 256u}) {
+      char name[96];
+      std::snprintf(name, sizeof name, "exact: 1024 queries in blocks of %u rows (per 1024 queries)", bs);
+      row(name, per_call_us(
+                    [&] {
+                      for (uint32_t b = 0; b < mq; b += bs)
+                        a3::exact_attention(Qm.data() + size_t(b) * d, bs, K.data(), V.data(), n, d,
+                                            Om.data() + size_t(b) * d, sm.data() + b, ex);
+                    },
+                    20));
+    }
+  }
   // ---- approx ----
   a3::sort_keys(K.data(), n, d, sv.data(), sr.data());
   std::vector<double> KT(size_t(a3::padded_rows(n)) * d), SA(size_t(m) * n);
@@ -95,6 +123,19 @@ extern "C" int sc_main(int argc, char** argv) {
   std::printf("approx rows: M=%llu, T=0.05, per query\n", static_cast<unsigned long long>(M));
   row("approx: scores of all rows (all_scores)",
       per_call_us([&] { a3::all_scores(Q.data(), m, KT.data(), n, d, SA.data()); }, 20) / m);
+  // The pool's chunks: 16 queries (before issue 10's second pass) against 24 = 2 register blocks.
+  for (uint32_t c : {16u, 24u}) {
+    char name[96];
+    std::snprintf(name, sizeof name, "approx: all_scores in chunks of %u queries", c);
+    row(name, per_call_us(
+                  [&] {
+                    for (uint32_t i = 0; i < m; i += c)
+                      a3::all_scores(Q.data() + size_t(i) * d, std::min(c, m - i), KT.data(), n, d,
+                                     SA.data() + size_t(i) * n);
+                  },
+                  20) /
+                  m);
+  }
   const a3::KeyTable kv{K.data(), V.data(), n, d, sv.data(), sr.data()};
   const a3::ApproxParams ap{M, 0.05, false, true};
   row("approx: whole query, one at a time (approx_query, scores given)",
@@ -113,6 +154,21 @@ extern "C" int sc_main(int argc, char** argv) {
                                                                   },
                                                                   20) /
                                                                   m);
+  // The compute core's way: the sorted table laid out by pad_sorted_table() (once per job).
+  std::vector<double> pv(a3::padded_table_entries(n, d));
+  std::vector<uint32_t> pr(pv.size());
+  row("approx: pad_sorted_table (per job)",
+      per_call_us([&] { a3::pad_sorted_table(sv.data(), sr.data(), n, d, pv.data(), pr.data()); }, 50));
+  a3::KeyTable kvp = kv;
+  kvp.padded_value = pv.data();
+  kvp.padded_row = pr.data();
+  row("approx: candidate selection, two queries interleaved, padded table",
+      per_call_us(
+          [&] {
+            for (uint32_t i = 0; i + 1 < m; i += 2) a3::select_two(&Q[i * d], &Q[(i + 1) * d], kvp, ap, sa, sb);
+          },
+          20) /
+          m);
   const a3::ApproxParams plain{M, 0.05, false, false};
   row("approx: candidate selection, two queries interleaved, min_skip off",
       per_call_us(

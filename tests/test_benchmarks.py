@@ -51,3 +51,17 @@ def test_bench_script_writes_every_figure(tmp_path):
     assert blas["model"]["corename"] and blas["numpy"]["corename"]
     md = subprocess.run([sys.executable, str(RUN), "--markdown", str(out)], capture_output=True, text=True, timeout=60)
     assert md.returncode == 0 and "exact" in md.stdout
+
+
+def test_profile_driver_runs_both_modes():
+    """benchmarks/profile_call.py (the loop of performance.md section 4.1) runs and reports."""
+    script = RUN.parent / "profile_call.py"
+    for mode in ("exact", "approx"):
+        p = subprocess.run(
+            [sys.executable, str(script), "--mode", mode, "--calls", "2", "--numpy", "--config", '{"sim_threads": 1}'],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert p.returncode == 0, p.stderr[-3000:]
+        assert p.stdout.startswith(f"{mode}: simulator") and "numpy" in p.stdout

@@ -14,6 +14,9 @@ namespace {
 uint64_t u(double v) { return static_cast<uint64_t>(v); }
 // The datapath's number format is float32: a score beyond its range (the functional model keeps
 // scores in double for accuracy) is reported as NONFINITE, as are NaN and infinities.
+// Queries per chunk of an approx job: two register blocks of all_scores, an even number (select_two
+// takes queries in pairs).
+constexpr uint32_t kApproxChunk = 2 * kScoreQueries;
 bool stats_ok(const RowStats& r) {
   return std::isfinite(static_cast<float>(r.s_max)) && std::isfinite(static_cast<float>(r.sum_exp));
 }
@@ -132,41 +135,55 @@ void ComputeCore::compute_approx(const AttendJob& job) {
   }
   scores_all_.resize(static_cast<size_t>(m) * n);
   const bool want_sets = job.want_sets;
-  const KeyTable kv{ops_.K, ops_.V, n, d, ops_.sv, ops_.sr};
+  KeyTable kv{ops_.K, ops_.V, n, d, ops_.sv, ops_.sr};
+  // The sorted table laid out for selection (~18 % faster pops), per job: the bank's table may
+  // change without a new LOAD_KV (LOAD_SORTED, the device sorter). Laying it out (n d entries)
+  // costs about what ~n d tree pops save, so only jobs with more pops than that use it.
+  const uint64_t pops = static_cast<uint64_t>(m) * std::min<uint64_t>(2 * job.M, 2ull * n * d);
+  if (!post_only && d <= 64 && pops >= static_cast<uint64_t>(n) * d) {
+    padded_value_.resize(padded_table_entries(n, d));
+    padded_row_.resize(padded_table_entries(n, d));
+    pad_sorted_table(ops_.sv, ops_.sr, n, d, padded_value_.data(), padded_row_.data());
+    kv.padded_value = padded_value_.data();
+    kv.padded_row = padded_row_.data();
+  }
   const ApproxParams params{job.M, job.T, post_only, job.min_skip, fixed_.get()};
-  pool_.run(m, [&](uint32_t i0, uint32_t i1, unsigned w) {
-    all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d,
-               scores_all_.data() + static_cast<size_t>(i0) * n);
-    uint32_t* cb = cand_[w].data();
-    uint32_t* sb = sel_[w].data();
-    auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
-      const QueryIO io{Q + static_cast<size_t>(i) * d,
-                       O + static_cast<size_t>(i) * d,
-                       want_sets ? cb : nullptr,
-                       want_sets ? sb : nullptr,
-                       scores_all_.data() + static_cast<size_t>(i) * n,
-                       pre_selected};
-      QueryResult r = approx_query(kv, params, io, sc);
-      stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
-      moves_[i] = r.max_moves + r.min_moves;
-      if (want_sets) {
-        uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
-        for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
-        for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sb[k] / 32] |= 1u << (sb[k] % 32);
-      }
-    };
-    uint32_t i = i0;
-    if (!post_only && d <= 64) {
-      // Candidate selection is a serial chain per query: run two queries' chains together.
-      for (; i + 1 < i1; i += 2) {
-        select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, kv, params, approx_[w],
-                   approx2_[w]);
-        finish(i, approx_[w], true);
-        finish(i + 1, approx2_[w], true);
-      }
-    }
-    for (; i < i1; ++i) finish(i, approx_[w], false);
-  });
+  pool_.run(
+      m,
+      [&](uint32_t i0, uint32_t i1, unsigned w) {
+        all_scores(Q + static_cast<size_t>(i0) * d, i1 - i0, kt_.data(), n, d,
+                   scores_all_.data() + static_cast<size_t>(i0) * n);
+        uint32_t* cb = cand_[w].data();
+        uint32_t* sb = sel_[w].data();
+        auto finish = [&](uint32_t i, ApproxScratch& sc, bool pre_selected) {
+          const QueryIO io{Q + static_cast<size_t>(i) * d,
+                           O + static_cast<size_t>(i) * d,
+                           want_sets ? cb : nullptr,
+                           want_sets ? sb : nullptr,
+                           scores_all_.data() + static_cast<size_t>(i) * n,
+                           pre_selected};
+          QueryResult r = approx_query(kv, params, io, sc);
+          stats_[i] = RowStats{r.s_max, r.sum_exp, r.n_cand, r.n_sel};
+          moves_[i] = r.max_moves + r.min_moves;
+          if (want_sets) {
+            uint32_t* c = &sets_[static_cast<size_t>(i) * 2 * words];
+            for (uint32_t k = 0; k < r.n_cand; ++k) c[cb[k] / 32] |= 1u << (cb[k] % 32);
+            for (uint32_t k = 0; k < r.n_sel; ++k) c[words + sb[k] / 32] |= 1u << (sb[k] % 32);
+          }
+        };
+        uint32_t i = i0;
+        if (!post_only && d <= 64) {
+          // Candidate selection is a serial chain per query: run two queries' chains together.
+          for (; i + 1 < i1; i += 2) {
+            select_two(Q + static_cast<size_t>(i) * d, Q + static_cast<size_t>(i + 1) * d, kv, params, approx_[w],
+                       approx2_[w]);
+            finish(i, approx_[w], true);
+            finish(i + 1, approx2_[w], true);
+          }
+        }
+        for (; i < i1; ++i) finish(i, approx_[w], false);
+      },
+      kApproxChunk);
 }
 
 void ComputeCore::count_sram_traffic(const AttendJob& job) {

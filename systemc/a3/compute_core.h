@@ -111,6 +111,8 @@ class ComputeCore : public sc_core::sc_module {
   std::vector<uint32_t> sets_;
   std::vector<double> kt_, scores_all_;  // K^T in double (cached per kv_generation), batch scores
   uint64_t kt_generation_ = ~uint64_t(0);
+  std::vector<double> padded_value_;  // the sorted table laid out for selection (pad_sorted_table)
+  std::vector<uint32_t> padded_row_;
   std::vector<uint64_t> cycles_;
   std::unique_ptr<FixedPoint> fixed_;  // the fixed-point datapath (docs/spec.md 2.1) when datapath = 1
   FixedOperands fx_ops_;

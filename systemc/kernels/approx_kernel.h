@@ -71,14 +71,28 @@ struct QueryResult {
 };
 
 // What the banks hold for a query: K and V (row-major n x d) and, for approx mode, the sorted-key
-// table of sort_keys(K) (unused, may be null, in post_only).
+// table of sort_keys(K) (unused, may be null, in post_only). Optionally the same table laid out by
+// pad_sorted_table(), which candidate selection (d <= 64) then walks instead (same picks, faster).
 struct KeyTable {
   const float* K = nullptr;
   const float* V = nullptr;
   uint32_t n = 0, d = 0;
   const float* sorted_value = nullptr;
   const uint32_t* sorted_row = nullptr;
+  const double* padded_value = nullptr;
+  const uint32_t* padded_row = nullptr;
 };
+
+// Zero entries around each column of pad_sorted_table()'s layout: two before, two after.
+inline constexpr uint32_t kPadEntries = 4;
+// Entries of the padded table of an n x d key matrix.
+inline size_t padded_table_entries(uint32_t n, uint32_t d) { return (size_t(n) + kPadEntries) * d; }
+// The sorted-key table (sort_keys() layout) for candidate selection: values in double, column j at
+// entries [j (n + 4) + 2, j (n + 4) + 2 + n), with two zero entries (row 0) before and after it. A
+// pointer that steps onto a zero entry has key 0 and is never taken, so the selection keeps no
+// count of the entries left. value and row hold padded_table_entries(n, d) each.
+void pad_sorted_table(const float* sorted_value, const uint32_t* sorted_row, uint32_t n, uint32_t d, double* value,
+                      uint32_t* row);
 
 // The knobs of one query (docs/spec.md 3.2-3.4).
 struct ApproxParams {
@@ -166,6 +180,10 @@ inline uint32_t padded_rows(uint32_t n) { return (n + 15u) & ~15u; }
 
 // KT (d x padded_rows(n), double) = K^T with zero padding, the layout all_scores() reads.
 void transpose_keys(const float* K, uint32_t n, uint32_t d, double* KT);
+
+// Queries per register block of all_scores(): a caller that cuts a job into chunks scores them at
+// full speed with chunks of a multiple of this (other sizes cost up to ~1.5x per query).
+inline constexpr uint32_t kScoreQueries = 12;
 
 // S (m x n) = exact scores of every row for m queries (row-major float32 Q, m x d), following
 // contract rule 4 exactly: the same bits as the scores approx_query computes for its candidates.

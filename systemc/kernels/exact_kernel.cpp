@@ -143,13 +143,15 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
   // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
   // into the same blocks here, so that the blocks never depend on the pool.
+  const bool parallel = static_cast<uint64_t>(m) * n * d >= kExactParallelMin;
   auto blocks = [&](const WorkerPool::Fn& fn) {
-    pool.run(
-        m,
-        [&](uint32_t i0, uint32_t i1, unsigned worker) {
-          for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
-        },
-        kExactBlock);
+    const WorkerPool::Fn cut = [&](uint32_t i0, uint32_t i1, unsigned worker) {
+      for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
+    };
+    if (parallel)
+      pool.run(m, cut, kExactBlock);
+    else
+      cut(0, m, 0);
   };
   if (prec == ExactPrecision::F32) {
     blocks([&](uint32_t i0, uint32_t i1, unsigned worker) {

@@ -39,6 +39,10 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
                      RowStats* stats, ExactScratch& scratch, WorkerPool& pool,
                      ExactPrecision precision = kExactPrecision);
 inline constexpr uint32_t kExactBlock = 64;
+// Jobs with m * n * d below this run their blocks on the calling thread alone: waking a worker
+// (tens of us on a VM) costs more than it saves on ~100 us of GEMMs (a MiniLM head, 128 x 128 x 32,
+// is 0.5 M; the benchmark's job, 256 x 320 x 64, 5.2 M). The blocks, and so the bits, are the same.
+inline constexpr uint64_t kExactParallelMin = uint64_t(1) << 21;
 // The same on the calling thread alone, as one block.
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
                      RowStats* stats, ExactScratch& scratch, ExactPrecision precision = kExactPrecision);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,12 +19,19 @@ class WorkerPool {
   // fn(begin, end, worker) handles items [begin, end) with worker index in [0, threads()).
   using Fn = std::function<void(uint32_t, uint32_t, unsigned)>;
 
-  explicit WorkerPool(unsigned threads);
+  // back_off = false: never fall back to the caller alone (tests of the parallel path).
+  explicit WorkerPool(unsigned threads, bool back_off = true);
   unsigned threads() const { return threads_; }
+  // True while calls run on the caller alone after a late call (see run()).
+  bool backing_off() const { return std::chrono::steady_clock::now() < inline_until_; }
   // Hands out [0, count) in chunks of `chunk` items to whichever worker is free (dynamic
   // scheduling: a worker slowed by other load takes fewer chunks). Runs inline when count <= chunk.
   // Returns when every item is done: the caller waits only for chunks a worker has taken, never
   // for a worker that has not woken up yet (on a loaded machine that can take a time slice).
+  // After a call whose workers finished late (a worker lost its core to another busy thread, e.g.
+  // numpy's OpenBLAS threads, which spin after each of their calls), the calls of the next
+  // 20 ms .. 1 s (doubling while it lasts) run on the caller alone. fn is handed the same ranges
+  // either way when it cuts them itself; results must not depend on the worker index.
   void run(uint32_t count, const Fn& fn, uint32_t chunk = 16);
 
  private:
@@ -43,12 +51,17 @@ class WorkerPool {
   void start();
   static void loop(Shared* sh, unsigned worker);
   // Claims and runs chunks of generation gen until none is left.
-  static void work(Shared* sh, uint32_t gen, unsigned worker);
+  static uint32_t work(Shared* sh, uint32_t gen, unsigned worker);  // returns the chunks it ran
 
   unsigned threads_;
+  bool back_off_;
   long pid_ = 0;
   uint32_t gen_ = 0;
   Shared* sh_ = nullptr;  // leaked on purpose when a forked child starts afresh
+  // Contention back-off (the caller's side only): calls before inline_until_ run on the caller.
+  static constexpr std::chrono::milliseconds kBackoffMin{20}, kBackoffMax{1000};
+  std::chrono::steady_clock::time_point inline_until_{};
+  std::chrono::steady_clock::duration backoff_ = kBackoffMin;
 };
 
 }  // namespace a3
