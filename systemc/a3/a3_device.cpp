@@ -356,7 +356,7 @@ Error A3Device::load_kv(const Descriptor& desc, uint32_t job, uint32_t& detail) 
   ++kv_generation;
   const uint64_t t0 = sc_time_stamp().value();
   DmaEngine::Result r;
-  uint64_t k_bytes = 0, v_bytes = 0;  // written into each bank (a fault stops the transfer)
+  uint64_t k_bytes = 0, v_bytes = 0;   // written into each bank (a fault stops the transfer)
   if (cur_pre_ && cur_pf_.has_data) {  // overlap: K and V wait in the second K/V bank (a bank swap)
     r = cur_pf_.data;
     k_bytes = cur_pf_.bytes_a;

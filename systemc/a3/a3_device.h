@@ -100,7 +100,7 @@ class A3Device : public sc_core::sc_module {
     DmaEngine::Result fetch, data;  // descriptor fetch; data DMA (K then V | table | queries)
     bool has_data = false;
     uint64_t t_fetch0 = 0, t_fetch1 = 0, t_d0 = 0, t_d1 = 0;
-    std::vector<uint8_t> a, b;  // second banks: K and V | sorted table | queries
+    std::vector<uint8_t> a, b;          // second banks: K and V | sorted table | queries
     uint64_t bytes_a = 0, bytes_b = 0;  // bytes moved into a and b (K and V counted apart)
   };
   void prefetch();

@@ -343,7 +343,8 @@ void run_packed(SelectionBuffers v, const double* qd, uint32_t d, uint32_t n, ui
   if (v.padded_value != nullptr) {
     using Side = PackedSide<Levels, true>;
     run_selection(Side{v.slot, v.key, v.value, v.padded_row, v.padded_value, 0u},
-                  Side{v.slot + L, v.key + 2 * L, v.value, v.padded_row, v.padded_value, 0u}, qd, d, n, M, min_skip, g, skipped);
+                  Side{v.slot + L, v.key + 2 * L, v.value, v.padded_row, v.padded_value, 0u}, qd, d, n, M, min_skip, g,
+                  skipped);
   } else {
     using Side = PackedSide<Levels, false>;
     run_selection(Side{v.slot, v.key, v.value, v.row, nullptr, 0u},
@@ -419,7 +420,8 @@ void run_packed2(SelectionBuffers va, SelectionBuffers vb, const double* qa, con
     run_selection2(Side{va.slot, va.key, va.value, va.row, nullptr, 0u},
                    Side{va.slot + L, va.key + 2 * L, va.value, va.row, nullptr, 0u},
                    Side{vb.slot, vb.key, vb.value, vb.row, nullptr, 0u},
-                   Side{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, nullptr, 0u}, qa, qb, d, n, M, min_skip, ga, gb, skipped_a, skipped_b);
+                   Side{vb.slot + L, vb.key + 2 * L, vb.value, vb.row, nullptr, 0u}, qa, qb, d, n, M, min_skip, ga, gb,
+                   skipped_a, skipped_b);
   }
 }
 
