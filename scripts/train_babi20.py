@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((summ, model))
         best, model = max(runs, key=lambda r: (r[0]["val_acc"], -r[0]["val_loss"]))
         tried = {str(s["seed"]): dict(val_acc=s["val_acc"], test_acc=s["test_acc"], epochs=cfg.epochs) for s, _ in runs}
+        # Read the table again: another run (other tasks) may have written it since.
+        results = json.loads(results_path.read_text()) if results_path.exists() else {}
         old = results.get(str(task))
         if old is not None and not args.replace:
             # Seeds of earlier runs stay candidates: the kept model is the best on validation over

@@ -163,7 +163,7 @@ def test_kv_trainer_gradients_match_finite_differences():
 
 def test_committed_models_reach_the_targets():
     """The committed weights give the exact-attention figures their metadata states."""
-    for t in (1, 7, 20):
+    for t in (1, 7, 16, 20):
         m = mn.load_babi20_model(t)
         assert m.accuracy(mn.load_babi20(t, "test")) == pytest.approx(m.meta["test_acc"])
     import json
@@ -171,7 +171,12 @@ def test_committed_models_reach_the_targets():
     from a3sim._paths import workloads_dir
 
     res = json.loads((workloads_dir() / "memn2n" / "babi20" / "results.json").read_text())
-    # The issue's target is 0.80 (paper 0.826); the committed models reach 0.790 (see the report).
-    assert np.mean([res[str(t)]["test_acc"] for t in mn.BABI20_TASKS]) >= 0.785
+    # The issue's target is 0.80 (paper 0.826); the committed models reach 0.822.
+    assert np.mean([res[str(t)]["test_acc"] for t in mn.BABI20_TASKS]) >= 0.80
+    # Each task keeps the seed best on validation over every seed tried (test accuracy never chose).
+    for t in mn.BABI20_TASKS:
+        r = res[str(t)]
+        assert r["val_acc"] == max(s["val_acc"] for s in r["seeds_tried"].values())
+        assert r["seeds_tried"][str(r["seed"])]["test_acc"] == r["test_acc"]
     meta = kv.load().meta
     assert meta["test_hits1"] >= 0.60
