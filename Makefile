@@ -86,6 +86,10 @@ sanitize: setup
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 \
 	A3SIM_LIB=$(CURDIR)/build/sanitize/liba3sim.so LD_PRELOAD=$(SAN_RT) \
 	  timeout 900 $(PY) tests/sanitize/smoke.py
+	ASAN_OPTIONS=detect_leaks=0:detect_stack_use_after_return=0:halt_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 SYSTEMC_DISABLE_COPYRIGHT_MESSAGE=1 \
+	A3SIM_LIB=$(CURDIR)/build/sanitize/liba3sim.so LD_PRELOAD=$(SAN_RT) \
+	  timeout 900 $(PY) tests/sanitize/smoke.py --overlap
 
 bench: setup build/ctest/Makefile
 	$(PY) benchmarks/run.py

@@ -3,7 +3,8 @@ tiling, every fault kind, the protocol checkers and a short raw fuzz, on a libra
 AddressSanitizer + UndefinedBehaviorSanitizer (CMakePresets.json, preset "sanitize"). Any report
 aborts the process with a non-zero exit; the end prints one summary line.
 
-    make sanitize        # builds the preset, runs ctest under it, then this script
+    make sanitize        # builds the preset, runs ctest under it, then this script (twice: the
+                         # second time with --overlap: overlap = 1 and timed host stores)
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ def reference(Q, K, V):
     return (P / P.sum(axis=1, keepdims=True)) @ V.astype(np.float64)
 
 
-def main() -> None:
+def main(overlap: bool = False) -> None:
     from a3sim import A3Driver
     from a3sim.device import Device
     from a3sim.errors import A3Error
 
-    dev = Device.open({"protocol_check": 1})
+    # --overlap: the prefetch and writeback threads and second banks (overlap = 1), and the host's
+    # stores as timed bus writes (host_stores = 1).
+    dev = Device.open({"protocol_check": 1} | ({"overlap": 1, "host_stores": 1} if overlap else {}))
     drv = A3Driver()
     rng = np.random.default_rng(0)
     calls = 0
@@ -46,6 +49,14 @@ def main() -> None:
     ctx = drv.load(K, V)
     drv.attention(Q, ctx)
     ctx.close()
+    # K/V beyond the SRAM streamed from DRAM by the unit (n = 700 > n_max), arrays and a context.
+    out, _ = drv.attention(Q, K, V, overflow="stream")
+    np.testing.assert_allclose(out, reference(Q, K, V), rtol=1e-4, atol=1e-5)
+    ctx = drv.load(K, V, overflow="stream")
+    out, _ = drv.attention(Q[:5], ctx)
+    np.testing.assert_allclose(out, reference(Q[:5], K, V), rtol=1e-4, atol=1e-5)
+    ctx.close()
+    calls += 2
     # Faults through the driver (a DMA error is a typed error, a late interrupt is absorbed), then
     # every fault at the raw level (tests/test_faults.py) and a short raw fuzz (tests/test_fuzz.py).
     for name, value in (("fi_dma_error_rate", 0.2), ("fi_irq_delay_ns", 2000.0)):
@@ -73,10 +84,10 @@ def main() -> None:
     rep = dev.protocol_report()
     assert rep["violations"] == 0, rep
     print(
-        f"sanitize smoke: {calls} driver calls, faults injected {dev.faults_injected()}, "
+        f"sanitize smoke{' (overlap, timed host stores)' if overlap else ''}: {calls} driver calls, faults injected {dev.faults_injected()}, "
         f"{tried} fuzz sequences ({len(codes)} codes), {rep['checked']} transactions checked, 0 violations"
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(overlap="--overlap" in sys.argv[1:])
