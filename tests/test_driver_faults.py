@@ -79,3 +79,44 @@ def test_stuck_busy_unit_times_out_and_the_driver_recovers(drv):
         return True
 
     assert in_fork(child)
+
+
+MODEL_EXCEPTION = """
+import json, numpy as np
+from a3sim import A3Driver
+from a3sim.errors import ModelError, PlatformError
+drv = A3Driver()
+r = np.random.default_rng(0)
+K, V, Q = (r.standard_normal(s).astype(np.float32) for s in ((20, 8), (20, 8), (3, 8)))
+before, _ = drv.attention(Q, K, V)
+drv.device.set_fault("fi_model_exception", 1)
+got = {}
+try:
+    drv.attention(Q, K, V)
+except ModelError as e:
+    got["first"] = str(e)
+try:
+    drv.attention(Q, K, V)
+except ModelError:
+    got["second"] = "ModelError"
+except PlatformError as e:
+    got["second"] = "PlatformError: " + str(e)
+got["before"] = float(np.abs(before).sum())
+print(json.dumps(got))
+"""
+
+
+def test_an_exception_inside_the_kernel_is_a_model_error_and_the_process_survives():
+    """A C++ exception that escapes the SystemC kernel (fault fi_model_exception stands in for a model
+    bug or a host limit) comes back as ModelError with the kernel's message (process and simulated
+    time), never as a bare native exception; the platform is then unusable (PlatformError with the
+    same message) while the Python process and what it already holds survive."""
+    import json
+
+    from conftest import in_fresh_process
+
+    got = json.loads(in_fresh_process(MODEL_EXCEPTION).strip().splitlines()[-1])
+    assert "injected model exception (fi_model_exception)" in got["first"]
+    assert "a3_0.control" in got["first"] and "cannot be used any more" in got["first"]
+    assert got["second"].startswith("PlatformError: ") and "fi_model_exception" in got["second"]
+    assert got["before"] > 0

@@ -20,8 +20,20 @@ import numpy as np
 
 from . import _native
 from .config import ConfigEntry, ConfigLike, entries, normalise, to_text
-from .errors import AllocationError, ConfigError, MmioError, OutOfDeviceMemory, ParameterError, PlatformError
+from .errors import (
+    AllocationError,
+    ConfigError,
+    MmioError,
+    ModelError,
+    OutOfDeviceMemory,
+    ParameterError,
+    PlatformError,
+)
 from .protocol import STREAMS
+
+#: What the native entry points that run the simulation return when a C++ exception escaped the
+#: SystemC kernel (systemc/api/a3sim_api.h); raised as :class:`~a3sim.errors.ModelError`.
+MODEL_ERROR = -1002
 
 
 @dataclass
@@ -202,6 +214,8 @@ class Device:
             raise ParameterError(f"run time limit must be a number of ns >= 0, not {max_ns!r}")
         r = int(self._run(limit))
         if r < 0:
+            if r == MODEL_ERROR:
+                raise ModelError(self.native.last_error())
             raise PlatformError(f"run failed ({r}): {self.native.last_error()}")
         return bool(r)
 
@@ -270,6 +284,8 @@ class Device:
             t0 = self.native.host_now_ns()
             st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
             self.host_store_ns += float(self.native.host_now_ns()) - float(t0)
+            if st == MODEL_ERROR:
+                raise ModelError(self.native.last_error())
             if st < 0:
                 raise MmioError(
                     f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})", address, int(st)

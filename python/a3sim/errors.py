@@ -60,6 +60,13 @@ class PlatformError(A3Error, RuntimeError):
     """The native library cannot be found or loaded, or the simulation did not respond."""
 
 
+class ModelError(PlatformError):
+    """A C++ exception escaped the SystemC kernel while it simulated (a model bug, or a host limit
+    such as memory). The message is the model's. SystemC's state is then undefined, so the platform
+    cannot be used any more in this process: later calls raise :class:`PlatformError`; the Python
+    process, its data and the traces already read survive. Start a new process to go on."""
+
+
 class DeviceTimeoutError(PlatformError, TimeoutError):
     """The unit did not finish within the driver's ``timeout_ns`` of simulated time. The driver
     re-programs the unit before its next call (waiting again, at most ``timeout_ns``, for the work in

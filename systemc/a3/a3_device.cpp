@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "kernels/exact_kernel.h"
 
@@ -54,6 +56,9 @@ void A3Device::control() {
     const uint64_t now = sc_time_stamp().value();
     if (regs.doorbell_ps() > now) wait(sc_time::from_value(regs.doorbell_ps() - now));
     regs.set_busy(true);
+    if (faults_ && faults_->take_model_exception())
+      throw std::runtime_error("injected model exception (fi_model_exception) at descriptor " +
+                               std::to_string(regs.sq_head()));
     if (faults_ && faults_->take_stuck_busy())
       hang();
     else

@@ -19,13 +19,34 @@ namespace a3sim {
 namespace {
 a3::Platform* g_platform = nullptr;  // owned by C++ for the life of the process
 std::string g_error, g_text;
+bool g_failed = false;  // an exception escaped the simulation kernel (MODEL_ERROR)
 
 // Every entry point that needs the platform checks for it first: a call before create() sets
-// last_error() and returns NO_PLATFORM (or 0 / nothing), never touches a null pointer.
+// last_error() and returns NO_PLATFORM (or 0 / nothing), never touches a null pointer. After a
+// MODEL_ERROR the platform counts as gone and last_error() keeps the model's message.
 bool need_platform() {
+  if (g_failed) return false;
   if (g_platform) return true;
   g_error = "no platform: call create() (a3sim.device.Device.open()) first";
   return false;
+}
+
+// Runs `f` (which runs the simulation): an exception that escapes the SystemC kernel becomes
+// MODEL_ERROR with last_error() set, instead of unwinding into the host program.
+template <class F>
+int guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    g_error = std::string(
+                  "the simulation stopped on a C++ exception (model bug or host limit); the platform "
+                  "cannot be used any more in this process: ") +
+              e.what();
+  } catch (...) {
+    g_error = "the simulation stopped on an unknown C++ exception; the platform cannot be used any more";
+  }
+  g_failed = true;
+  return MODEL_ERROR;
 }
 
 // Simulated-time limits: a number >= 0; beyond kMaxRunNs (1e15 ns, 11.6 days) means "no limit".
@@ -343,8 +364,10 @@ int host_store(uint64_t address, uint64_t bytes, uint32_t stream) {
   const uint64_t a0 = address / line * line, a1 = (address + bytes + line - 1) / line * line;
   if (address < a3::DRAM_BASE || a1 - a3::DRAM_BASE > p.dram.size())
     return -static_cast<int>(-tlm::TLM_ADDRESS_ERROR_RESPONSE);
-  const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
-  return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
+  return guarded([&] {
+    const int st = p.host.store(address, bytes, static_cast<uint8_t>(stream), p.dram.host_ptr() + (a0 - a3::DRAM_BASE));
+    return st == tlm::TLM_OK_RESPONSE ? 1 : -std::abs(st);
+  });
 }
 
 uint64_t mmio_base(uint32_t unit) { return a3::MMIO_BASE + unit * a3::MMIO_STRIDE; }
@@ -356,7 +379,7 @@ uintptr_t dram_ptr() { return need_platform() ? reinterpret_cast<uintptr_t>(g_pl
 int run_until_irq(double max_ns) {
   if (!need_platform()) return NO_PLATFORM;
   if (!run_limit(max_ns)) return BAD_ARGUMENT;
-  return g_platform->host.run(max_ns) ? 1 : 0;
+  return guarded([&] { return g_platform->host.run(max_ns) ? 1 : 0; });
 }
 
 int write_and_wait(uint64_t address, uint32_t value, double max_ns) {
@@ -364,7 +387,7 @@ int write_and_wait(uint64_t address, uint32_t value, double max_ns) {
   if (!run_limit(max_ns)) return BAD_ARGUMENT;
   int st = g_platform->host.mmio_write32(address, value);
   if (st != tlm::TLM_OK_RESPONSE) return -1;
-  return g_platform->host.run(max_ns) ? 1 : 0;
+  return guarded([&] { return g_platform->host.run(max_ns) ? 1 : 0; });
 }
 
 void snapshot(uintptr_t dst) {

@@ -13,6 +13,12 @@ namespace a3sim {
 // return 0 without a platform; none of them touches a missing platform.
 constexpr int NO_PLATFORM = -1000;
 constexpr int BAD_ARGUMENT = -1001;
+// Returned by the entry points that run the simulation (run_until_irq, write_and_wait,
+// timed_store) when a C++ exception escaped the SystemC kernel (a model bug, or a host limit such
+// as memory; fault fi_model_exception provokes one): last_error() keeps its message, and since
+// SystemC's state is then undefined, every later entry point acts as if no platform existed
+// (NO_PLATFORM, with the same message). The process itself survives.
+constexpr int MODEL_ERROR = -1002;
 
 // Build the platform from "key=value;..." overrides of the defaults (a3_config.h). Returns 0, or
 // -1 with last_error() set (unknown key, bad value, or a platform already built).

@@ -139,6 +139,7 @@ std::string Config::validate() const {
       {"fi_irq_delay_ns", fi_irq_delay_ns, 0, 1e12, false},
       {"fi_stuck_busy", fi_stuck_busy, 0, 1e9, true},
       {"fi_corrupt_completion", fi_corrupt_completion, 0, 1e9, true},
+      {"fi_model_exception", fi_model_exception, 0, 1e9, true},
   };
   if (exact_score_bits != 32 && exact_score_bits != 64) {
     std::ostringstream os;

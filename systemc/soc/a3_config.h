@@ -169,7 +169,10 @@ namespace a3 {
     "[sim] fault injection: the next this-many descriptors hang after their fetch, BUSY stuck at 1 until SOFT_RESET")  \
   X(fi_corrupt_completion, 0.0, "count",                                                                               \
     "[sim] fault injection: the next this-many completion records get one bit flipped after their check word is "      \
-    "computed")
+    "computed")                                                                                                        \
+  X(fi_model_exception, 0.0, "count",                                                                                  \
+    "[sim] fault injection: the next this-many descriptors throw a C++ exception inside the simulation kernel (a "     \
+    "stand-in for a model bug or a host limit; the platform is unusable afterwards)")
 
 struct Config {
 #define A3_CONFIG_FIELD(name, def, unit, src) double name = def;

@@ -12,6 +12,7 @@ FaultInjector::FaultInjector(const Config& cfg) {
   set("fi_irq_delay_ns", cfg.fi_irq_delay_ns);
   set("fi_stuck_busy", cfg.fi_stuck_busy);
   set("fi_corrupt_completion", cfg.fi_corrupt_completion);
+  set("fi_model_exception", cfg.fi_model_exception);
 }
 
 std::string FaultInjector::set(const std::string& name, double v) {
@@ -49,9 +50,10 @@ std::string FaultInjector::set(const std::string& name, double v) {
   if (name == "fi_irq_drop") return count(irq_drop_);
   if (name == "fi_stuck_busy") return count(stuck_busy_);
   if (name == "fi_corrupt_completion") return count(corrupt_);
+  if (name == "fi_model_exception") return count(model_exception_);
   return "unknown fault '" + name +
          "' (fi_dma_error_address, fi_dma_error_rate, fi_seed, fi_irq_drop, "
-         "fi_irq_delay_ns, fi_stuck_busy, fi_corrupt_completion)";
+         "fi_irq_delay_ns, fi_stuck_busy, fi_corrupt_completion, fi_model_exception)";
 }
 
 uint64_t FaultInjector::next() {
@@ -84,6 +86,12 @@ bool FaultInjector::take_irq_drop() {
   if (irq_drop_ == 0) return false;
   --irq_drop_;
   ++injected_[IRQ_DROP];
+  return true;
+}
+
+bool FaultInjector::take_model_exception() {
+  if (model_exception_ == 0) return false;
+  --model_exception_;
   return true;
 }
 

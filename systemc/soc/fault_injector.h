@@ -29,6 +29,9 @@ class FaultInjector {
   uint64_t irq_delay_ps() const { return irq_delay_ps_; }
   // Control unit: hang on this descriptor?
   bool take_stuck_busy();
+  // Control unit: throw a C++ exception inside the simulation on this descriptor? (A stand-in for
+  // a model bug or a host limit; not a device fault, so not counted by kind.)
+  bool take_model_exception();
   // Completion write: flip one bit of the record? `bit` receives the bit index (0..223, never the
   // phase byte, so that the host sees the record and checks it).
   bool take_corrupt_completion(uint32_t& bit);
@@ -43,7 +46,7 @@ class FaultInjector {
   int64_t dma_address_ = -1;
   double dma_rate_ = 0;
   uint64_t state_ = 0;
-  uint64_t irq_drop_ = 0, stuck_busy_ = 0, corrupt_ = 0;
+  uint64_t irq_drop_ = 0, stuck_busy_ = 0, corrupt_ = 0, model_exception_ = 0;
   uint64_t irq_delay_ps_ = 0;
   uint64_t injected_[KINDS] = {};
 };
