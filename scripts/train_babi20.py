@@ -60,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     results_path = args.out / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+
+    def read() -> dict:
+        return json.loads(results_path.read_text()) if results_path.exists() else {}
+
+    def write(results: dict) -> None:
+        results_path.write_text(json.dumps(dict(sorted(results.items(), key=lambda kv: int(kv[0]))), indent=1) + "\n")
+
     log = (lambda s: print(s, flush=True)) if args.verbose else None
     for task in args.tasks:
         train = mn.load_babi20(task, "train")
@@ -76,8 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((summ, model))
         best, model = max(runs, key=lambda r: (r[0]["val_acc"], -r[0]["val_loss"]))
         tried = {str(s["seed"]): dict(val_acc=s["val_acc"], test_acc=s["test_acc"], epochs=cfg.epochs) for s, _ in runs}
-        # Read the table again: another run (other tasks) may have written it since.
-        results = json.loads(results_path.read_text()) if results_path.exists() else {}
+        results = read()  # now, not at the start: another run (other tasks) may have written it since
         old = results.get(str(task))
         if old is not None and not args.replace:
             # Seeds of earlier runs stay candidates: the kept model is the best on validation over
@@ -86,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             if old["val_acc"] >= best["val_acc"]:
                 old.update(seeds_tried=tried, seconds=old["seconds"] + sum(s["seconds"] for s, _ in runs))
                 results[str(task)] = old
-                results_path.write_text(
-                    json.dumps(dict(sorted(results.items(), key=lambda kv: int(kv[0]))), indent=1) + "\n"
-                )
+                write(results)
                 print(f"qa{task}: kept the earlier seed {old['seed']} (val {old['val_acc']:.3f})", flush=True)
                 continue
         model.meta = dict(
@@ -113,8 +116,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds=sum(s["seconds"] for s, _ in runs) + (old["seconds"] if old and not args.replace else 0),
             bytes=path.stat().st_size,
         )
-        results_path.write_text(json.dumps(dict(sorted(results.items(), key=lambda kv: int(kv[0]))), indent=1) + "\n")
+        write(results)
         print(f"qa{task}: kept seed {best['seed']}, test {best['test_acc']:.3f} -> {path}", flush=True)
+    results = read()
     accs = [results[str(t)]["test_acc"] for t in mn.BABI20_TASKS if str(t) in results]
     print(f"mean test accuracy over {len(accs)} tasks: {np.mean(accs):.4f}")
     return 0

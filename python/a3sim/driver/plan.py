@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -233,13 +232,6 @@ def resident_key(tag: int) -> tuple[int, int] | None:
     return tag >> _TILE_BITS, (tag & ((1 << _TILE_BITS) - 1)) - 1
 
 
-def plan_call(**kw: Any) -> CallPlan:
-    """Plan a call (see :func:`make_plan`). Plans are cached: a repeated call of the same shape,
-    parameters and bank state reuses its plan, so a plan must never be modified."""
-    tl = kw.pop("tile_list", None)
-    return _cached_plan(tile_list=tuple(tl) if tl is not None else None, **kw)
-
-
 def make_plan(
     *,
     mode: Mode,
@@ -319,7 +311,6 @@ def make_plan(
     return plan
 
 
-_cached_plan = lru_cache(maxsize=256)(make_plan)
 _PLANS: dict[tuple, CallPlan] = {}
 
 
@@ -342,8 +333,9 @@ def plan_for(
     device_sorter: bool,
     stream: bool = False,
 ) -> CallPlan:
-    """:func:`plan_call` with positional arguments, for the driver's hot path: the cache key is the
-    argument tuple itself (a plan must never be modified)."""
+    """:func:`make_plan` with positional arguments, cached for the driver's hot path: a repeated
+    call of the same shape, parameters and bank state reuses its plan (the cache key is the argument
+    tuple itself), so a plan must never be modified."""
     key = (mode, B, m, n, d, n_max, q_rows, tile_list, ctx_id, want_sets, M, M_frac, T, min_skip, resident,
            device_sorter, stream)  # fmt: skip
     plan = _PLANS.get(key)

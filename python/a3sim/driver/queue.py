@@ -262,9 +262,9 @@ class Rings:
         self.tag, self.sq_tail = tag, (tail + k) % size
         sub.next, sub.k, sub.got = b0 + k, k, 0
         # The doorbell follows the descriptor stores: timed ones (host_stores = 1) moved host time.
-        stale = self._host_stores
-        sub.t_bell = t_host if t_host is not None and not stale else self._host_ns()
-        sub.window0 = now_ps if now_ps is not None and not stale else self._now_ps()
+        fresh = not self._host_stores
+        sub.t_bell = t_host if t_host is not None and fresh else self._host_ns()
+        sub.window0 = now_ps if now_ps is not None and fresh else self._now_ps()
 
     def _host_ns(self) -> float:
         return self._values()[4] / 1000.0  # host_ps

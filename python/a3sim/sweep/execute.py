@@ -177,8 +177,8 @@ class ProcessExecutor:
 
 
 #: Dask settings of the LocalCluster a sweep starts (the nannies pass them on to their workers).
-#: Measured on the 2-core machine, an idle LocalCluster of 2 workers took 0.10 cores with Dask's
-#: defaults and 0.017 with these (docs/sweeps.md section 7), CPU that the points would otherwise lose.
+#: An idle LocalCluster of 2 workers takes about 0.1 cores with Dask's defaults and 0.02 with these
+#: (benchmarks/dask_idle_cpu.py; docs/sweeps.md section 7): CPU that the points would otherwise lose.
 LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     # One point per worker thread at a time: a worker holds no queued point that an idle worker
     # could have run (the default saturation 1.1 lets each take a second one).
