@@ -483,6 +483,17 @@ def child_single(reps: int) -> int:
     return 0
 
 
+def _sim_and_target(r: dict) -> tuple[str, str]:
+    """A figure's simulator time and its target, as the terminal table and the Markdown show them."""
+    if "target_us" in r:
+        return f"{r['sim_us']:.1f} us", f"<= {r['target_us']:.0f} us"
+    if "target_s" in r:
+        return f"{r['sim_s']:.3f} s", f"<= {r['target_s']} s"
+    if "target_overhead" in r:
+        return f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target_overhead']:.0%} overhead"
+    return f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target']}x"
+
+
 def print_table(results: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -503,14 +514,7 @@ def print_table(results: list[dict]) -> None:
                 "yes" if r["met"] else "NO",
             )
             continue
-        if "target_us" in r:
-            target, sim = f"<= {r['target_us']:.0f} us", f"{r['sim_us']:.1f} us"
-        elif "target_s" in r:
-            target, sim = f"<= {r['target_s']} s", f"{r['sim_s']:.3f} s"
-        elif "target_overhead" in r:
-            target, sim = f"<= {r['target_overhead']:.0%} overhead", f"{r['sim_s'] * 1e3:.2f} ms"
-        else:
-            target, sim = f"<= {r['target']}x", f"{r['sim_s'] * 1e3:.2f} ms"
+        sim, target = _sim_and_target(r)
         ref = f"{r['ref_s'] * 1e3:.3f} ms"
         cpu = f"{r['cpu_ratio']:.2f}" if "cpu_ratio" in r else ""
         table.add_row(
@@ -562,14 +566,7 @@ def markdown(data: dict) -> str:
             ref = f"m: {r['exponent_m']:.2f}; {r['exponent_m_cpu']:.2f}"
             lines.append(f"| {names['scaling']} | {sim} | {ref} | - | - | <= 1.05 | {met} |")
             continue
-        if "target_us" in r:
-            sim, tgt = f"{r['sim_us']:.1f} us", f"<= {r['target_us']:.0f} us"
-        elif "target_s" in r:
-            sim, tgt = f"{r['sim_s']:.3f} s", f"<= {r['target_s']} s"
-        elif "target_overhead" in r:
-            sim, tgt = f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target_overhead']:.0%} overhead"
-        else:
-            sim, tgt = f"{r['sim_s'] * 1e3:.2f} ms", f"<= {r['target']}x"
+        sim, tgt = _sim_and_target(r)
         ref = f"{r['ref_s'] * 1e3:.3f} ms" if r["ref_s"] < 1 else f"{r['ref_s']:.3f} s"
         cpu = f"{r['cpu_ratio']:.2f}" if "cpu_ratio" in r else "-"
         lines.append(f"| {names[r['name']]} | {sim} | {ref} | {r['ratio']:.2f} {r['unit']} | {cpu} | {tgt} | {met} |")
