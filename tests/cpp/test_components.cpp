@@ -15,10 +15,12 @@
 #include "a3/a3_protocol.h"
 #include "a3/timing_model.h"
 #include "kernels/approx_kernel.h"
+#include "kernels/blas.h"
 #include "kernels/exact_kernel.h"
 #include "kernels/worker_pool.h"
 #include "soc/dram_timing_simple.h"
 #include "soc/platform.h"
+#include "watchdog.h"
 
 #include <algorithm>
 
@@ -354,17 +356,27 @@ static void test_platform() {
 
 int sc_main(int, char**) {
   sc_core::sc_report_handler::set_actions("/IEEE_Std_1666/deprecated", sc_core::SC_DO_NOTHING);
+  // As the library does at create() (blas_threads = 1): the pools below call the BLAS from several
+  // threads at once, each call on one thread.
+  a3::blas::set_threads(1);
+  a3test::section("timing model");
   test_timing_model();
+  a3test::section("dram timing");
   test_dram_timing();
+  a3test::section("batch scores and pool");
   test_batch_scores_and_pool();
+  a3test::section("worker pool calls");
   test_worker_pool_calls();
+  a3test::section("worker pool back-off");
   test_worker_pool_backoff();
+  a3test::section("platform");
   a3::Config cfg;
   cfg.dram_mb = 16;
   P = new a3::Platform("platform", cfg);
   sc_core::sc_start(sc_core::SC_ZERO_TIME);
   test_platform();
   // Teardown: the platform frees everything it allocated (LeakSanitizer checks it in make sanitize).
+  a3test::section("teardown");
   delete P;
   P = nullptr;
   if (failures == 0) std::printf("components: all checks passed\n");

@@ -11,6 +11,7 @@
 
 #include "soc/dram_timing_banked.h"
 #include "soc/dram_timing_simple.h"
+#include "watchdog.h"
 
 static int failures = 0;
 #define CHECK(cond)                                                                  \
@@ -261,12 +262,19 @@ static void test_simple_whole_bursts() {
 }
 
 extern "C" int sc_main(int, char**) {  // libsystemc provides main()
+  a3test::section("sequential_stream");
   test_sequential_stream();
+  a3test::section("isolated_latency");
   test_isolated_latency();
+  a3test::section("refresh");
   test_refresh();
+  a3test::section("mapping_hit_rates");
   test_mapping_hit_rates();
+  a3test::section("fr_fcfs");
   test_fr_fcfs();
+  a3test::section("data_bus_exclusive");
   test_data_bus_exclusive();
+  a3test::section("simple_whole_bursts");
   test_simple_whole_bursts();
   if (failures)
     std::printf("%d failure(s)\n", failures);

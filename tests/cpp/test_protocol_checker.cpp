@@ -11,6 +11,7 @@
 #include <string>
 
 #include "soc/protocol_checker.h"
+#include "watchdog.h"
 
 static int failures = 0;
 #define CHECK(cond)                                               \
@@ -91,6 +92,7 @@ struct Driver : sc_core::sc_module {
 };
 
 int sc_main(int, char**) {
+  a3test::section("protocol checker");
   a3::ProtocolLog log;
   Driver init("init");
   a3::ProtocolChecker chk("chk", &log, 0x100, false);
