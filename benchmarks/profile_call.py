@@ -1,7 +1,7 @@
 """A driver loop to profile one benchmark call (docs/performance.md section 4.1).
 
     .venv/bin/python benchmarks/profile_call.py [--mode exact|approx] [--calls N] [--numpy]
-                                                [--config JSON]
+                                                [--config JSON] [--trace on|off]
     perf record -g .venv/bin/python benchmarks/profile_call.py --config '{"sim_threads": 1}'
 
 Runs the `exact` or `approx` figure's call of benchmarks/run.py (1024 queries, n = 320, d = 64,
@@ -31,11 +31,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     ap.add_argument("--calls", type=int, default=200)
     ap.add_argument("--numpy", action="store_true", help="follow each call with numpy_exact")
     ap.add_argument("--config", default="{}", help="configuration entries as JSON")
+    ap.add_argument("--trace", choices=["on", "off"], default="on", help="trace recording (on, as in normal use)")
     a = ap.parse_args(argv)
 
     import a3sim
 
     drv = a3sim.A3Driver(json.loads(a.config))
+    drv.trace.enabled = a.trace == "on"
     seed = 1 if a.mode == "exact" else 2
     Q, K, V = planted(320, 64, 1024, seed=seed)
     ctx = drv.load(K, V)

@@ -1,7 +1,6 @@
 #include "soc/system_bus.h"
 
 #include <algorithm>
-#include <iterator>
 
 #include "soc/txn_tag.h"
 
@@ -40,6 +39,53 @@ const SystemBus::Region* SystemBus::decode(uint64_t addr, uint64_t len) const {
   return nullptr;
 }
 
+uint64_t SystemBus::Grants::free_from(uint64_t t) const {
+  // The last interval starting at or before t.
+  auto it = std::upper_bound(iv.begin() + static_cast<std::ptrdiff_t>(head), iv.end(), t,
+                             [](uint64_t v, const std::pair<uint64_t, uint64_t>& g) { return v < g.first; });
+  if (it == iv.begin() + static_cast<std::ptrdiff_t>(head)) return t;
+  --it;
+  return it->second > t ? it->second : t;
+}
+
+size_t SystemBus::Grants::first_at_or_after(uint64_t t) const {
+  auto it = std::lower_bound(iv.begin() + static_cast<std::ptrdiff_t>(head), iv.end(), t,
+                             [](const std::pair<uint64_t, uint64_t>& g, uint64_t v) { return g.first < v; });
+  return static_cast<size_t>(it - iv.begin());
+}
+
+void SystemBus::Grants::add(uint64_t start, uint64_t end) {
+  // Common case: at or after the last interval (an initiator's own requests come in time order).
+  if (iv.size() == head || iv.back().second <= start) {
+    if (iv.size() > head && iv.back().second == start)
+      iv.back().second = end;
+    else
+      iv.emplace_back(start, end);
+    return;
+  }
+  const size_t i = first_at_or_after(start);  // [start, end) is free: it fits before iv[i]
+  const bool join_prev = i > head && iv[i - 1].second == start;
+  const bool join_next = i < iv.size() && iv[i].first == end;
+  if (join_prev && join_next) {
+    iv[i - 1].second = iv[i].second;
+    iv.erase(iv.begin() + static_cast<std::ptrdiff_t>(i));
+  } else if (join_prev) {
+    iv[i - 1].second = end;
+  } else if (join_next) {
+    iv[i].first = start;
+  } else {
+    iv.insert(iv.begin() + static_cast<std::ptrdiff_t>(i), {start, end});
+  }
+}
+
+void SystemBus::Grants::forget_before(uint64_t t) {
+  while (head < iv.size() && iv[head].second < t) ++head;
+  if (head > 64 && head * 2 > iv.size()) {  // compact now and then: amortised O(1) per grant
+    iv.erase(iv.begin(), iv.begin() + static_cast<std::ptrdiff_t>(head));
+    head = 0;
+  }
+}
+
 uint64_t SystemBus::arbitrate(int id, uint64_t t) {
   if (grant_ps_ == 0) return t;
   if (grants_.size() <= static_cast<size_t>(id)) grants_.resize(id + 1);
@@ -52,25 +98,19 @@ uint64_t SystemBus::arbitrate(int id, uint64_t t) {
   for (int iter = 0; iter < 1024; ++iter) {
     const uint64_t before = g;
     for (size_t i = 0; i <= last; ++i) {
-      const auto& m = grants_[i];
-      auto it = m.upper_bound(g);
-      if (it != m.begin()) {
-        auto prev = std::prev(it);
-        if (prev->second > g) g = prev->second;
-      }
-      it = m.lower_bound(g);
-      if (it != m.end() && it->first < g + grant_ps_) g = it->second;
+      const Grants& m = grants_[i];
+      g = m.free_from(g);
+      const size_t k = m.first_at_or_after(g);
+      if (k < m.iv.size() && m.iv[k].first < g + grant_ps_) g = m.iv[k].second;
     }
     if (g == before) break;
   }
-  auto& mine = grants_[id];
-  mine.emplace(g, g + grant_ps_);
+  grants_[id].add(g, g + grant_ps_);
   // Forget grants far behind: loosely timed initiators run at most a few transfers apart.
   latest_request_ = std::max(latest_request_, t);
   constexpr uint64_t horizon = 100000000ull;  // 100 us
   if (latest_request_ > horizon)
-    for (auto& m : grants_)
-      while (!m.empty() && m.begin()->second + horizon < latest_request_) m.erase(m.begin());
+    for (auto& m : grants_) m.forget_before(latest_request_ - horizon);
   return g;
 }
 

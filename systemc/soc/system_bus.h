@@ -10,8 +10,8 @@
 #include <systemc>
 #include <tlm>
 
-#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "soc/a3_config.h"
@@ -54,10 +54,24 @@ class SystemBus : public sc_core::sc_module {
   // The grant time (ps) of a DRAM-port request of initiator `id` arriving at `t`.
   uint64_t arbitrate(int id, uint64_t t);
 
+  // The DRAM-port time granted to one initiator: disjoint intervals [start, end), sorted, with
+  // touching grants merged (a DMA transfer's back-to-back grants are one interval). Intervals
+  // before `head` are forgotten (behind the horizon of arbitrate()).
+  struct Grants {
+    std::vector<std::pair<uint64_t, uint64_t>> iv;
+    size_t head = 0;
+    // The end of the interval that holds t, or t when none does.
+    uint64_t free_from(uint64_t t) const;
+    // The first interval starting at or after t, as an index (iv.size() when none).
+    size_t first_at_or_after(uint64_t t) const;
+    void add(uint64_t start, uint64_t end);
+    void forget_before(uint64_t t);
+  };
+
   sc_core::sc_time latency_;
   uint64_t grant_ps_;
   bool fixed_priority_;
-  std::vector<std::map<uint64_t, uint64_t>> grants_;  // per initiator: granted slots [start, end)
+  std::vector<Grants> grants_;  // per initiator
   uint64_t latest_request_ = 0;
   TraceRecorder* recorder_;
   std::vector<Region> regions_;
