@@ -70,14 +70,6 @@ const char* keep(std::string s) {
 }
 
 template <class Row>
-uint64_t copy_rows(const std::vector<Row>& rows, uint64_t start, uint64_t count, uintptr_t dst) {
-  if (start >= rows.size()) return 0;
-  if (count > rows.size() - start) count = rows.size() - start;
-  std::memcpy(reinterpret_cast<void*>(dst), rows.data() + start, count * sizeof(Row));
-  return count;
-}
-
-template <class Row>
 uint64_t copy_rows(const std::deque<Row>& rows, uint64_t start, uint64_t count, uintptr_t dst) {
   if (start >= rows.size()) return 0;
   if (count > rows.size() - start) count = rows.size() - start;
@@ -427,11 +419,11 @@ const char* txn_layout() { return keep(a3::TraceRecorder::txn_layout()); }
 const char* phase_layout() { return keep(a3::TraceRecorder::phase_layout()); }
 const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }
 uint64_t copy_txns(uint64_t s, uint64_t c, uintptr_t d) {
-  return need_platform() && d ? copy_rows(g_platform->recorder.txns(), s, c, d) : 0;
+  return need_platform() && d ? g_platform->recorder.txns().copy(s, c, reinterpret_cast<a3::TxnRecord*>(d)) : 0;
 }
 uint64_t copy_phases(uint64_t s, uint64_t c, uintptr_t d) {
   if (!need_platform() || !d) return 0;
-  const uint64_t n = copy_rows(g_platform->recorder.phases(), s, c, d);
+  const uint64_t n = g_platform->recorder.phases().copy(s, c, reinterpret_cast<a3::PhaseRecord*>(d));
   g_platform->recorder.phases_read(s, n);
   return n;
 }
@@ -454,7 +446,7 @@ uint64_t copy_call_rows(uint64_t job_id, uint64_t phase_start, uintptr_t dst, ui
   const uint64_t job_bytes = nj * sizeof(a3::JobRecord);
   if (dst == 0 || job_bytes + np * sizeof(a3::PhaseRecord) > capacity) return counts;
   copy_rows(r.jobs(), j0, nj, dst);
-  copy_rows(r.phases(), p0, np, dst + job_bytes);
+  r.phases().copy(p0, np, reinterpret_cast<a3::PhaseRecord*>(dst + job_bytes));
   r.jobs_read(j0, nj);
   r.phases_read(p0, np);
   return counts;
@@ -509,10 +501,10 @@ uint64_t dram_latency_hist(uintptr_t dst, uint64_t max_bins) {
   if (dst && n) std::memcpy(reinterpret_cast<void*>(dst), h.data(), n * sizeof(uint64_t));
   return h.size();
 }
-uint64_t dram_count() { return need_platform() ? g_platform->recorder.dram_bursts().size() : 0; }
+uint64_t dram_count() { return need_platform() ? g_platform->recorder.dram_count() : 0; }
 const char* dram_layout() { return keep(a3::TraceRecorder::dram_layout()); }
 uint64_t copy_dram(uint64_t s, uint64_t c, uintptr_t d) {
-  return need_platform() ? copy_rows(g_platform->recorder.dram_bursts(), s, c, d) : 0;
+  return need_platform() && d ? g_platform->recorder.copy_dram(s, c, reinterpret_cast<a3::DramRecord*>(d)) : 0;
 }
 
 uint64_t timing_formula(int stage, uint64_t a, uint64_t b) {

@@ -98,7 +98,7 @@ void Dram::b_transport(tlm::tlm_generic_payload& trans, sc_time& delay) {
       r.op = write ? 1 : 0;
       r.initiator = tag ? tag->initiator : 255;
       r.stream = static_cast<uint8_t>(tag ? tag->stream : Stream::NONE);
-      recorder_->dram(r);
+      recorder_->dram(r, b.count, b.step_ps, b.step_address);
     }
   }
   delay += sc_time::from_value(done - issue);

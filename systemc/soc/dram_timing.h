@@ -15,7 +15,10 @@
 
 namespace a3 {
 
-// One DRAM burst as a policy scheduled it (times in ps, absolute).
+// One DRAM burst as a policy scheduled it (times in ps, absolute), or a run of `count` bursts
+// that follow it at fixed steps: burst i arrives at t_arrive_ps, moves its data in
+// [t_data_ps + i * step_ps, t_done_ps + i * step_ps) at address + i * step_address, with the same
+// row, bank and kind (a policy reports a run only where that holds exactly).
 struct DramBurst {
   uint64_t t_arrive_ps;  // the request reached the controller
   uint64_t t_data_ps;    // its data transfer started on the channel's data bus
@@ -24,8 +27,10 @@ struct DramBurst {
   uint32_t row;
   uint8_t channel, rank, bank;  // bank = bank group * banks per group + bank
   uint8_t kind;                 // 0 row hit, 1 row miss (bank closed), 2 row conflict, 3 not modelled
+  uint32_t count = 1;
+  int32_t step_ps = 0;
+  int32_t step_address = 0;
 };
-
 // Statistics of a policy since construction or the last reset (times in ps, sizes in bytes).
 struct DramStats {
   uint64_t accesses = 0;    // TLM transactions

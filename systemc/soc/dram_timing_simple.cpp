@@ -13,6 +13,8 @@ DramTimingSimple::DramTimingSimple(double latency_ns, double bandwidth_gbps, uin
       bandwidth_gbps_(bandwidth_gbps),
       ps_per_byte_(1000.0 / bandwidth_gbps),
       line_(line_bytes ? line_bytes : 1) {
+  const double line_ps = line_ * ps_per_byte_;
+  if (line_ps == std::floor(line_ps) && line_ps < 1e15) line_ps_ = static_cast<uint64_t>(line_ps);
   reset_stats();
 }
 
@@ -41,14 +43,30 @@ uint64_t DramTimingSimple::access(uint64_t address, uint32_t bytes, bool write, 
   s.latency_max_ps = std::max(s.latency_max_ps, lat);
   s.latency_hist[std::min<uint64_t>(lat / s.latency_bin_ps, s.latency_hist.size() - 1)] += last - first + 1;
   if (bursts) {
-    for (uint64_t l = first; l <= last; ++l) {
+    // Burst i moves its line in [offset(i), offset(i + 1)) after data_start; offset(i) rounds
+    // i * line * ps_per_byte. When a line takes a whole number of ps the bursts are one run.
+    const uint64_t lines = last - first + 1;
+    if (line_ps_ != 0 && line_ps_ <= INT32_MAX && line_ <= INT32_MAX) {
       DramBurst b{};
       b.t_arrive_ps = issue_ps;
-      b.t_data_ps = data_start + static_cast<uint64_t>(std::llround((l - first) * line_ * ps_per_byte_));
-      b.t_done_ps = data_start + static_cast<uint64_t>(std::llround((l - first + 1) * line_ * ps_per_byte_));
-      b.address = l * line_;
+      b.t_data_ps = data_start;
+      b.t_done_ps = data_start + line_ps_;
+      b.address = first * line_;
       b.kind = 3;
+      b.count = static_cast<uint32_t>(lines);
+      b.step_ps = static_cast<int32_t>(line_ps_);
+      b.step_address = static_cast<int32_t>(line_);
       bursts->push_back(b);
+    } else {
+      for (uint64_t i = 0; i < lines; ++i) {
+        DramBurst b{};
+        b.t_arrive_ps = issue_ps;
+        b.t_data_ps = data_start + static_cast<uint64_t>(std::llround(i * line_ * ps_per_byte_));
+        b.t_done_ps = data_start + static_cast<uint64_t>(std::llround((i + 1) * line_ * ps_per_byte_));
+        b.address = (first + i) * line_;
+        b.kind = 3;
+        bursts->push_back(b);
+      }
     }
   }
   return channel_free_ps_;

@@ -27,6 +27,7 @@ class DramTimingSimple final : public DramTiming {
   uint64_t latency_ps_;
   double bandwidth_gbps_, ps_per_byte_;
   uint32_t line_;
+  uint64_t line_ps_ = 0;  // ps per line when a whole number, else 0
   uint64_t channel_free_ps_ = 0;
   DramStats stats_;
 };

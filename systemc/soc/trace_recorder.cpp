@@ -1,5 +1,8 @@
 #include "soc/trace_recorder.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include <cstddef>
 #include <sstream>
 
@@ -99,6 +102,61 @@ std::string TraceRecorder::dram_layout() {
                A3_FIELD(T, channel, "u1"), A3_FIELD(T, rank, "u1"), A3_FIELD(T, bank, "u1"), A3_FIELD(T, kind, "u1"),
                A3_FIELD(T, op, "u1"), A3_FIELD(T, initiator, "u1"), A3_FIELD(T, stream, "u1")},
               sizeof(T));
+}
+
+bool TraceRecorder::DramRun::extend(const DramRecord& r) {
+  const DramRecord& f = first;
+  if (r.row != f.row || r.job != f.job || r.bytes != f.bytes || r.channel != f.channel || r.rank != f.rank ||
+      r.bank != f.bank || r.kind != f.kind || r.op != f.op || r.initiator != f.initiator || r.stream != f.stream ||
+      count == UINT32_MAX)
+    return false;
+  const int64_t da = static_cast<int64_t>(r.t_arrive_ps - f.t_arrive_ps);
+  const int64_t dd = static_cast<int64_t>(r.t_data_ps - f.t_data_ps);
+  const int64_t de = static_cast<int64_t>(r.t_done_ps - f.t_done_ps);
+  const int64_t dx = static_cast<int64_t>(r.address - f.address);
+  if (count == 1) {  // the second burst sets the steps, if they fit
+    auto fits = [](int64_t v) { return v >= INT32_MIN && v <= INT32_MAX; };
+    if (!fits(da) || !fits(dd) || !fits(de) || !fits(dx)) return false;
+    step_arrive = static_cast<int32_t>(da);
+    step_data = static_cast<int32_t>(dd);
+    step_done = static_cast<int32_t>(de);
+    step_address = static_cast<int32_t>(dx);
+  } else {
+    const int64_t c = count;
+    if (da != c * step_arrive || dd != c * step_data || de != c * step_done || dx != c * step_address) return false;
+  }
+  ++count;
+  return true;
+}
+
+DramRecord TraceRecorder::DramRun::at(uint32_t i) const {
+  DramRecord r = first;
+  const int64_t k = i;
+  r.t_arrive_ps += static_cast<uint64_t>(k * step_arrive);
+  r.t_data_ps += static_cast<uint64_t>(k * step_data);
+  r.t_done_ps += static_cast<uint64_t>(k * step_done);
+  r.address += static_cast<uint64_t>(k * step_address);
+  return r;
+}
+
+uint64_t TraceRecorder::copy_dram(uint64_t start, uint64_t count, DramRecord* dst) const {
+  const uint64_t held = dram_count();
+  if (start >= held || dst == nullptr) return 0;
+  if (count > held - start) count = held - start;
+  const uint64_t first = dram_.front().row0 + start;
+  // The run holding burst `first`: the last run starting at or before it.
+  size_t lo = 0, hi = dram_.size();  // dram_[lo].row0 <= first < dram_[hi].row0
+  while (hi - lo > 1) {
+    const size_t mid = lo + (hi - lo) / 2;
+    (dram_[mid].row0 <= first ? lo : hi) = mid;
+  }
+  uint64_t done = 0;
+  uint32_t i = static_cast<uint32_t>(first - dram_[lo].row0);
+  for (size_t k = lo; done < count; ++k, i = 0) {
+    const DramRun& run = dram_[k];
+    for (; i < run.count && done < count; ++i) dst[done++] = run.at(i);
+  }
+  return done;
 }
 
 #undef A3_FIELD

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "soc/row_table.h"
+
 namespace a3 {
 
 #pragma pack(push, 1)
@@ -102,10 +104,12 @@ constexpr uint32_t NO_JOB = 0xFFFFFFFFu;
 // the job or phase table releases that table's rows (the driver reads each call's rows once, for
 // its CallRecord). With tracing on, a read that reaches the end of a job or phase table holding
 // 2 * bound rows or more trims it to its newest bound rows. Transactions: a table reaching
-// 2 * bound rows drops its oldest bound rows. Last resort (a host that never reads): a job or phase
-// table reaching 4 * bound rows drops its oldest 2 * bound rows at once. Every trim moves at most
-// 2 * bound rows once per bound rows added: amortised O(1) per row. Job ids stay stable (job_base
-// counts dropped jobs); phase and transaction row indices restart from the oldest row held.
+// 2 * bound rows drops its oldest bound rows. DRAM bursts: a burst that would take the table past
+// 2 * bound bursts first drops the oldest runs until at most bound bursts are left (whole runs).
+// Last resort (a host that never reads): a job or phase table reaching 4 * bound rows drops its
+// oldest 2 * bound rows at once. Tables keep rows in blocks (row_table.h): a trim frees whole blocks
+// for reuse and moves no row. Job ids stay stable (job_base counts dropped jobs); phase,
+// transaction and burst row indices restart from the oldest row held.
 class TraceRecorder {
  public:
   explicit TraceRecorder(uint64_t max_rows = 1u << 20) : max_rows_(max_rows < 1 ? 1 : max_rows) {}
@@ -117,11 +121,28 @@ class TraceRecorder {
     bound(txns_, 2);
     txns_.push_back(r);
   }
-  void dram(const DramRecord& r) {
-    if (!enabled) return;
-    bound(dram_, 2);  // the same retention bound as the transactions (docs/trace-schema.md 6)
-    dram_.push_back(r);
+  // DRAM bursts are held as runs (DramRun below): a burst that continues the last run's steps of
+  // time and address, with every other field equal, only counts up that run. Reads expand runs
+  // back into one DramRecord per burst, so the table reads as before: the bursts of a transaction
+  // of the `simple` policy (same arrival, data back to back) take one run instead of one row each.
+  // r is the first of `count` bursts that follow it at fixed steps (a run its policy reported:
+  // the same arrival, data `step_ps` apart, addresses `step_address` apart).
+  void dram(const DramRecord& r, uint32_t count = 1, int32_t step_ps = 0, int32_t step_address = 0) {
+    if (!enabled || count == 0) return;
+    // The same retention bound as the transactions, in bursts (docs/trace-schema.md 6).
+    if (dram_count() + count > 2 * max_rows_) bound_dram();
+    if (count == 1 && !dram_.empty() && dram_.back().extend(r)) {
+      ++dram_rows_;
+      return;
+    }
+    dram_.push_back(DramRun{r, dram_rows_, count, 0, count > 1 ? step_ps : 0, count > 1 ? step_ps : 0,
+                            count > 1 ? step_address : 0});
+    dram_rows_ += count;
   }
+  // Bursts held (the rows a read can return).
+  uint64_t dram_count() const { return dram_.empty() ? 0 : dram_rows_ - dram_.front().row0; }
+  // Bursts [start, start + count) as DramRecord rows into dst; returns how many.
+  uint64_t copy_dram(uint64_t start, uint64_t count, DramRecord* dst) const;
   void phase(uint32_t job, uint8_t unit, uint8_t phase, uint64_t t0, uint64_t t1) {
     bound(phases_, 4);
     phases_.push_back(PhaseRecord{t0, t1, job, phase, unit, {0, 0}});
@@ -140,11 +161,10 @@ class TraceRecorder {
     return jobs_[id - job_base_];
   }
 
-  const std::vector<TxnRecord>& txns() const { return txns_; }
-  const std::vector<PhaseRecord>& phases() const { return phases_; }
+  const RowTable<TxnRecord>& txns() const { return txns_; }
+  const RowTable<PhaseRecord>& phases() const { return phases_; }
   // A deque: a unit holds a reference to its job's row across waits while other units add rows.
   const std::deque<JobRecord>& jobs() const { return jobs_; }
-  const std::vector<DramRecord>& dram_bursts() const { return dram_; }
   uint64_t job_base() const { return job_base_; }
   uint64_t max_rows() const { return max_rows_; }
   uint64_t dropped() const { return dropped_; }  // rows dropped by the bounds (not by reads or clear)
@@ -162,15 +182,16 @@ class TraceRecorder {
     if (!enabled)
       phases_.clear();
     else if (phases_.size() >= 2 * max_rows_)
-      phases_.erase(phases_.begin(), phases_.end() - static_cast<std::ptrdiff_t>(max_rows_));
+      phases_.erase_front(phases_.size() - max_rows_);
   }
 
   // Drop what has been recorded; job ids keep counting up. Gives the memory back.
   void clear() {
     job_base_ += jobs_.size();
-    std::vector<TxnRecord>().swap(txns_);
-    std::vector<DramRecord>().swap(dram_);
-    std::vector<PhaseRecord>().swap(phases_);
+    txns_.release();
+    dram_.release();
+    dram_rows_ = 0;
+    phases_.release();
     std::deque<JobRecord>().swap(jobs_);
   }
 
@@ -183,10 +204,10 @@ class TraceRecorder {
  private:
   // A table reaching `times` * bound rows drops its oldest (times / 2) * bound rows.
   template <class Row>
-  void bound(std::vector<Row>& rows, uint64_t times) {
+  void bound(RowTable<Row>& rows, uint64_t times) {
     if (rows.size() < times * max_rows_) return;
     const uint64_t k = times / 2 * max_rows_;
-    rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(k));
+    rows.erase_front(k);
     dropped_ += k;
   }
   // Drops at most the k oldest job rows, and only rows of jobs that have ended: a unit holds a
@@ -201,10 +222,37 @@ class TraceRecorder {
     if (count) dropped_ += k;
   }
 
+  // Bursts first, first + step, ..., first + (count - 1) * step (times in ps, address in bytes).
+  struct DramRun {
+    DramRecord first;
+    uint64_t row0;  // index of the first burst among the bursts recorded since clear()
+    uint32_t count;
+    int32_t step_arrive, step_data, step_done, step_address;
+    bool extend(const DramRecord& r);
+    DramRecord at(uint32_t i) const;
+  };
+  // Drops the oldest runs until at most max_rows bursts are held (whole runs: a run starting
+  // before the newest max_rows bursts goes).
+  void bound_dram() {
+    const uint64_t keep_from = dram_rows_ > max_rows_ ? dram_rows_ - max_rows_ : 0;
+    size_t lo = 0, hi = dram_.size();  // the first run with row0 >= keep_from
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (dram_[mid].row0 < keep_from)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    if (lo == 0) return;
+    dropped_ += (lo < dram_.size() ? dram_[lo].row0 : dram_rows_) - dram_.front().row0;
+    dram_.erase_front(lo);
+  }
+
   uint64_t max_rows_;
-  std::vector<TxnRecord> txns_;
-  std::vector<DramRecord> dram_;
-  std::vector<PhaseRecord> phases_;
+  RowTable<TxnRecord> txns_;
+  RowTable<DramRun> dram_;
+  uint64_t dram_rows_ = 0;  // bursts recorded since clear()
+  RowTable<PhaseRecord> phases_;
   std::deque<JobRecord> jobs_;
   JobRecord scratch_{};
   uint64_t job_base_ = 0;
