@@ -175,11 +175,11 @@ static void test_batch_scores_and_pool() {
 // A trace table against a deque: appends, drops at the front (inside a block, whole blocks, all of
 // it) and range copies across block boundaries give the same rows; dropped blocks are reused.
 static void test_row_table() {
-  a3::RowTable<uint64_t> t;
+  a3::RowTable<uint64_t, 4096> t;  // blocks of 512 rows (the trace tables use 2 MiB blocks)
   std::deque<uint64_t> ref;
   std::mt19937 rng(5);
   uint64_t next = 0;
-  const size_t B = a3::RowTable<uint64_t>::kBlockRows;
+  const size_t B = a3::RowTable<uint64_t, 4096>::kBlockRows;
   for (int step = 0; step < 400; ++step) {
     const size_t add = rng() % (3 * B);
     for (size_t i = 0; i < add; ++i) t.push_back(next), ref.push_back(next++);
