@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
 import subprocess
 from pathlib import Path
+
+import numpy as np
+from conftest import exact_attention, exact_tolerance, in_fresh_process
 
 from a3sim import _native
 from a3sim.blas import GENERIC_CORES, BlasInfo, cpu_flags, model_blas, numpy_blas
@@ -17,14 +21,73 @@ def _pinned(name: str) -> str:
 
 
 def test_model_links_the_pinned_openblas():
-    info = model_blas()
-    assert info.library == "OpenBLAS"
+    info = model_blas(linked=True)
+    assert info.library == "OpenBLAS" and info.origin == "linked"
     # The build string names the same version as the installed, pinned package.
     pinned = _pinned("scipy-openblas32")
     assert importlib.metadata.version("scipy-openblas32") == pinned
     assert info.version == pinned, info.config
     assert "DYNAMIC_ARCH" in info.config  # the kernel is chosen for the CPU at run time
     assert info.threads >= 1
+
+
+def test_model_gemms_run_on_numpys_openblas_by_default():
+    from a3sim.device import Device
+
+    Device.open()
+    info, nb = model_blas(), numpy_blas()
+    assert info.origin == "shared" and nb is not None
+    assert info.version == nb.version and info.corename == nb.corename
+    assert info.threads == nb.threads >= 1  # numpy's pool, as numpy set it
+    assert "DYNAMIC_ARCH" in info.config
+
+
+_SHAPES = [(1024, 320, 64), (300, 200, 40), (77, 320, 64), (5, 37, 24)]
+
+
+def _inputs() -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(3)
+    return [[rng.standard_normal(s).astype(np.float32) for s in ((m, d), (n, d), (n, d))] for m, n, d in _SHAPES]
+
+
+def _outputs(host_blas: int) -> dict:
+    out = in_fresh_process(
+        f"""
+        import json, sys
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_blas import _inputs
+        from a3sim import A3Driver
+        from a3sim.blas import model_blas
+
+        drv = A3Driver(config={{"host_blas": {host_blas}}})
+        outs = [drv.attention(*x)[0] for x in _inputs()]
+        with threadpool_limits(2, user_api="blas"):  # numpy's pool at two threads (one before)
+            outs2 = [drv.attention(*x)[0] for x in _inputs()]
+        print(json.dumps({{
+            "origin": model_blas().origin,
+            "threads_free": all(np.array_equal(a, b) for a, b in zip(outs, outs2)),
+            "outs": [o.tolist() for o in outs],
+        }}))
+        """
+    )
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_host_blas_changes_speed_not_results_beyond_float32_rounding():
+    shared, linked = _outputs(1), _outputs(0)
+    assert shared["origin"] == "shared" and linked["origin"] == "linked"
+    # The result does not depend on how many threads numpy's pool has.
+    assert shared["threads_free"] and linked["threads_free"]
+    # Both within the exact-mode tolerance of the float64 reference (docs/numerics.md section 2),
+    # and no further apart than that tolerance (they differ only by float32 rounding in the GEMMs).
+    for (Q, K, V), a, b in zip(_inputs(), shared["outs"], linked["outs"]):
+        ref = exact_attention(Q, K, V)
+        tol = exact_tolerance(Q, K, V, ref)
+        a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+        assert np.all(np.abs(a - ref) <= tol) and np.all(np.abs(b - ref) <= tol)
+        assert np.all(np.abs(a - b) <= tol)
 
 
 def test_selected_kernel_is_not_a_generic_fallback_on_an_avx2_cpu():

@@ -1,8 +1,10 @@
 """Which BLAS does the work, and which kernel it picked for this CPU.
 
-The model's functional kernels call OpenBLAS from PyPI (``scipy-openblas32``, linked into
-``liba3sim.so``); numpy carries its own OpenBLAS build. Both choose a kernel ("core") for the CPU
-when they load. An OpenBLAS that does not know the CPU falls back to a generic kernel (Prescott)
+The model links OpenBLAS from PyPI (``scipy-openblas32``, in ``liba3sim.so``); numpy carries its
+own OpenBLAS build. With ``host_blas = 1`` (the default) the model's exact-mode GEMMs run on the
+OpenBLAS numpy loaded, on numpy's thread pool (``origin`` "shared"); otherwise, or where numpy has
+no OpenBLAS, on the linked one (``origin`` "linked"). Each chooses a kernel ("core") for the CPU
+when it loads. An OpenBLAS that does not know the CPU falls back to a generic kernel (Prescott)
 and runs several times slower, so the benchmark and ``a3sim config`` report the choice, and a test
 fails on a generic kernel where the CPU has AVX2.
 """
@@ -28,6 +30,7 @@ class BlasInfo:
     corename: str  # the kernel selected at run time, e.g. "SkylakeX", "Zen", "Haswell"
     threads: int  # threads it uses now
     config: str  # the library's own build string (numpy's: the library's file name)
+    origin: str = "linked"  # "linked" (the model's scipy-openblas32), "shared" (numpy's, used by the model), "numpy"
 
     @property
     def generic(self) -> bool:
@@ -44,14 +47,24 @@ def _split_config(config: str) -> tuple[str, str]:
     return (m.group(1), m.group(2)) if m else (config.split(" ")[0] if config else "", "")
 
 
-def model_blas() -> BlasInfo:
-    """The BLAS linked into the model library (loads the library if needed)."""
+def model_blas(linked: bool = False) -> BlasInfo:
+    """The BLAS the model's GEMMs run on (``linked=True``: the one linked into the library, whether
+    in use or not). Loads the library if needed; before the platform is built, the linked one."""
     from . import _native
 
     fields = dict(line.split("|", 1) for line in str(_native.api().blas_info()).splitlines() if "|" in line)
+    origin = fields.get("origin", "linked")
+    if linked and not origin.startswith("linked"):
+        config = fields.get("linked_config", "")
+        library, version = _split_config(config)
+        threads = int(fields.get("linked_threads", "0"))
+        return BlasInfo(library, version, fields.get("linked_corename", ""), threads, config, "linked")
     config = fields.get("config", "")
     library, version = _split_config(config)
-    return BlasInfo(library, version, fields.get("corename", ""), int(fields.get("threads", "0")), config)
+    kind = "shared" if origin.startswith("shared") else "linked"
+    if kind == "shared":  # which file: its name only (no local paths)
+        config = f"{config} ({Path(origin.split(' ', 1)[1]).name})"
+    return BlasInfo(library, version, fields.get("corename", ""), int(fields.get("threads", "0")), config, kind)
 
 
 def numpy_blas() -> BlasInfo | None:
@@ -67,6 +80,7 @@ def numpy_blas() -> BlasInfo | None:
                 str(pool.get("architecture", "")),
                 int(pool.get("num_threads", 0)),
                 Path(str(pool.get("filepath", ""))).name,
+                "numpy",
             )  # file name only: no local paths
     return None
 

@@ -189,8 +189,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     Console().print(t)
     note = " (a generic fallback: slow)" if blas.generic else ""
     print(
-        f"BLAS of the functional model: {blas.library} {blas.version}, kernel {blas.corename}{note}, "
-        f"{blas.threads} thread(s)"
+        f"BLAS of the functional model: {blas.library} {blas.version} ({blas.origin}), kernel "
+        f"{blas.corename}{note}, {blas.threads} thread(s)"
     )
     return 0
 

@@ -94,6 +94,11 @@ int create(const char* config) {
   // run_until_irq may find nothing to do (e.g. the interrupt was already delivered): not a warning.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ID_NO_SC_START_ACTIVITY_, sc_core::SC_DO_NOTHING);
   a3::blas::set_threads(static_cast<int>(cfg.blas_threads));
+  // numpy's OpenBLAS when asked for and loaded; otherwise (none loaded, or MKL) the linked one.
+  if (cfg.host_blas != 0)
+    a3::blas::bind_shared();
+  else
+    a3::blas::unbind_shared();
   try {
     g_platform = new a3::Platform("a3sim", cfg);
   } catch (const std::exception& e) {  // a host limit met while building (e.g. the DRAM mapping)
@@ -124,7 +129,9 @@ const char* config_table() {
 
 const char* blas_info() {
   return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() + "\nthreads|" +
-              std::to_string(a3::blas::threads()) + "\n");
+              std::to_string(a3::blas::threads()) + "\norigin|" + a3::blas::origin() + "\nlinked_config|" +
+              a3::blas::linked_config() + "\nlinked_corename|" + a3::blas::linked_corename() + "\nlinked_threads|" + std::to_string(a3::blas::linked_threads()) +
+              "\n");
 }
 
 const char* error_table() {

@@ -140,6 +140,13 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
 
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
                      RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
+  // On a shared BLAS (numpy's, blas.h) the whole job is one GEMM per step on the caller, and the
+  // BLAS spreads it over its own threads; the pool stays idle, so no second set of threads competes
+  // with that BLAS's for the cores.
+  if (blas::shared()) {
+    exact_attention(Q, m, K, V, n, d, out, stats, sc, prec);
+    return;
+  }
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
   // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
   // into the same blocks here, so that the blocks never depend on the pool.

@@ -125,6 +125,7 @@ std::string Config::validate() const {
       {"overlap", overlap, 0, 1, true},
       {"stream_depth", stream_depth, 1, 4096, true},
       {"stream_line_bytes", stream_line_bytes, 4, 1 << 20, true},
+      {"host_blas", host_blas, 0, 1, true},
       {"blas_threads", blas_threads, 1, 256, true},
       {"sim_threads", sim_threads, 1, 256, true},
       {"control_stack_kib", control_stack_kib, 256, 1 << 20, true},
