@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from conftest import exact_attention, exact_tolerance, in_fresh_process
 
 from a3sim import _native
 from a3sim.blas import GENERIC_CORES, BlasInfo, cpu_flags, model_blas, numpy_blas
+from conftest import exact_attention, exact_tolerance, in_fresh_process
 
 
 def _pinned(name: str) -> str:

@@ -130,8 +130,8 @@ const char* config_table() {
 const char* blas_info() {
   return keep("config|" + a3::blas::config() + "\ncorename|" + a3::blas::corename() + "\nthreads|" +
               std::to_string(a3::blas::threads()) + "\norigin|" + a3::blas::origin() + "\nlinked_config|" +
-              a3::blas::linked_config() + "\nlinked_corename|" + a3::blas::linked_corename() + "\nlinked_threads|" + std::to_string(a3::blas::linked_threads()) +
-              "\n");
+              a3::blas::linked_config() + "\nlinked_corename|" + a3::blas::linked_corename() + "\nlinked_threads|" +
+              std::to_string(a3::blas::linked_threads()) + "\n");
 }
 
 const char* error_table() {

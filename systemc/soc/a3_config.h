@@ -143,8 +143,9 @@ namespace a3 {
   X(stream_line_bytes, 256.0, "bytes",                                                                                 \
     "[ours] K/V streaming: one prefetch line = one DMA burst (burst_bytes) = one d_max float32 row")                   \
   X(host_blas, 1.0, "bool",                                                                                            \
-    "[sim] 1: exact-mode GEMMs run whole-job on the OpenBLAS numpy loaded (its thread pool) when the process has one; " \
-    "0: on the linked scipy-openblas32 in query blocks over sim_threads")                                            \
+    "[sim] 1: exact-mode GEMMs run whole-job on the OpenBLAS numpy loaded (its thread pool) when the process has "     \
+    "one; "                                                                                                            \
+    "0: on the linked scipy-openblas32 in query blocks over sim_threads")                                              \
   X(blas_threads, 1.0, "threads",                                                                                      \
     "[sim] host BLAS threads of the functional model; 1 avoids oversubscription with numpy's own pool")                \
   X(control_stack_kib, 4096.0, "KiB", "[sim] coroutine stack of each unit's control thread (kernels run on it)")       \
