@@ -580,8 +580,8 @@ def markdown(data: dict) -> str:
     lines.append(
         f"Run {m['time']}, {m['reps']} repetitions, load average at the end {m['load_avg'][0]:.1f} / "
         f"{m['load_avg'][1]:.1f} / {m['load_avg'][2]:.1f} on {m['cpus']} CPUs. BLAS: model "
-        f"{b.get('model', {}).get('library')} {b.get('model', {}).get('version')} kernel "
-        f"{b.get('model', {}).get('corename')}; numpy {(b.get('numpy') or {}).get('library')} "
+        f"{b.get('model', {}).get('library')} {b.get('model', {}).get('version')} "
+        f"({b.get('model', {}).get('origin', 'linked')}) kernel {b.get('model', {}).get('corename')}; numpy {(b.get('numpy') or {}).get('library')} "
         f"{(b.get('numpy') or {}).get('version')} kernel {(b.get('numpy') or {}).get('corename')}, "
         f"{(b.get('numpy') or {}).get('threads')} threads."
     )
@@ -651,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     print(
         f"BLAS: model {meta['blas']['model']['library']} {meta['blas']['model']['version']} "
-        f"kernel {meta['blas']['model']['corename']}; numpy "
+        f"({meta['blas']['model'].get('origin', 'linked')}) kernel {meta['blas']['model']['corename']}; numpy "
         f"{(meta['blas']['numpy'] or {}).get('version')} kernel {(meta['blas']['numpy'] or {}).get('corename')}"
     )
     print(f"results written to {args.json}")
