@@ -32,21 +32,19 @@ std::string bind_shared() {
   if (g_shared != nullptr) return "";
   std::vector<std::string> names;
   dl_iterate_phdr(collect, &names);
-  // Symbol decorations of OpenBLAS builds: scipy-openblas64 (numpy's wheels: prefix scipy_, ILP64
-  // suffix 64_), scipy-openblas32, and plain OpenBLAS (LP64 or ILP64).
+  // Symbol decorations of OpenBLAS builds: scipy-openblas64 (numpy's wheels: prefix scipy_, suffix
+  // 64_), scipy-openblas32 (prefix only), and plain OpenBLAS (with or without the suffix).
   struct Decoration {
     const char* prefix;
     const char* suffix;
-    bool ilp64;
   };
-  const Decoration decorations[] = {{"scipy_", "64_", true}, {"", "64_", true}, {"scipy_", "", false}, {"", "", false}};
+  const Decoration decorations[] = {{"scipy_", "64_"}, {"", "64_"}, {"scipy_", ""}, {"", ""}};
   for (const std::string& name : names) {
     void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_NOLOAD);  // already loaded: only a handle
     if (h == nullptr) continue;
     for (const Decoration& dec : decorations) {
       const std::string p = dec.prefix, s = dec.suffix;
       Shared b{};
-      b.ilp64 = dec.ilp64;
       b.sgemm = dlsym(h, (p + "cblas_sgemm" + s).c_str());
       b.dgemm = dlsym(h, (p + "cblas_dgemm" + s).c_str());
       b.get_threads = sym<int (*)()>(h, p + "openblas_get_num_threads" + s);
@@ -54,6 +52,10 @@ std::string bind_shared() {
       b.config = sym<char* (*)()>(h, p + "openblas_get_config" + s);
       if (!b.sgemm || !b.dgemm || !b.get_threads || !b.corename || !b.config) continue;
       if (b.sgemm == reinterpret_cast<void*>(&A3_BLAS_OWN(cblas_sgemm))) break;  // the model's own
+      // The integer width comes from the build itself: an ILP64 build says USE64BITINT in its
+      // configuration string whatever its symbol names (some ILP64 builds keep plain names).
+      const char* conf = b.config();
+      b.ilp64 = conf != nullptr && std::strstr(conf, "USE64BITINT") != nullptr;
       b.library = name;
       g_bound = b;
       g_shared = &g_bound;

@@ -24,7 +24,7 @@ namespace a3::blas {
 // A BLAS bound at run time (its CBLAS entry points and introspection).
 struct Shared {
   std::string library;  // the loaded object's path
-  bool ilp64 = false;   // 64-bit integer arguments (symbol suffix 64_)
+  bool ilp64 = false;   // 64-bit integer arguments (the build says USE64BITINT)
   void* sgemm = nullptr;
   void* dgemm = nullptr;
   int (*get_threads)() = nullptr;
