@@ -10,6 +10,7 @@
 namespace a3::blas {
 
 const Shared* g_shared = nullptr;
+thread_local bool t_linked = false;
 
 namespace {
 Shared g_bound;

@@ -32,6 +32,22 @@ struct Shared {
   char* (*config)() = nullptr;
 };
 extern const Shared* g_shared;  // null: the linked BLAS
+// Set on a thread by LinkedScope: its calls go to the linked BLAS even when one is shared.
+extern thread_local bool t_linked;
+inline const Shared* active() { return t_linked ? nullptr : g_shared; }
+
+// Within its scope the calling thread's GEMMs run on the linked BLAS (one thread per call, as
+// set by blas_threads): for GEMMs too small to be worth waking a shared pool.
+class LinkedScope {
+ public:
+  LinkedScope() : before_(t_linked) { t_linked = true; }
+  ~LinkedScope() { t_linked = before_; }
+  LinkedScope(const LinkedScope&) = delete;
+  LinkedScope& operator=(const LinkedScope&) = delete;
+
+ private:
+  bool before_;
+};
 
 // Binds the first OpenBLAS loaded in this process other than the model's own; "" on success, else
 // why not (the linked BLAS stays in use). Unbinding goes back to the linked BLAS.
@@ -41,15 +57,15 @@ inline bool shared() { return g_shared != nullptr; }
 
 inline void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                   const float* b, int ldb, float beta, float* c, int ldc) {
-  if (g_shared != nullptr) {
-    if (g_shared->ilp64) {
+  if (const Shared* sh = active()) {
+    if (sh->ilp64) {
       using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, float, const float*,
                          int64_t, const float*, int64_t, float, float*, int64_t);
-      reinterpret_cast<F>(g_shared->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      reinterpret_cast<F>(sh->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     } else {
       using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int, int, int, float, const float*, int,
                          const float*, int, float, float*, int);
-      reinterpret_cast<F>(g_shared->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      reinterpret_cast<F>(sh->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     return;
   }
@@ -58,15 +74,15 @@ inline void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, f
 
 inline void dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                   const double* b, int ldb, double beta, double* c, int ldc) {
-  if (g_shared != nullptr) {
-    if (g_shared->ilp64) {
+  if (const Shared* sh = active()) {
+    if (sh->ilp64) {
       using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, double,
                          const double*, int64_t, const double*, int64_t, double, double*, int64_t);
-      reinterpret_cast<F>(g_shared->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      reinterpret_cast<F>(sh->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     } else {
       using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int, int, int, double, const double*, int,
                          const double*, int, double, double*, int);
-      reinterpret_cast<F>(g_shared->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      reinterpret_cast<F>(sh->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
     return;
   }

@@ -140,17 +140,19 @@ void exact_attention(const float* Q, uint32_t m, const float* K, const float* V,
 
 void exact_attention(const float* Q, uint32_t m, const float* K, const float* V, uint32_t n, uint32_t d, float* out,
                      RowStats* stats, ExactScratch& sc, WorkerPool& pool, ExactPrecision prec) {
-  // On a shared BLAS (numpy's, blas.h) the whole job is one GEMM per step on the caller, and the
-  // BLAS spreads it over its own threads; the pool stays idle, so no second set of threads competes
-  // with that BLAS's for the cores.
-  if (blas::shared()) {
+  const bool parallel = static_cast<uint64_t>(m) * n * d >= kExactParallelMin;
+  // On a shared BLAS (numpy's, blas.h) a large job is one GEMM per step on the caller, and the BLAS
+  // spreads it over its own threads; the pool stays idle, so no second set of threads competes with
+  // that BLAS's for the cores. A small job runs on the caller with the linked BLAS (one thread):
+  // waking the shared pool for it costs more than it saves.
+  if (blas::shared() && parallel) {
     exact_attention(Q, m, K, V, n, d, out, stats, sc, prec);
     return;
   }
+  const blas::LinkedScope linked;
   if (sc.rows.size() < pool.threads()) sc.rows.resize(pool.threads());
   // The pool runs a call of one chunk (or a pool of one thread) inline as a single range: cut it
   // into the same blocks here, so that the blocks never depend on the pool.
-  const bool parallel = static_cast<uint64_t>(m) * n * d >= kExactParallelMin;
   auto blocks = [&](const WorkerPool::Fn& fn) {
     const WorkerPool::Fn cut = [&](uint32_t i0, uint32_t i1, unsigned worker) {
       for (uint32_t b = i0; b < i1; b += kExactBlock) fn(b, b + kExactBlock < i1 ? b + kExactBlock : i1, worker);
