@@ -99,6 +99,9 @@ uint64_t SystemBus::arbitrate(int id, uint64_t t) {
     const uint64_t before = g;
     for (size_t i = 0; i <= last; ++i) {
       const Grants& m = grants_[i];
+      // Common case: every grant of this initiator ends by g (an idle initiator, or the requester's
+      // own back-to-back grants): nothing of it can block.
+      if (m.iv.size() == m.head || m.iv.back().second <= g) continue;
       g = m.free_from(g);
       const size_t k = m.first_at_or_after(g);
       if (k < m.iv.size() && m.iv[k].first < g + grant_ps_) g = m.iv[k].second;
