@@ -159,3 +159,35 @@ def test_dram_below_the_minimum_is_refused_at_configuration():
     )
     assert out.count("True") >= 4 and "accepted" not in out
     assert "design point: (256, 64) True" in out
+
+
+def test_describe_gives_the_same_tables_as_the_single_calls():
+    """Start-up reads its tables through one native call (``describe``); each section must be
+    what the function of that table returns on its own."""
+    from a3sim.device import Device
+
+    dev = Device.open()
+    raw = dev.native._ns
+    sections = {}
+    for part in str(raw.describe()).split("@@")[1:]:
+        name, _, body = part.partition("\n")
+        sections[name] = body
+    single = {
+        "config": raw.config_table(),
+        "errors": raw.error_table(),
+        "initiators": raw.initiator_names(),
+        "targets": raw.target_names(),
+        "layout_txn": raw.txn_layout(),
+        "layout_phase": raw.phase_layout(),
+        "layout_job": raw.job_layout(),
+        "layout_dram": raw.dram_layout(),
+    }
+    for name, text in single.items():
+        assert sections[name].strip() == str(text).strip(), name
+    window = dict(line.split("|") for line in sections["dram"].split())
+    assert int(window["base"]) == int(raw.dram_base()) == dev.dram_base
+    assert int(window["size"]) == int(raw.dram_size()) == dev.dram_size
+    assert int(window["ptr"]) == int(raw.dram_ptr())
+    assert dev.native.config_rows() and dev.native.initiator_names() == [
+        s for s in str(raw.initiator_names()).split(";") if s
+    ]

@@ -183,6 +183,30 @@ class Native:
         self._snap_addr = int(self._snap.ctypes.data)
         self._snap_fn = ns.snapshot
         self._snap_u64 = self._snap.view(np.uint64)
+        self._described: dict[str, str] | None = None  # describe() of the built platform
+
+    def _tables(self) -> dict[str, str]:
+        """The start-up tables (:func:`describe` sections), read in one native call: cppyy
+        compiles a wrapper at the first call of each function (~3-4 ms each). Kept once the
+        platform exists (one per process, its tables fixed); read afresh before."""
+        if self._described is not None:
+            return self._described
+        out: dict[str, str] = {}
+        for part in str(self._ns.describe()).split("@@")[1:]:
+            name, _, body = part.partition("\n")
+            out[name] = body
+        if bool(self._ns.exists()):
+            self._described = out
+        return out
+
+    def layout(self, table: str) -> str:
+        """Row layout of a trace table ("txn", "phase", "job", "dram"): "name:kind:offset;..."."""
+        return self._tables()["layout_" + table]
+
+    def dram_window(self) -> tuple[int, int, int]:
+        """The DRAM's bus base address, size in bytes and host address of its backing store."""
+        v = dict(_lines(self._tables()["dram"], 2))
+        return int(v["base"]), int(v["size"]), int(v["ptr"])
 
     def __getattr__(self, name: str) -> Any:
         """Native functions without a typed binding above (fuzzing and protocol tests) pass through
@@ -208,11 +232,11 @@ class Native:
 
     def config_rows(self) -> list[ConfigRow]:
         """The configuration in force (or the defaults before ``create``)."""
-        return [ConfigRow(n, float(v), float(d), u, s) for n, v, d, u, s in _lines(self._ns.config_table(), 5)]
+        return [ConfigRow(n, float(v), float(d), u, s) for n, v, d, u, s in _lines(self._tables()["config"], 5)]
 
     def error_codes(self) -> dict[int, ErrorCode]:
         """Status code -> :class:`ErrorCode`."""
-        return {int(c): ErrorCode(int(c), n, m) for c, n, m in _lines(self._ns.error_table(), 3)}
+        return {int(c): ErrorCode(int(c), n, m) for c, n, m in _lines(self._tables()["errors"], 3)}
 
     def perf_counters(self) -> list[tuple[str, str]]:
         """(name, description) of each 64-bit performance counter, in register order."""
@@ -229,11 +253,11 @@ class Native:
 
     def initiator_names(self) -> list[str]:
         """Bus initiators in index order."""
-        return [s for s in str(self._ns.initiator_names()).split(";") if s]
+        return [s for s in self._tables()["initiators"].strip().split(";") if s]
 
     def target_names(self) -> list[str]:
         """Bus targets in index order."""
-        return [s for s in str(self._ns.target_names()).split(";") if s]
+        return [s for s in self._tables()["targets"].strip().split(";") if s]
 
     def timing(self, formula: Formula, a: int, b: int = 0) -> int:
         """Cycles of one formula of the timing model in force."""

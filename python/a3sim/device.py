@@ -122,9 +122,8 @@ class Device:
         self.overrides = dict(overrides)
         self.config: dict[str, ConfigEntry] = entries(self.native)
         self.units = int(self.config["units"].value)
-        self.dram_base = int(self.native.dram_base())
-        self.dram_size = int(self.native.dram_size())
-        buf = (ctypes.c_uint8 * self.dram_size).from_address(int(self.native.dram_ptr()))
+        self.dram_base, self.dram_size, dram_ptr = self.native.dram_window()
+        buf = (ctypes.c_uint8 * self.dram_size).from_address(dram_ptr)
         self.dram = np.frombuffer(buf, dtype=np.uint8)
         #: The same bytes as a memoryview (slicing and ``tobytes`` without numpy's per-call cost).
         self.dram_bytes = memoryview(self.dram)

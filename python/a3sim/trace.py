@@ -49,10 +49,10 @@ class Trace:
         self.device = device
         api = device.api
         self._api = api
-        self.txn_dtype = dtype_from_layout(str(api.txn_layout()))
-        self.phase_dtype = dtype_from_layout(str(api.phase_layout()))
-        self.job_dtype = dtype_from_layout(str(api.job_layout()))
-        self.dram_dtype = dtype_from_layout(str(api.dram_layout()))
+        self.txn_dtype = dtype_from_layout(api.layout("txn"))
+        self.phase_dtype = dtype_from_layout(api.layout("phase"))
+        self.job_dtype = dtype_from_layout(api.layout("job"))
+        self.dram_dtype = dtype_from_layout(api.layout("dram"))
         self._copy = {"txn": api.copy_txns, "phase": api.copy_phases, "job": api.copy_jobs, "dram": api.copy_dram}
         self._count = {"txn": api.txn_count, "phase": api.phase_count, "job": api.job_count, "dram": api.dram_count}
         self._dtype = {"txn": self.txn_dtype, "phase": self.phase_dtype, "job": self.job_dtype, "dram": self.dram_dtype}

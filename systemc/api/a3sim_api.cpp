@@ -422,6 +422,33 @@ uint64_t phase_count() { return need_platform() ? g_platform->recorder.phases().
 uint64_t job_count() { return need_platform() ? g_platform->recorder.jobs().size() : 0; }
 uint64_t job_base() { return need_platform() ? g_platform->recorder.job_base() : 0; }
 uint64_t trace_dropped() { return need_platform() ? g_platform->recorder.dropped() : 0; }
+// Each table's text, then the next: one native call at start-up instead of one per table (cppyy
+// compiles a wrapper at the first call of each function, ~3-4 ms each).
+const char* describe() {
+  std::string out;
+  auto section = [&](const char* name, const char* text) {
+    out += "@@";
+    out += name;
+    out += '\n';
+    out += text;
+    if (!out.empty() && out.back() != '\n') out += '\n';
+  };
+  section("config", config_table());
+  section("errors", error_table());
+  section("initiators", initiator_names());
+  section("targets", target_names());
+  section("layout_txn", txn_layout());
+  section("layout_phase", phase_layout());
+  section("layout_job", job_layout());
+  section("layout_dram", dram_layout());
+  const uint64_t size = g_platform ? g_platform->dram.size() : 0;
+  const uintptr_t ptr = g_platform ? reinterpret_cast<uintptr_t>(g_platform->dram.host_ptr()) : 0;
+  const std::string dram = "base|" + std::to_string(a3::DRAM_BASE) + "\nsize|" + std::to_string(size) + "\nptr|" +
+                           std::to_string(ptr) + "\n";
+  section("dram", dram.c_str());
+  return keep(out);
+}
+
 const char* txn_layout() { return keep(a3::TraceRecorder::txn_layout()); }
 const char* phase_layout() { return keep(a3::TraceRecorder::phase_layout()); }
 const char* job_layout() { return keep(a3::TraceRecorder::job_layout()); }

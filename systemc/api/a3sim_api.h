@@ -26,6 +26,10 @@ int create(const char* config);
 const char* last_error();
 bool exists();
 
+// config_table, error_table, initiator_names, target_names, the four trace layouts and the DRAM's
+// base, size and host pointer in one text: each after a line "@@name" (config, errors, initiators,
+// targets, layout_txn, layout_phase, layout_job, layout_dram, dram: "base|n", "size|n", "ptr|n").
+const char* describe();
 // The configuration in force (or the defaults before create()): one line per entry,
 // "name|value|default|unit|source".
 const char* config_table();
