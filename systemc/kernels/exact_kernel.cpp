@@ -9,7 +9,7 @@
 namespace a3 {
 
 namespace {
-// exp(x) for x <= 0, in float32 within 2 ulp of the exact value (tests/cpp/test_components.cpp
+// exp(x) for x <= 0, in float32 within 2 ulp of the exact value (tests/cpp/test_exact_kernel.cpp
 // sweeps [-87, 0]), written so that the simd loops below vectorise it: x = n ln2 + r with
 // n = round(x / ln2) (the 1.5 * 2^23 shifter, round to nearest), r by Cody-Waite in two parts,
 // exp(r) by its Taylor polynomial of degree 7 (|r| <= ln2 / 2: truncation below 2^-27 relative),
