@@ -25,6 +25,7 @@ from a3sim.protocol import (
     DESCRIPTOR_DTYPE,
     MMIO_BASE,
     PERF_COUNTERS,
+    Flag,
     Reg,
     Status,
     completion_ok,
@@ -122,7 +123,7 @@ def descriptors(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
             "mode": often([0, 1, 2], st.integers(0, 255)),
             "flags": st.integers(0, 0xFFFF),
             "tag": U32,
-            "n": often([20, 20, 20, 0, 320, 321], U32),
+            "n": often([20, 20, 20, 0, 320, 321, 400], U32),
             "d": often([8, 8, 8, 0, 64, 65], U32),
             "m": often([1, 4, 4, 0, 256, 257], U32),
             "T": st.one_of(st.floats(0, 1, width=32), st.floats(width=32)),
@@ -136,10 +137,41 @@ def descriptors(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
 
 
 def valid_loads(fx_bufs: list[int], table: int) -> st.SearchStrategy[dict]:
-    """A good LOAD_KV of the 20 x 8 K/V, or a good LOAD_SORTED of its table."""
+    """A good LOAD_KV of the 20 x 8 K/V, a good LOAD_SORTED of its table, or a good streamed
+    LOAD_KV of 400 x 8 (n beyond CAP_N_MAX, flag STREAM), after which ATTENDs reach the checks of
+    streamed K/V (STREAM_MODE)."""
     kv = {"opcode": 1, "n": 20, "d": 8, "addr_a": fx_bufs[0], "addr_b": fx_bufs[1], "flags": 1}
     srt = {"opcode": 3, "n": 20, "d": 8, "addr_a": table, "flags": 1}
-    return st.sampled_from([kv, kv, srt])
+    streamed = {
+        "opcode": 1,
+        "n": 400,
+        "d": 8,
+        "addr_a": fx_bufs[0],
+        "addr_b": fx_bufs[1],
+        "flags": 1 | int(Flag.STREAM),
+    }
+    return st.sampled_from([kv, kv, srt, streamed])
+
+
+def streamed_attends(fx_bufs: list[int]) -> st.SearchStrategy[dict]:
+    """An ATTEND of 400 x 8 (the streamed load's shape) in any mode: exact ones stream K/V, the
+    others must end in STREAM_MODE (or NO_KV / KV_MISMATCH when no streamed load precedes)."""
+    return st.fixed_dictionaries(
+        {
+            "opcode": st.just(2),
+            "mode": st.sampled_from([0, 1, 2]),
+            "flags": st.sampled_from([0, 1]),
+            "n": st.just(400),
+            "d": st.just(8),
+            "m": st.sampled_from([1, 4]),
+            "T": st.just(0.05),
+            "M": st.sampled_from([0, 100]),
+            "addr_a": st.just(fx_bufs[2]),
+            "addr_b": st.just(fx_bufs[3]),
+            "addr_c": st.just(fx_bufs[2] + 128 * 1024),
+            "addr_d": st.just(fx_bufs[3] + 128 * 1024),
+        }
+    )
 
 
 def operations(fx_bufs: list[int], table: int = 0) -> st.SearchStrategy[list[tuple]]:
@@ -151,6 +183,7 @@ def operations(fx_bufs: list[int], table: int = 0) -> st.SearchStrategy[list[tup
         st.tuples(st.just("desc"), descriptors(fx_bufs)),
         st.tuples(st.just("desc"), descriptors(fx_bufs)),
         st.tuples(st.just("desc"), valid_loads(fx_bufs, table)),
+        st.tuples(st.just("desc"), streamed_attends(fx_bufs)),
         # Any access shape a host could issue (legal initiator; the targets must answer by the rules).
         st.tuples(
             st.just("bus"),
