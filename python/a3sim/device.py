@@ -213,10 +213,15 @@ class Device:
             raise ParameterError(f"run time limit must be a number of ns >= 0, not {max_ns!r}")
         r = int(self._run(limit))
         if r < 0:
-            if r == MODEL_ERROR:
-                raise ModelError(self.native.last_error())
+            self.check_model(r)
             raise PlatformError(f"run failed ({r}): {self.native.last_error()}")
         return bool(r)
+
+    def check_model(self, status: int) -> None:
+        """Raise :class:`ModelError` with the kernel's message if a native call answered
+        ``MODEL_ERROR`` (a C++ exception escaped the SystemC kernel: the platform is gone)."""
+        if status == MODEL_ERROR:
+            raise ModelError(self.native.last_error())
 
     # ---- fault injection and protocol checking (docs/descriptors.md 9, register-map.md 10) ----
     FAULT_KINDS = ("dma_address", "dma_random", "irq_drop", "stuck_busy", "corrupt_completion")
@@ -283,8 +288,7 @@ class Device:
             t0 = self.native.host_now_ns()
             st = self.native.host_store(int(address), int(nbytes), STREAMS.index(stream))
             self.host_store_ns += float(self.native.host_now_ns()) - float(t0)
-            if st == MODEL_ERROR:
-                raise ModelError(self.native.last_error())
+            self.check_model(st)
             if st < 0:
                 raise MmioError(
                     f"timed host store to {address:#x} (+{nbytes}) failed (TLM status {st})", address, int(st)

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 
 from .. import errors as E
-from ..device import MODEL_ERROR, Block, Device
+from ..device import Block, Device
 from ..protocol import (
     COMPLETION_DTYPE,
     CTRL_ENABLE,
@@ -189,8 +189,7 @@ class Rings:
         if wait:
             irq = self._write_and_wait(address, self.sq_tail, self.timeout_ns)
             if irq < 0:
-                if irq == MODEL_ERROR:
-                    raise E.ModelError(self.device.native.last_error())
+                self.device.check_model(irq)
                 raise E.MmioError("doorbell write failed", address, irq)
             return irq
         st = self._mmio_write(address, self.sq_tail)
