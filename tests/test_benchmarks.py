@@ -65,3 +65,23 @@ def test_profile_driver_runs_both_modes():
         )
         assert p.returncode == 0, p.stderr[-3000:]
         assert p.stdout.startswith(f"{mode}: simulator") and "numpy" in p.stdout
+
+
+PROBES = RUN.parent / "probes.py"
+
+
+def test_every_probe_runs_and_prints_its_figure():
+    """benchmarks/probes.py reproduces figures of docs/performance.md: each probe still runs."""
+    expect = {
+        ("layer", "--calls", "3"): r"layer of 12 heads x 128 tokens: \d+ us per call",
+        ("minilm-split", "--forwards", "1"): r"offloaded forward [\d.]+ ms \(attention [\d.]+, rest",
+        ("trace-growth", "--n", "1024", "--calls", "2"): r"\n  1 +[\d.]+ ms  transactions +[\d,]+  DRAM bursts",
+        ("first-calls",): r"txn_layout +first call [\d.]+ ms, second",
+        ("startup-split",): r"import a3sim [\d.]+ s, import cppyy [\d.]+ s, .* total [\d.]+ s",
+    }
+    import re
+
+    for args, pattern in expect.items():
+        p = subprocess.run([sys.executable, str(PROBES), *args], capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, (args, p.stderr[-2000:])
+        assert re.search(pattern, p.stdout), (args, p.stdout)

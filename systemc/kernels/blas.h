@@ -55,18 +55,19 @@ std::string bind_shared();
 void unbind_shared();
 inline bool shared() { return g_shared != nullptr; }
 
+// A row-major GEMM through a bound CBLAS entry point of element type T and integer type I.
+template <class T, class I>
+void shared_gemm(void* fn, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, T alpha, const T* a, int lda,
+                 const T* b, int ldb, T beta, T* c, int ldc) {
+  using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, I, I, I, T, const T*, I, const T*, I, T, T*, I);
+  reinterpret_cast<F>(fn)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
 inline void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha, const float* a, int lda,
                   const float* b, int ldb, float beta, float* c, int ldc) {
   if (const Shared* sh = active()) {
-    if (sh->ilp64) {
-      using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, float, const float*,
-                         int64_t, const float*, int64_t, float, float*, int64_t);
-      reinterpret_cast<F>(sh->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    } else {
-      using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int, int, int, float, const float*, int,
-                         const float*, int, float, float*, int);
-      reinterpret_cast<F>(sh->sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
+    (sh->ilp64 ? shared_gemm<float, int64_t> : shared_gemm<float, int>)(sh->sgemm, ta, tb, m, n, k, alpha, a, lda, b,
+                                                                        ldb, beta, c, ldc);
     return;
   }
   A3_BLAS_OWN(cblas_sgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
@@ -75,15 +76,8 @@ inline void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, f
 inline void dgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha, const double* a, int lda,
                   const double* b, int ldb, double beta, double* c, int ldc) {
   if (const Shared* sh = active()) {
-    if (sh->ilp64) {
-      using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, double,
-                         const double*, int64_t, const double*, int64_t, double, double*, int64_t);
-      reinterpret_cast<F>(sh->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    } else {
-      using F = void (*)(CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int, int, int, double, const double*, int,
-                         const double*, int, double, double*, int);
-      reinterpret_cast<F>(sh->dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-    }
+    (sh->ilp64 ? shared_gemm<double, int64_t> : shared_gemm<double, int>)(sh->dgemm, ta, tb, m, n, k, alpha, a, lda, b,
+                                                                          ldb, beta, c, ldc);
     return;
   }
   A3_BLAS_OWN(cblas_dgemm)(CblasRowMajor, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -145,11 +145,7 @@ uint64_t TraceRecorder::copy_dram(uint64_t start, uint64_t count, DramRecord* ds
   if (count > held - start) count = held - start;
   const uint64_t first = dram_.front().row0 + start;
   // The run holding burst `first`: the last run starting at or before it.
-  size_t lo = 0, hi = dram_.size();  // dram_[lo].row0 <= first < dram_[hi].row0
-  while (hi - lo > 1) {
-    const size_t mid = lo + (hi - lo) / 2;
-    (dram_[mid].row0 <= first ? lo : hi) = mid;
-  }
+  const size_t lo = runs_before(first + 1) - 1;  // the front run starts at or before `first`
   uint64_t done = 0;
   uint32_t i = static_cast<uint32_t>(first - dram_[lo].row0);
   for (size_t k = lo; done < count; ++k, i = 0) {

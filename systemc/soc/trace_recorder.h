@@ -231,18 +231,23 @@ class TraceRecorder {
     bool extend(const DramRecord& r);
     DramRecord at(uint32_t i) const;
   };
-  // Drops the oldest runs until at most max_rows bursts are held (whole runs: a run starting
-  // before the newest max_rows bursts goes).
-  void bound_dram() {
-    const uint64_t keep_from = dram_rows_ > max_rows_ ? dram_rows_ - max_rows_ : 0;
-    size_t lo = 0, hi = dram_.size();  // the first run with row0 >= keep_from
+  // How many held runs start before burst index `row` (runs are in row0 order).
+  size_t runs_before(uint64_t row) const {
+    size_t lo = 0, hi = dram_.size();
     while (lo < hi) {
       const size_t mid = lo + (hi - lo) / 2;
-      if (dram_[mid].row0 < keep_from)
+      if (dram_[mid].row0 < row)
         lo = mid + 1;
       else
         hi = mid;
     }
+    return lo;
+  }
+  // Drops the oldest runs until at most max_rows bursts are held (whole runs: a run starting
+  // before the newest max_rows bursts goes).
+  void bound_dram() {
+    const uint64_t keep_from = dram_rows_ > max_rows_ ? dram_rows_ - max_rows_ : 0;
+    const size_t lo = runs_before(keep_from);
     if (lo == 0) return;
     dropped_ += (lo < dram_.size() ? dram_[lo].row0 : dram_rows_) - dram_.front().row0;
     dram_.erase_front(lo);

@@ -22,18 +22,9 @@
 #include "kernels/worker_pool.h"
 #include "soc/dram_timing_simple.h"
 #include "soc/platform.h"
-#include "watchdog.h"
+#include "test_support.h"
 
 #include <algorithm>
-
-static int failures = 0;
-#define CHECK(cond)                                               \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                 \
-    }                                                             \
-  } while (0)
 
 static void test_timing_model() {
   a3::Config cfg;
@@ -381,6 +372,5 @@ int sc_main(int, char**) {
   a3test::section("teardown");
   delete P;
   P = nullptr;
-  if (failures == 0) std::printf("components: all checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return a3test::finish("components");
 }

@@ -11,16 +11,7 @@
 
 #include "soc/dram_timing_banked.h"
 #include "soc/dram_timing_simple.h"
-#include "watchdog.h"
-
-static int failures = 0;
-#define CHECK(cond)                                                                  \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      if (failures < 20) std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                    \
-    }                                                                                \
-  } while (0)
+#include "test_support.h"
 
 using a3::DramBurst;
 using a3::DramSpec;
@@ -276,9 +267,5 @@ extern "C" int sc_main(int, char**) {  // libsystemc provides main()
   test_data_bus_exclusive();
   a3test::section("simple_whole_bursts");
   test_simple_whole_bursts();
-  if (failures)
-    std::printf("%d failure(s)\n", failures);
-  else
-    std::printf("all DRAM checks passed\n");
-  return failures ? 1 : 0;
+  return a3test::finish("dram_banked");
 }

@@ -10,16 +10,7 @@
 
 #include "soc/row_table.h"
 #include "soc/trace_recorder.h"
-#include "watchdog.h"
-
-static int failures = 0;
-#define CHECK(cond)                                               \
-  do {                                                            \
-    if (!(cond)) {                                                \
-      std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                 \
-    }                                                             \
-  } while (0)
+#include "test_support.h"
 
 // A trace table against a deque: appends, drops at the front (inside a block, whole blocks, all of
 // it) and range copies across block boundaries give the same rows; dropped blocks are reused.
@@ -110,6 +101,5 @@ extern "C" int sc_main(int, char**) {  // libsystemc (linked with a3core) provid
   test_row_table();
   a3test::section("dram runs");
   test_dram_runs();
-  if (failures == 0) std::printf("trace recorder: all checks passed\n");
-  return failures == 0 ? 0 : 1;
+  return a3test::finish("trace recorder");
 }

@@ -1,8 +1,10 @@
-// watchdog.h - a hang in a C++ test becomes a quick failure that says where it hung.
-// section("name") records what the test is doing (and prints it, so a log shows progress). A
-// thread started by the first section() waits A3SIM_TEST_WATCHDOG_S seconds (default 300); if the
-// test is still running then, it prints the section, the stacks of all threads (gdb, when the
-// machine has it), and ends the process with status 124. ctest's TIMEOUT stays as a backstop.
+// test_support.h - what the C++ tests share: CHECK, the end-of-test report, and a watchdog that
+// turns a hang into a quick failure that says where it hung.
+// CHECK(cond) counts and prints a failed condition (the first 30). finish("name") prints the
+// verdict and gives the exit status. section("name") records what the test is doing (and prints it, so a log shows
+// progress). A thread started by the first section() waits A3SIM_TEST_WATCHDOG_S seconds (default 300); if the test is
+// still running then, it prints the section, the stacks of all threads (gdb, when the machine has it), and ends the
+// process with status 124. ctest's TIMEOUT stays as a backstop.
 #pragma once
 
 #include <sys/prctl.h>
@@ -16,6 +18,17 @@
 #include <thread>
 
 namespace a3test {
+
+inline int failures = 0;
+
+// Prints "name: all checks passed" or the number of failures; the exit status of the test.
+inline int finish(const char* name) {
+  if (failures == 0)
+    std::printf("%s: all checks passed\n", name);
+  else
+    std::printf("%s: %d check(s) failed\n", name, failures);
+  return failures == 0 ? 0 : 1;
+}
 
 inline std::atomic<const char*>& current_section() {
   static std::atomic<const char*> s{"start"};
@@ -55,3 +68,11 @@ inline void section(const char* name) {
 }
 
 }  // namespace a3test
+
+#define CHECK(cond)                                                                          \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
+      if (a3test::failures < 30) std::printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+      ++a3test::failures;                                                                    \
+    }                                                                                        \
+  } while (0)
